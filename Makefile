@@ -1,0 +1,20 @@
+# Fresh-machine set-up and the project commands. Each target builds the virtual environment first.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: test test-all venv
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: setup.cfg pyproject.toml constraints.txt
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -c constraints.txt -e ".[reference,test]"
+	touch $@
+
+test: $(VENV)/.installed
+	$(PY) -m pytest
+
+test-all: $(VENV)/.installed
+	$(PY) -m pytest -m ""

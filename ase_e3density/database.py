@@ -1,0 +1,73 @@
+"""Reference densities in an ase.db: one row per structure, written as it is computed.
+
+Rows carry the structure, a single-point calculator with the DFT energy (eV) and exact DFT
+dipole (e·Å), key-value pairs ``uid`` (a hash of structure and level of theory), ``source``,
+``xc``, ``basis``, ``auxbasis``, ``fit_eps`` (percent), and data ``density_coefficients``
+and ``nuclear_charges``. Each row is committed on its own, so an interrupted run loses
+nothing and a rerun skips the rows it already has.
+"""
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+
+import numpy as np
+from ase import Atoms
+from ase.calculators.singlepoint import SinglePointCalculator
+
+from .density import AtomicDensity
+
+__all__ = ["structure_uid", "write_density_row", "read_density", "iter_densities", "existing_uids"]
+
+
+def structure_uid(atoms: Atoms, *labels: str) -> str:
+    """A stable hash of numbers, positions (1e-6 Å), cell, pbc, charge, spin and ``labels``."""
+    h = hashlib.sha1()
+    h.update(np.asarray(atoms.numbers, dtype=np.int64).tobytes())
+    h.update(np.round(atoms.positions, 6).astype(np.float64).tobytes())
+    h.update(np.round(atoms.cell.array, 6).astype(np.float64).tobytes())
+    h.update(np.asarray(atoms.pbc, dtype=bool).tobytes())
+    h.update(repr((atoms.info.get("charge", 0), atoms.info.get("spin"), labels)).encode())
+    return h.hexdigest()[:20]
+
+
+def existing_uids(db) -> set[str]:
+    """The ``uid`` of every row already in the database."""
+    return {row.get("uid") for row in db.select(columns=["key_value_pairs"]) if row.get("uid")}
+
+
+def write_density_row(db, density: AtomicDensity, uid: str, source: str = "", **extra) -> int:
+    """Append one density (with its ``info`` from :mod:`ase_e3density.reference`) as a row."""
+    atoms = density.atoms.copy()
+    info = density.info
+    if "energy" in info or "dft_dipole" in info:
+        atoms.calc = SinglePointCalculator(atoms, energy=info.get("energy"), dipole=np.asarray(info.get("dft_dipole")))
+    kvp = {"uid": uid, "source": source, "auxbasis": density.basis.name, "n_electrons": density.n_electrons}
+    for key in ("xc", "basis", "charge", "spin"):
+        if info.get(key) is not None:
+            kvp[key] = info[key]
+    kvp.update({k: v for k, v in extra.items() if v is not None})
+    data = {"density_coefficients": density.coefficients, "nuclear_charges": density.nuclear_charges}
+    return db.write(atoms, key_value_pairs=kvp, data=data)
+
+
+def read_density(row) -> AtomicDensity:
+    """The :class:`AtomicDensity` stored in an ase.db row."""
+    info = {k: row.get(k) for k in ("xc", "basis", "charge", "spin", "fit_eps") if row.get(k) is not None}
+    if row.get("energy") is not None:
+        info["energy"] = row.energy
+    if row.get("dipole") is not None:
+        info["dft_dipole"] = np.asarray(row.dipole).tolist()
+    atoms = row.toatoms()
+    return AtomicDensity(atoms, row.auxbasis, row.data["density_coefficients"], row.data.get("nuclear_charges"),
+                         info=info)
+
+
+def iter_densities(path, selection=None) -> Iterator[AtomicDensity]:
+    """Every density in the database at ``path`` (optionally an ase.db ``selection``)."""
+    from ase.db import connect
+
+    with connect(path) as db:
+        rows = list(db.select(selection))
+    for row in rows:
+        yield read_density(row)

@@ -1,0 +1,87 @@
+"""PySCF reference densities: the fit against the exact DFT density, and the CLI database."""
+import numpy as np
+import pytest
+from ase import Atoms
+from ase.build import molecule
+from ase.units import Bohr
+
+from ase_e3density import E3DensityError, InvalidStructureError, UnsupportedElementError
+
+pytest.importorskip("pyscf")
+from ase_e3density.reference import _pyscf_basis, _to_e3nn_matrix, fit_density, fit_error_vs_dft, run_dft  # noqa: E402
+
+
+@pytest.fixture(scope="module", params=["H2O", "CH3CN"])
+def dft(request):
+    return run_dft(molecule(request.param))
+
+
+def test_fitted_density_matches_dft(dft):
+    d = fit_density(dft)
+    assert d.n_electrons == pytest.approx(dft.mf.mol.nelectron, abs=1e-6)
+    assert np.linalg.norm(d.dipole - dft.dipole) < 0.02  # e·Å
+    eps = fit_error_vs_dft(d, dft)
+    print(f"{dft.atoms.get_chemical_formula()}: fit eps_rho = {eps:.3f} %")
+    assert 0.1 < eps < 2.0
+    # PySCF's own dipole (origin-independent: neutral) agrees with the one stored beside the fit
+    np.testing.assert_allclose(dft.mf.dip_moment(unit="AU", verbose=0) * Bohr, dft.dipole, atol=1e-6)
+
+
+def test_evaluate_equals_pyscf_evaluation(dft):
+    from pyscf import gto
+    d = fit_density(dft)
+    symbols = dft.atoms.get_chemical_symbols()
+    aux = gto.M(atom=dft.mf.mol.atom, unit="Angstrom", basis=_pyscf_basis(d.basis, symbols), verbose=0)
+    pts = np.random.default_rng(0).normal(size=(500, 3)) * 1.5 + dft.atoms.positions.mean(0)
+    c_pyscf = _to_e3nn_matrix(d.basis, symbols).T @ d.coefficients
+    ref = aux.eval_gto("GTOval_sph", pts / Bohr) @ c_pyscf / Bohr**3
+    np.testing.assert_allclose(d.evaluate(pts, screening=1e-16), ref, rtol=1e-8, atol=1e-8)
+
+
+def test_bad_input():
+    with pytest.raises(E3DensityError, match="cannot form a closed-shell state"):
+        run_dft(molecule("H2O"), charge=1, spin=0)
+    nan = molecule("H2O")
+    nan.positions[0, 0] = np.nan
+    with pytest.raises(InvalidStructureError, match="non-finite"):
+        run_dft(nan)
+    with pytest.raises(InvalidStructureError, match="overlapping"):
+        run_dft(Atoms("H2", positions=[[0, 0, 0], [0, 0, 0.01]]))
+
+
+def test_open_shell_and_charged():
+    oh = molecule("OH")
+    d = fit_density(run_dft(oh))  # odd count: doublet (UKS) by default
+    assert d.n_electrons == pytest.approx(9.0, abs=1e-6)
+    oh.info["charge"] = -1
+    d = fit_density(run_dft(oh))
+    assert d.n_electrons == pytest.approx(10.0, abs=1e-6) and d.total_charge == pytest.approx(-1.0, abs=1e-6)
+
+
+def test_element_missing_from_auxbasis():
+    from ase_e3density.basis import BasisSet, load_basis
+    only_h = BasisSet("h-only", {"H": load_basis()["H"]})
+    with pytest.raises(UnsupportedElementError, match="O not in basis set h-only"):
+        fit_density(run_dft(molecule("H2O")), only_h)
+
+
+def test_cli_reference_is_resumable(tmp_path):
+    from ase.db import connect
+    from ase.io import write
+
+    from ase_e3density.cli import main
+    from ase_e3density.database import iter_densities
+    frames = [molecule("H2O"), molecule("NH3")]
+    frames[1].translate([0.1, 0, 0])
+    write(tmp_path / "in.xyz", frames)
+    db = tmp_path / "ref.db"
+    assert main(["reference", str(tmp_path / "in.xyz"), "-o", str(db), "--index", "0"]) == 0
+    assert main(["reference", str(tmp_path / "in.xyz"), "-o", str(db)]) == 0  # adds only NH3
+    assert main(["reference", str(tmp_path / "in.xyz"), "-o", str(db)]) == 0  # nothing new
+    with connect(db) as con:
+        rows = list(con.select())
+    assert [r.formula for r in rows] == ["H2O", "H3N"]
+    assert all(r.xc == "PBE0" and r.basis == "cc-pvdz" and 0 < r.fit_eps < 2 for r in rows)
+    for density, row in zip(iter_densities(db), rows):
+        assert density.n_electrons == pytest.approx(row.n_electrons, abs=1e-9)
+        assert np.linalg.norm(density.dipole - row.dipole) < 0.02
