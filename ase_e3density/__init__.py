@@ -12,6 +12,15 @@ from .metrics import density_error
 
 __version__ = "0.1.0"
 
-__all__ = ["AtomicDensity", "BasisSet", "load_basis", "available_basis_sets", "density_error",
+__all__ = ["AtomicDensity", "E3DensityCalculator", "BasisSet", "load_basis", "available_basis_sets", "density_error",
            "E3DensityError", "UnsupportedElementError", "InvalidStructureError", "ModelFileError",
            "ModelVersionError", "__version__"]
+
+
+def __getattr__(name: str):
+    # The calculator needs torch; import it only when asked for.
+    if name == "E3DensityCalculator":
+        from .calculator import E3DensityCalculator
+
+        return E3DensityCalculator
+    raise AttributeError(f"module 'ase_e3density' has no attribute {name!r}")

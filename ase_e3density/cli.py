@@ -61,6 +61,43 @@ def cmd_reference(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_deploy(args: argparse.Namespace) -> int:
+    from .checkpoint import load_checkpoint, model_from_checkpoint
+    from .deploy import deploy
+
+    state = load_checkpoint(args.checkpoint)
+    provenance = dict(state.get("provenance", {}), checkpoint=str(args.checkpoint))
+    path = deploy(model_from_checkpoint(state), args.output, provenance=provenance)
+    _progress(f"deployed {args.checkpoint} -> {path}")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    import json
+
+    from .deploy import read_metadata
+
+    meta = read_metadata(args.model)
+    if args.json:
+        print(json.dumps(meta, indent=1))
+        return 0
+    cfg = meta.get("config", {})
+    print(f"model:        {args.model}")
+    print(f"kind:         {meta['model_kind']} (format {meta['format_version']}, {meta['dtype']})")
+    print(f"species:      {' '.join(meta['species'])}")
+    print(f"cutoff:       {meta['cutoff']} Å")
+    print(f"basis:        {meta['basis']['name']}")
+    for s in meta["species"]:
+        print(f"  {s:3s}         {meta['irreps'][s]}")
+    print(f"architecture: hidden {cfg.get('hidden')} ({cfg.get('parity')} parity), {cfg.get('n_layers')} layers, "
+          f"sh l<={cfg.get('sh_lmax')}")
+    print(f"versions:     " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()))
+    for k, v in meta.get("provenance", {}).items():
+        print(f"provenance:   {k}: {v}")
+    print(f"checksum:     {meta['checksum']}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="e3density", description="e3nn densities on ASE Atoms")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -77,12 +114,28 @@ def build_parser() -> argparse.ArgumentParser:
     ref.add_argument("--spin", type=int, default=None, help="2S (default: atoms.info['spin'] or lowest)")
     ref.add_argument("--grid-level", type=int, default=3, help="PySCF DFT grid level")
     ref.set_defaults(func=cmd_reference)
+
+    dep = sub.add_parser("deploy", help="turn a training checkpoint into one TorchScript model file")
+    dep.add_argument("checkpoint")
+    dep.add_argument("-o", "--output", required=True)
+    dep.set_defaults(func=cmd_deploy)
+
+    info = sub.add_parser("info", help="print a deployed model's metadata")
+    info.add_argument("model")
+    info.add_argument("--json", action="store_true", help="all metadata as JSON")
+    info.set_defaults(func=cmd_info)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .errors import E3DensityError
+
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except E3DensityError as exc:
+        print(f"e3density {args.command}: error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

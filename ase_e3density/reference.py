@@ -20,7 +20,7 @@ from .harmonics import pyscf_to_e3nn
 from .metrics import l1_error
 from .validation import check_structure
 
-__all__ = ["DFTResult", "run_dft", "fit_density", "dft_density", "fit_error_vs_dft"]
+__all__ = ["DFTResult", "run_dft", "fit_density", "dft_density", "fit_error_vs_dft", "free_atom_coefficients"]
 
 
 def _pyscf():
@@ -115,18 +115,12 @@ def _to_e3nn_matrix(basis: BasisSet, symbols) -> np.ndarray:
     return block_diag(*[pyscf_to_e3nn(sh.l) for s in symbols for sh in basis[s].shells])
 
 
-def fit_density(result: DFTResult, auxbasis: str | BasisSet = "def2-universal-jfit-decontracted") -> AtomicDensity:
-    """Fit the DFT density onto ``auxbasis`` in the Coulomb metric, conserving the electron count."""
+def _coulomb_fit(mol, dm: np.ndarray, basis: BasisSet, symbols: list[str]) -> np.ndarray:
+    """Charge-conserving Coulomb-metric fit of density matrix ``dm`` (e3nn order)."""
     gto, _, df = _pyscf()
     from scipy.linalg import cho_factor, cho_solve
 
-    basis = load_basis(auxbasis) if isinstance(auxbasis, str) else auxbasis
-    atoms, mol = result.atoms, result.mf.mol
-    symbols = atoms.get_chemical_symbols()
-    basis.check_supported(atoms.numbers)
-    auxmol = gto.M(atom=mol.atom, unit="Angstrom", basis=_pyscf_basis(basis, symbols), charge=0,
-                   spin=None, verbose=0)
-    dm = _total_dm(result.mf)
+    auxmol = gto.M(atom=mol.atom, unit=mol.unit, basis=_pyscf_basis(basis, symbols), charge=0, spin=None, verbose=0)
     int3c = df.incore.aux_e2(mol, auxmol, "int3c2e", aosym="s2ij")  # (npair, naux)
     dm_tril = 2 * dm - np.diag(np.diag(dm))
     projection = int3c.T @ dm_tril[np.tril_indices(mol.nao)]
@@ -136,10 +130,39 @@ def fit_density(result: DFTResult, auxbasis: str | BasisSet = "def2-universal-jf
     c = cho_solve(metric, projection)
     direction = cho_solve(metric, charge_integrals)
     c = c + (mol.nelectron - charge_integrals @ c) / (charge_integrals @ direction) * direction
+    return to_e3nn @ c
+
+
+def fit_density(result: DFTResult, auxbasis: str | BasisSet = "def2-universal-jfit-decontracted") -> AtomicDensity:
+    """Fit the DFT density onto ``auxbasis`` in the Coulomb metric, conserving the electron count."""
+    basis = load_basis(auxbasis) if isinstance(auxbasis, str) else auxbasis
+    atoms, mol = result.atoms, result.mf.mol
+    basis.check_supported(atoms.numbers)
+    coefficients = _coulomb_fit(mol, _total_dm(result.mf), basis, atoms.get_chemical_symbols())
     core = [mol.atom_nelec_core(i) for i in range(mol.natm)]
     info = {"xc": result.xc, "basis": result.basis, "energy": result.energy, "dft_dipole": result.dipole.tolist(),
             "charge": result.info["charge"], "spin": result.info["spin"], "seconds": result.seconds}
-    return AtomicDensity(atoms, basis, to_e3nn @ c, nuclear_charges=atoms.numbers - np.array(core), info=info)
+    return AtomicDensity(atoms, basis, coefficients, nuclear_charges=atoms.numbers - np.array(core), info=info)
+
+
+def free_atom_coefficients(symbols, xc: str = "PBE0", basis: str = "cc-pvdz",
+                           auxbasis: str = "def2-universal-jfit-decontracted") -> dict[str, np.ndarray]:
+    """Spherically averaged neutral free-atom densities (PySCF's atom_ks), fitted onto ``auxbasis``.
+
+    Only s coefficients are nonzero: the density of a spherical atom has no l > 0 part.
+    """
+    gto, _, _ = _pyscf()
+    from pyscf.scf import atom_ks
+
+    aux = load_basis(auxbasis) if isinstance(auxbasis, str) else auxbasis
+    out = {}
+    for symbol in dict.fromkeys(symbols):
+        mol = gto.M(atom=[(symbol, (0.0, 0.0, 0.0))], basis=basis, spin=None, verbose=0)
+        _, _, mo_coeff, mo_occ = atom_ks.get_atm_nrks(mol, xc=xc)[symbol]
+        dm = (mo_coeff * mo_occ) @ mo_coeff.T
+        c = _coulomb_fit(mol, dm, aux, [symbol])
+        out[symbol] = np.where(aux[symbol].function_l == 0, c, 0.0)
+    return out
 
 
 def fit_error_vs_dft(density: AtomicDensity, result: DFTResult) -> float:

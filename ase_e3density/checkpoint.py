@@ -1,0 +1,54 @@
+"""Model checkpoints (Python side): architecture, weights, and anything the trainer adds.
+
+A checkpoint is what training writes and what :func:`ase_e3density.deploy.deploy` turns
+into a deployed file; unlike a deployed file it needs this package and e3nn to load.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from .errors import ModelFileError
+from .nn import DensityModel, ModelConfig
+
+__all__ = ["save_checkpoint", "load_checkpoint", "model_from_checkpoint"]
+
+CHECKPOINT_FORMAT = "ase_e3density-checkpoint-1"
+
+
+def save_checkpoint(path, model: DensityModel, **extra) -> Path:
+    """Write model config and weights (plus ``extra``: optimiser state, epoch, ...) atomically."""
+    state = {"format": CHECKPOINT_FORMAT, "config": model.config.to_dict(),
+             "dtype": str(next(model.parameters()).dtype).replace("torch.", ""),
+             "model": model.state_dict(), **extra}
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    with open(tmp, "rb") as handle:
+        os.fsync(handle.fileno())
+    tmp.replace(path)
+    return path
+
+
+def load_checkpoint(path) -> dict:
+    """The raw checkpoint dictionary."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"no such checkpoint: {path}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:
+        raise ModelFileError(f"{path} is not a readable checkpoint ({str(exc).splitlines()[0]})") from None
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise ModelFileError(f"{path} is not an ase_e3density checkpoint")
+    return state
+
+
+def model_from_checkpoint(state_or_path) -> DensityModel:
+    """Rebuild the :class:`DensityModel` stored in a checkpoint (path or loaded dict)."""
+    state = state_or_path if isinstance(state_or_path, dict) else load_checkpoint(state_or_path)
+    model = DensityModel(ModelConfig.from_dict(state["config"]), dtype=getattr(torch, state["dtype"]))
+    model.load_state_dict(state["model"])
+    return model

@@ -1,0 +1,159 @@
+"""DensityModel: per-atom auxiliary-basis coefficients from an equivariant network.
+
+Input: positions, species indices, a neighbour list (computed outside, see
+:mod:`ase_e3density.graph`) and each structure's total charge. Output: for every atom the
+coefficients of its element's basis (padded to the largest element), as the spherical
+free-atom density plus a learned, per-function-scaled deviation, then projected so each
+structure holds exactly ``sum Z - charge`` electrons: ``c += lambda q`` with ``q`` the
+charge integrals (only s functions), the smallest change that fixes the count.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Dict, List
+
+import torch
+from ase.data import atomic_numbers
+from e3nn import o3
+from e3nn.util.jit import compile_mode
+
+from ..basis import BasisSet, load_basis
+from .blocks import Interaction
+from .radial import BesselBasis
+
+
+@dataclass
+class ModelConfig:
+    """Architecture. ``hidden`` maps l to channels (l_max = largest key, 0 to 4)."""
+
+    species: List[str]
+    basis: str = "def2-universal-jfit-decontracted"
+    cutoff: float = 3.5
+    hidden: Dict[int, int] = field(default_factory=lambda: {0: 32, 1: 16, 2: 8, 3: 4})
+    parity: str = "natural"  # "natural": l even -> e, odd -> o; "both": each l in both parities
+    sh_lmax: int = 3
+    n_layers: int = 3
+    n_radial: int = 8
+    radial_hidden: int = 64
+    avg_neighbours: float = 12.0
+
+    def __post_init__(self):
+        self.hidden = {int(l): int(m) for l, m in self.hidden.items() if int(m) > 0}
+        if not self.species:
+            raise ValueError("a model needs at least one species")
+        if 0 not in self.hidden or max(self.hidden) > 4:
+            raise ValueError("hidden needs scalar channels (l=0) and l_max <= 4")
+        if self.parity not in ("natural", "both"):
+            raise ValueError("parity must be 'natural' or 'both'")
+
+    def hidden_irreps(self) -> o3.Irreps:
+        out = []
+        for l, mul in sorted(self.hidden.items()):
+            natural = 1 if l % 2 == 0 else -1
+            out.append((mul, (l, natural)))
+            if self.parity == "both":
+                out.append((mul, (l, -natural)))
+        return o3.Irreps(out).sort().irreps.simplify()
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["hidden"] = {str(k): v for k, v in self.hidden.items()}
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelConfig":
+        return cls(**{**d, "hidden": {int(k): v for k, v in d.get("hidden", {}).items()} or ModelConfig.__dataclass_fields__["hidden"].default_factory()})
+
+
+def padded_species_table(basis: BasisSet, species: List[str], attribute: str) -> torch.Tensor:
+    """(n_species, max_functions) table of a per-function basis property, zero padded."""
+    width = max(basis[s].n_functions for s in species)
+    table = torch.zeros(len(species), width, dtype=torch.float64)
+    for k, s in enumerate(species):
+        values = torch.as_tensor(getattr(basis[s], attribute), dtype=torch.float64)
+        table[k, : len(values)] = values
+    return table
+
+
+@compile_mode("script")
+class DensityModel(torch.nn.Module):
+    """Equivariant network from structure to density coefficients (see module docstring)."""
+
+    def __init__(self, config: ModelConfig, free_atom: torch.Tensor | None = None,
+                 output_scale: torch.Tensor | None = None, dtype: torch.dtype = torch.float32):
+        super().__init__()
+        self.config = config
+        basis = load_basis(config.basis)
+        basis.check_supported([atomic_numbers[s] for s in config.species])
+        self.species_irreps = [basis[s].irreps for s in config.species]
+        self.dims: List[int] = [basis[s].n_functions for s in config.species]
+        self.max_dim = max(self.dims)
+        shape = (len(config.species), self.max_dim)
+        self.register_buffer("charge_integrals", padded_species_table(basis, config.species, "charge_integrals").to(dtype))
+        self.register_buffer("atomic_numbers", torch.tensor([float(atomic_numbers[s]) for s in config.species], dtype=dtype))
+        self.register_buffer("free_atom", (torch.zeros(shape, dtype=torch.float64) if free_atom is None else free_atom).to(dtype))
+        self.register_buffer("output_scale", (torch.ones(shape, dtype=torch.float64) if output_scale is None else output_scale).to(dtype))
+
+        hidden = config.hidden_irreps()
+        irreps_sh = o3.Irreps.spherical_harmonics(config.sh_lmax)
+        n0 = config.hidden[0]
+        self.embedding = torch.nn.Embedding(len(config.species), n0)
+        self.sh = o3.SphericalHarmonics(irreps_sh, normalize=True, normalization="component")
+        self.radial = BesselBasis(config.cutoff, config.n_radial)
+        layers, irreps_in = [], o3.Irreps(f"{n0}x0e")
+        for _ in range(config.n_layers):
+            layers.append(Interaction(irreps_in, irreps_sh, hidden, config.n_radial, config.radial_hidden,
+                                      config.avg_neighbours))
+            irreps_in = hidden
+        self.layers = torch.nn.ModuleList(layers)
+        self.heads = torch.nn.ModuleList([o3.Linear(hidden, o3.Irreps(ir)) for ir in self.species_irreps])
+        buffers = {name: b.clone() for name, b in self.named_buffers() if "." not in name}
+        self.to(dtype)
+        for name, b in buffers.items():  # keep float64 tables exact rather than round-tripped through float32
+            setattr(self, name, b.to(dtype))
+
+    def features(self, positions: torch.Tensor, species: torch.Tensor, edge_index: torch.Tensor,
+                 edge_shift: torch.Tensor) -> List[torch.Tensor]:
+        """Hidden features after the embedding and after every layer."""
+        sender, receiver = edge_index[1], edge_index[0]
+        vectors = positions[sender] - positions[receiver] + edge_shift
+        lengths = torch.linalg.norm(vectors, dim=1)
+        edge_sh = self.sh(vectors)
+        edge_radial = self.radial(lengths)
+        h = self.embedding(species)
+        out = [h]
+        for layer in self.layers:
+            h = layer(h, edge_sh, edge_radial, sender, receiver)
+            out.append(h)
+        return out
+
+    def forward(self, positions: torch.Tensor, species: torch.Tensor, edge_index: torch.Tensor,
+                edge_shift: torch.Tensor, total_charge: torch.Tensor, batch: torch.Tensor) -> torch.Tensor:
+        """Coefficients (n_atoms, max_dim), e3nn order, zero beyond each element's functions.
+
+        ``edge_index[0]`` receives from ``edge_index[1]``; the edge vector is
+        ``positions[edge_index[1]] - positions[edge_index[0]] + edge_shift`` (Å).
+        ``batch`` gives each atom's structure; ``total_charge`` has one entry per structure.
+        """
+        h = self.features(positions, species, edge_index, edge_shift)[-1]
+        raw = torch.zeros((h.shape[0], self.max_dim), dtype=h.dtype, device=h.device)
+        for k, head in enumerate(self.heads):
+            idx = torch.nonzero(species == k).flatten()
+            if idx.numel() > 0:
+                rows = head(h[idx])
+                rows = torch.nn.functional.pad(rows, (0, self.max_dim - rows.shape[1]))
+                raw = raw.index_copy(0, idx, rows)
+        coeffs = self.free_atom[species] + self.output_scale[species] * raw
+        return self.conserve_charge(coeffs, species, total_charge, batch)
+
+    def conserve_charge(self, coeffs: torch.Tensor, species: torch.Tensor, total_charge: torch.Tensor,
+                        batch: torch.Tensor) -> torch.Tensor:
+        """Add ``lambda_g q`` per structure g so that it holds ``sum Z - charge`` electrons."""
+        q = self.charge_integrals[species]
+        n_graphs = total_charge.shape[0]
+        zeros = torch.zeros(n_graphs, dtype=coeffs.dtype, device=coeffs.device)
+        electrons = zeros.index_add(0, batch, (coeffs * q).sum(dim=1))
+        target = zeros.index_add(0, batch, self.atomic_numbers[species]) - total_charge.to(coeffs.dtype)
+        norm = zeros.index_add(0, batch, (q * q).sum(dim=1))
+        lam = (target - electrons) / norm
+        return coeffs + lam[batch].unsqueeze(1) * q

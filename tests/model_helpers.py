@@ -1,0 +1,43 @@
+"""Small models and structures shared by the model, deployment and calculator tests."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from ase import Atoms
+from scipy.linalg import block_diag
+
+from ase_e3density.basis import load_basis
+from ase_e3density.graph import model_inputs
+from ase_e3density.harmonics import wigner_matrix
+from ase_e3density.nn import DensityModel, ModelConfig
+
+SPECIES = ["H", "C", "N", "O"]
+
+
+def small_model(dtype=torch.float64, seed: int = 0, **overrides) -> DensityModel:
+    """A randomly initialised model with nonzero free-atom and scale tables."""
+    torch.manual_seed(seed)
+    cfg = ModelConfig(species=SPECIES, hidden={0: 12, 1: 6, 2: 4, 3: 2}, n_layers=2, radial_hidden=16, **overrides)
+    basis = load_basis(cfg.basis)
+    width = max(basis[s].n_functions for s in SPECIES)
+    free = torch.zeros(len(SPECIES), width, dtype=torch.float64)
+    for k, s in enumerate(SPECIES):  # spherical: s functions only
+        q = torch.as_tensor(basis[s].charge_integrals)
+        free[k, : len(q)] = q * 0.3
+    return DensityModel(cfg, free_atom=free, output_scale=torch.full_like(free, 0.1), dtype=dtype)
+
+
+def predict(model: DensityModel, atoms: Atoms, charge: float = 0.0) -> np.ndarray:
+    """Flat coefficients of an eager model for one structure."""
+    index = {s: k for k, s in enumerate(model.config.species)}
+    dtype = next(model.parameters()).dtype
+    with torch.no_grad():
+        out = model(*model_inputs(atoms, index, model.config.cutoff, charge, dtype)).double().numpy()
+    basis = load_basis(model.config.basis)
+    return np.concatenate([row[: basis[s].n_functions] for row, s in zip(out, atoms.get_chemical_symbols())])
+
+
+def coefficient_rotation(atoms: Atoms, basis_name: str, rotation: np.ndarray) -> np.ndarray:
+    """Block-diagonal exact Wigner matrix acting on all coefficients of ``atoms``."""
+    basis = load_basis(basis_name)
+    return block_diag(*[wigner_matrix(sh.l, rotation) for s in atoms.get_chemical_symbols() for sh in basis[s].shells])
