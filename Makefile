@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: test test-all venv
+.PHONY: test test-all venv demo default-model water-data
 
 venv: $(VENV)/.installed
 
@@ -18,3 +18,13 @@ test: $(VENV)/.installed
 
 test-all: $(VENV)/.installed
 	$(PY) -m pytest -m ""
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/e3density predict --cube water_20.cube
+
+water-data: $(VENV)/.installed
+	$(PY) scripts/make_water_dataset.py --out data/water --seed 2026
+
+default-model: $(VENV)/.installed
+	$(VENV)/bin/e3density train configs/water_default.yaml
+	cp runs/water_default/model.pt ase_e3density/data/models/default.pt

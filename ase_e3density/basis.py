@@ -148,6 +148,21 @@ class ElementBasis:
             out.append(t)
         return np.concatenate(out)
 
+    @cached_property
+    def overlap_matrix(self) -> np.ndarray:
+        """One-centre overlap ``int phi_k phi_k'`` (dimensionless), zero between different (l, m)."""
+        n = self.n_functions
+        out = np.zeros((n, n))
+        offsets = np.cumsum([0] + [s.size for s in self.shells])
+        for i, si in enumerate(self.shells):
+            for j, sj in enumerate(self.shells):
+                if si.l != sj.l:
+                    continue
+                ai, wi, aj, wj = map(np.asarray, (si.exponents, si.weights, sj.exponents, sj.weights))
+                value = wi @ (gamma(si.l + 1.5) / (2 * (ai[:, None] + aj[None]) ** (si.l + 1.5))) @ wj
+                out[offsets[i]:offsets[i + 1], offsets[j]:offsets[j + 1]] = value * np.eye(si.size)
+        return out
+
     def to_dict(self) -> list[dict]:
         return [{"l": s.l, "exponents": list(s.exponents), "weights": list(s.weights)} for s in self.shells]
 

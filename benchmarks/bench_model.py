@@ -66,10 +66,12 @@ def main() -> None:
     parser.add_argument("--founding-max", type=int, default=3000, help="largest box for the founding network")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--cutoff", type=float, default=3.5, help="our model's cutoff (Å)")
+    parser.add_argument("--sh-lmax", type=int, default=3, help="our model's spherical-harmonic order")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)  # a benchmark script, not the library: it may set this
 
-    cfg = ModelConfig(species=["H", "O"])
+    cfg = ModelConfig(species=["H", "O"], cutoff=args.cutoff, sh_lmax=args.sh_lmax)
     model = DensityModel(cfg).eval()
     from e3nn.util.jit import script
     with warnings.catch_warnings():

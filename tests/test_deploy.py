@@ -65,6 +65,7 @@ def test_loads_in_other_dtype(model_and_file):
     assert AtomicDensity(molecule("H2O"), m32.basis, c32).n_electrons == pytest.approx(10.0, abs=1e-10)
 
 
+@pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")
 def test_bad_files(tmp_path, model_and_file):
     _, path = model_and_file
     with pytest.raises(ModelFileError, match="no such model file"):

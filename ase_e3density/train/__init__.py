@@ -1,0 +1,9 @@
+"""The trainer: ``e3density train CONFIG.yaml`` or ``python -m ase_e3density.train CONFIG.yaml``.
+
+Under ``torchrun --nproc_per_node N -m ase_e3density.train CONFIG.yaml`` it trains with
+DistributedDataParallel (gloo on CPU).
+"""
+from .config import TrainConfig
+from .loop import train
+
+__all__ = ["TrainConfig", "train"]
