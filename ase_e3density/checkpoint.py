@@ -5,12 +5,12 @@ into a deployed file; unlike a deployed file it needs this package and e3nn to l
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import torch
 
 from .errors import ModelFileError
+from .fileio import atomic_path
 from .nn import DensityModel, ModelConfig
 
 __all__ = ["save_checkpoint", "load_checkpoint", "model_from_checkpoint"]
@@ -23,13 +23,9 @@ def save_checkpoint(path, model: DensityModel, **extra) -> Path:
     state = {"format": CHECKPOINT_FORMAT, "config": model.config.to_dict(),
              "dtype": str(next(model.parameters()).dtype).replace("torch.", ""),
              "model": model.state_dict(), **extra}
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    with open(tmp, "rb") as handle:
-        os.fsync(handle.fileno())
-    tmp.replace(path)
-    return path
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+    return Path(path)
 
 
 def load_checkpoint(path) -> dict:

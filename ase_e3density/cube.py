@@ -1,14 +1,11 @@
 """Gaussian cube output of densities on uniform grids."""
 from __future__ import annotations
 
-import os
-import tempfile
-from pathlib import Path
-
 import numpy as np
 from ase import Atoms
 from ase.io.cube import write_cube
 
+from .fileio import atomic_path
 from .grids import UniformGrid
 
 __all__ = ["write_density_cube"]
@@ -21,13 +18,6 @@ def write_density_cube(path, atoms: Atoms, grid: UniformGrid, values: np.ndarray
     """
     boxed = atoms.copy()
     boxed.set_cell(grid.axes * np.array(grid.shape)[:, None])
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            write_cube(handle, boxed, data=np.asarray(values).reshape(grid.shape), origin=grid.origin,
-                       comment=comment or "ase_e3density electron density (e/bohr^3)")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "w") as handle:
+        write_cube(handle, boxed, data=np.asarray(values).reshape(grid.shape), origin=grid.origin,
+                   comment=comment or "ase_e3density electron density (e/bohr^3)")

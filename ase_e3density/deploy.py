@@ -22,6 +22,7 @@ import torch
 
 from .basis import BasisSet
 from .errors import ModelFileError, ModelVersionError
+from .fileio import atomic_path
 
 __all__ = ["FORMAT_VERSION", "MODEL_KIND", "deploy", "load_model", "DeployedModel", "read_metadata"]
 
@@ -82,12 +83,9 @@ def deploy(model, path, provenance: dict | None = None) -> Path:
         "provenance": provenance or {},
         "checksum": weights_checksum(scripted),
     }
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with _quiet_jit():
+    with atomic_path(path) as tmp, _quiet_jit():
         torch.jit.save(scripted, str(tmp), _extra_files={METADATA_FILE: json.dumps(metadata)})
-    tmp.replace(path)
-    return path
+    return Path(path)
 
 
 def read_metadata(path) -> dict:

@@ -62,7 +62,7 @@ def test_tiny_training_lowers_the_loss_and_deploys(reference_db, tmp_path):
 def test_resume_reproduces_an_uninterrupted_run(reference_db, tmp_path):
     train(tiny_config(reference_db, tmp_path / "straight", epochs=3))
     train(tiny_config(reference_db, tmp_path / "split", epochs=1))
-    (tmp_path / "split" / "checkpoint.pt.tmp").write_bytes(b"half-written by a killed run")
+    (tmp_path / "split" / ".checkpoint.pt.999.tmp").write_bytes(b"half-written by a killed run")
     train(tiny_config(reference_db, tmp_path / "split", epochs=3))
     a = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=False)
     b = torch.load(tmp_path / "split" / "checkpoint.pt", weights_only=False)

@@ -15,6 +15,7 @@ from ..basis import load_basis
 from ..checkpoint import load_checkpoint, save_checkpoint
 from ..database import iter_densities
 from ..density import AtomicDensity
+from ..fileio import atomic_path
 from ..evaluation import ReferenceOnGrid, compare, summarise
 from ..nn import DensityModel, ModelConfig
 from .config import TrainConfig
@@ -231,6 +232,5 @@ def train(config: TrainConfig, resume: bool = True) -> Path:
 
 def _write_log(path: Path, history: list[dict]) -> None:
     """The whole history as JSON lines, replaced atomically (no duplicates after a resume)."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(json.dumps(r) + "\n" for r in history))
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        tmp.write_text("".join(json.dumps(r) + "\n" for r in history))
