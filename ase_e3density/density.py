@@ -189,7 +189,8 @@ class AtomicDensity:
                 n = int(np.searchsorted(r2, radius * radius))
                 if n:
                     radial = sum(w * np.exp(-e * r2[:n]) for e, w in zip(shell.exponents, shell.weights))
-                    np.add.at(out[shell.l], near[:n], radial * (harm[shell.l][:n] @ c[off:off + shell.size]))
+                    # k-d tree indices are unique, so a plain fancy-index add is exact
+                    out[shell.l, near[:n]] += radial * (harm[shell.l][:n] @ c[off:off + shell.size])
                 off += shell.size
         return out / Bohr**3
 
