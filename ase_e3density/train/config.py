@@ -19,6 +19,7 @@ class TrainConfig:
     seed: int = 0
     model: dict = field(default_factory=dict)    # ModelConfig fields; species default to the data's
     free_atom: str = "pyscf"                     # "pyscf" (spherical free atoms) or "mean" (data average)
+    dipole_weight: float = 0.0                   # weight of |dipole error|^2 (per (e·Å)^2) in the loss
     batch_size: int = 8
     lr: float = 5e-3
     weight_decay: float = 0.0

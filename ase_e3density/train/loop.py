@@ -20,7 +20,7 @@ from ..evaluation import ReferenceOnGrid, compare, summarise
 from ..nn import DensityModel, ModelConfig
 from .config import TrainConfig
 from .data import Sample, collate, load_samples
-from .loss import OverlapLoss
+from .loss import DensityLoss
 
 __all__ = ["train"]
 
@@ -80,6 +80,11 @@ def _output_scale(samples: list[Sample], free: torch.Tensor, species: list[str],
     return scale
 
 
+def _loss(loss_fn: DensityLoss, predicted: torch.Tensor, target: torch.Tensor, inputs: tuple) -> torch.Tensor:
+    positions, species, _, _, charge, batch = inputs
+    return loss_fn(predicted, target, species, positions, batch, len(charge))
+
+
 def _validate(model: DensityModel, samples: list[Sample], loss_fn, batch_size: int, dtype) -> float:
     model.eval()
     total, atoms = 0.0, 0
@@ -87,7 +92,7 @@ def _validate(model: DensityModel, samples: list[Sample], loss_fn, batch_size: i
         for start in range(0, len(samples), batch_size):
             inputs, target = collate(samples[start:start + batch_size], dtype)
             n = len(target)
-            total += float(loss_fn(model(*inputs), target, inputs[1])) * n
+            total += float(_loss(loss_fn, model(*inputs), target, inputs)) * n
             atoms += n
     return total / max(atoms, 1)
 
@@ -152,7 +157,7 @@ def train(config: TrainConfig, resume: bool = True) -> Path:
         scheduler.load_state_dict(state["scheduler"])
         progress = state["progress"]
         _log(f"resuming {out} after epoch {progress['epoch']}", rank)
-    loss_fn = OverlapLoss(basis, species, max_dim)
+    loss_fn = DensityLoss(basis, species, max_dim, config.dipole_weight)
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     refs = [ReferenceOnGrid.build(s.density, config.grid_level) for s in val_set] if rank == 0 else []
     _log(f"training on {len(train_set)} structures, validating on {len(val_set)}; "
@@ -168,7 +173,7 @@ def train(config: TrainConfig, resume: bool = True) -> Path:
         total = torch.zeros(2, dtype=torch.float64)
         for b in batches[rank::world]:
             inputs, target = collate([train_set[i] for i in b], dtype)
-            loss = loss_fn(net(*inputs), target, inputs[1])
+            loss = _loss(loss_fn, net(*inputs), target, inputs)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
