@@ -86,7 +86,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - start
     model = atoms.calc.model
     np.set_printoptions(precision=4, suppress=True)
-    print(f"structure:   {path} ({atoms.get_chemical_formula()}, {len(atoms)} atoms, charge {atoms.calc._used_charge:+g})")
+    print(f"structure:   {path} ({atoms.get_chemical_formula()}, {len(atoms)} atoms, charge {atoms.calc.get_atomic_density(atoms).total_charge:+.0f})")
     print(f"model:       {args.model or 'embedded default'} ({model.basis.name}, trained on "
           f"{model.metadata.get('provenance', {}).get('train', 'unknown data')})")
     print(f"electrons:   {atoms.calc.get_property('n_electrons', atoms):.6f}")

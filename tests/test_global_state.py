@@ -15,7 +15,7 @@ import ase_e3density, ase_e3density.calculator, ase_e3density.deploy, ase_e3dens
 from ase_e3density.nn import DensityModel, ModelConfig
 from ase_e3density.deploy import deploy, load_model
 from ase.build import molecule
-deploy(DensityModel(ModelConfig(species=["H", "O"], hidden={0: 4, 1: 2}, n_layers=1)), sys.argv[1])
+deploy(DensityModel(ModelConfig(species=["H", "O"], hidden={0: 4, 1: 2}, n_layers=2)), sys.argv[1])
 load_model(sys.argv[1]).predict(molecule("H2O"))
 after = (torch.get_default_dtype(), torch.get_num_threads(), list(warnings.filters), dict(os.environ))
 print("same" if before == after else f"changed: {[i for i, (a, b) in enumerate(zip(before, after)) if a != b]}")

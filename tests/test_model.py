@@ -98,11 +98,31 @@ def test_crystal_supercell_has_same_coefficients(model):
 
 
 def test_hidden_lmax_and_parity_are_configurable():
-    for hidden, parity in [({0: 8}, "natural"), ({0: 8, 1: 4}, "both"), ({0: 8, 1: 4, 2: 2, 3: 2, 4: 2}, "natural")]:
-        m = small_model(seed=1)
-        from ase_e3density.nn import DensityModel, ModelConfig
-        cfg = ModelConfig(species=["H", "O"], hidden=hidden, parity=parity, n_layers=1, radial_hidden=8)
+    from ase_e3density.nn import DensityModel, ModelConfig
+    for hidden, parity, sh in [({0: 8}, "natural", 4), ({0: 8, 1: 4}, "both", 3), ({0: 8, 1: 4, 2: 2, 3: 2, 4: 2}, "natural", 3)]:
+        cfg = ModelConfig(species=["H", "O"], hidden=hidden, parity=parity, n_layers=2, radial_hidden=8, sh_lmax=sh)
         m = DensityModel(cfg, dtype=torch.float64)
         c = predict(m, molecule("H2O"))
         assert np.isfinite(c).all()
         assert max(l for _, (l, p) in cfg.hidden_irreps()) == max(hidden)
+
+
+def test_every_output_irrep_is_predicted():
+    """No component may be structurally zero (oxygen's g functions need l=4 from l<=3 features)."""
+    model = small_model()
+    atoms = molecule("H2O")
+    c = predict(model, atoms) - np.concatenate([model.free_atom[model.config.species.index(s), : n].double().numpy()
+                                                 for s, n in zip(atoms.get_chemical_symbols(), [70, 16, 16])])
+    basis = load_basis(model.config.basis)
+    offsets = np.cumsum([0] + [basis[s].n_functions for s in atoms.get_chemical_symbols()])
+    for a, s in enumerate(atoms.get_chemical_symbols()):
+        block, off = c[offsets[a]:offsets[a + 1]], 0
+        for shell in basis[s].shells:
+            assert np.abs(block[off:off + shell.size]).max() > 1e-8, (s, shell.l)
+            off += shell.size
+
+
+def test_unreachable_output_is_refused():
+    from ase_e3density.nn import DensityModel, ModelConfig
+    with pytest.raises(ValueError, match="4e cannot be made.*raise the hidden l_max or sh_lmax"):
+        DensityModel(ModelConfig(species=["O"], hidden={0: 4}, sh_lmax=3, n_layers=1))

@@ -39,7 +39,7 @@ def reference_db(tmp_path_factory):
 
 def tiny_config(db, out, **overrides) -> TrainConfig:
     options = dict(train=str(db), output=str(out), seed=3, batch_size=2, lr=0.01, epochs=4, validation_fraction=0.25,
-                   free_atom="mean", model={"hidden": {0: 8, 1: 4, 2: 2}, "n_layers": 1, "radial_hidden": 8, "sh_lmax": 2})
+                   free_atom="mean", model={"hidden": {0: 8, 1: 4, 2: 2}, "n_layers": 2, "radial_hidden": 8, "sh_lmax": 2})
     options.update(overrides)
     return TrainConfig(**options)
 

@@ -19,13 +19,15 @@ def gated_irreps(target: o3.Irreps) -> tuple[o3.Irreps, o3.Irreps, o3.Irreps]:
 class Interaction(torch.nn.Module):
     """Message passing: ``m_i = sum_j TP(h_j, Y(r_ij); R(|r_ij|)) / sqrt(avg_neighbours)``.
 
+    ``required``: irreps this block must be able to produce (it refuses to be built otherwise).
+
     Linear layers before and after the tensor product keep it narrow (NequIP-style), a
     linear self-connection carries each atom's own features, and a gated nonlinearity
     (SiLU on scalars, sigmoid gates on l > 0) closes the block.
     """
 
     def __init__(self, irreps_in: o3.Irreps, irreps_sh: o3.Irreps, irreps_out: o3.Irreps,
-                 n_radial: int, radial_hidden: int, avg_neighbours: float):
+                 n_radial: int, radial_hidden: int, avg_neighbours: float, required: o3.Irreps | None = None):
         super().__init__()
         self.irreps_in, self.irreps_out = o3.Irreps(irreps_in), o3.Irreps(irreps_out)
         scalars, gates, gated = gated_irreps(self.irreps_out)
@@ -41,6 +43,12 @@ class Interaction(torch.nn.Module):
                         instructions.append((i, j, len(mid), "uvu", True))
                         mid.append((mul, ir_out))
         mid = o3.Irreps(mid)
+        # hidden irreps the inputs cannot make yet stay zero (pseudo-irreps appear from layer 2 on);
+        # irreps the output heads need must be made here
+        unreachable = [str(ir) for _, ir in o3.Irreps(required or "") if ir not in mid]
+        if unreachable:
+            raise ValueError(f"irreps {', '.join(unreachable)} cannot be made from {self.irreps_in} and spherical "
+                             f"harmonics {irreps_sh}: raise the hidden l_max or sh_lmax")
         mid_sorted, perm, _ = mid.sort()
         instructions = [(i, j, perm[k], mode, train) for i, j, k, mode, train in instructions]
         self.linear_in = o3.Linear(self.irreps_in, self.irreps_in)

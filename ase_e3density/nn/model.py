@@ -100,13 +100,24 @@ class DensityModel(torch.nn.Module):
         self.embedding = torch.nn.Embedding(len(config.species), n0)
         self.sh = o3.SphericalHarmonics(irreps_sh, normalize=True, normalization="component")
         self.radial = BesselBasis(config.cutoff, config.n_radial)
+        # The heads are linear, so the last layer must also carry every output irrep that the
+        # hidden ones lack (e.g. oxygen's 1x4e with hidden l_max 3); its tensor product makes them.
+        needed: Dict[o3.Irrep, int] = {}
+        for irreps in self.species_irreps:
+            for mul, ir in o3.Irreps(irreps):
+                needed[ir] = max(needed.get(ir, 0), mul)
+        present = {ir for _, ir in hidden}
+        last = (hidden + o3.Irreps([(m, ir) for ir, m in needed.items() if ir not in present])).sort().irreps.simplify()
         layers, irreps_in = [], o3.Irreps(f"{n0}x0e")
-        for _ in range(config.n_layers):
-            layers.append(Interaction(irreps_in, irreps_sh, hidden, config.n_radial, config.radial_hidden,
-                                      config.avg_neighbours))
-            irreps_in = hidden
+        for k in range(config.n_layers):
+            is_last = k == config.n_layers - 1
+            irreps_out = last if is_last else hidden
+            required = o3.Irreps([(1, ir) for ir in needed]) if is_last else None
+            layers.append(Interaction(irreps_in, irreps_sh, irreps_out, config.n_radial, config.radial_hidden,
+                                      config.avg_neighbours, required))
+            irreps_in = irreps_out
         self.layers = torch.nn.ModuleList(layers)
-        self.heads = torch.nn.ModuleList([o3.Linear(hidden, o3.Irreps(ir)) for ir in self.species_irreps])
+        self.heads = torch.nn.ModuleList([o3.Linear(last, o3.Irreps(ir)) for ir in self.species_irreps])
         buffers = {name: b.clone() for name, b in self.named_buffers() if "." not in name}
         self.to(dtype)
         for name, b in buffers.items():  # keep float64 tables exact rather than round-tripped through float32
