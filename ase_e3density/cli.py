@@ -253,6 +253,9 @@ def main(argv: list[str] | None = None) -> int:
     except E3DensityError as exc:
         print(f"e3density {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into `head` and the like
+        sys.stdout = None
+        return 0
 
 
 if __name__ == "__main__":

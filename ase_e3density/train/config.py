@@ -42,7 +42,7 @@ class TrainConfig:
         base = Path(path).resolve().parent
         for key in ("train", "validation", "output"):  # paths are relative to the YAML file
             if raw.get(key) is not None and not Path(raw[key]).is_absolute():
-                raw[key] = str(base / raw[key])
+                raw[key] = str((base / raw[key]).resolve())
         return cls(**raw)
 
     def to_dict(self) -> dict:
