@@ -61,7 +61,7 @@ class E3DensityCalculator(Calculator):
         self.model.basis.check_supported(atoms.numbers)
         charge = self._charge_of(atoms)
         coefficients = self.model.predict(atoms, charge)
-        density = AtomicDensity(atoms, self.model.basis, coefficients)
+        density = AtomicDensity(atoms, self.model.basis, coefficients, validate=False)  # checked above
         self._density, self._used_charge = density, charge
         self.results = {
             "charges": density.charges,

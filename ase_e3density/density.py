@@ -28,11 +28,14 @@ class AtomicDensity:
     """Electron density of ``atoms`` in ``basis`` with flat ``coefficients`` (atom by atom).
 
     ``nuclear_charges`` defaults to the atomic numbers (all-electron); pass ``Z - n_core``
-    per atom when the density excludes ECP cores.
+    per atom when the density excludes ECP cores. ``validate=False`` skips the structure
+    checks for callers that have just made them.
     """
 
-    def __init__(self, atoms: Atoms, basis: BasisSet | str, coefficients, nuclear_charges=None, info: dict | None = None):
-        check_structure(atoms)
+    def __init__(self, atoms: Atoms, basis: BasisSet | str, coefficients, nuclear_charges=None,
+                 info: dict | None = None, validate: bool = True):
+        if validate:
+            check_structure(atoms)
         self.atoms = atoms.copy()
         self.atoms.calc = None
         self.basis = load_basis(basis) if isinstance(basis, str) else basis

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .density import AtomicDensity
-from .metrics import l1_error, quadrature
+from .metrics import errors_by_l, quadrature
 
 __all__ = ["ReferenceOnGrid", "compare", "summarise"]
 
@@ -29,13 +29,9 @@ class ReferenceOnGrid:
 def compare(predicted: AtomicDensity, reference: ReferenceOnGrid) -> dict:
     """eps_rho and eps_l (%), dipole errors (e·Å, against the fit and the DFT density), charge MAE (e)."""
     ref = reference.density
-    pred_l = predicted.evaluate_by_l(reference.points)
-    n = max(len(pred_l), len(reference.values_by_l))
-    pred_l = np.pad(pred_l, ((0, n - len(pred_l)), (0, 0)))
-    ref_l = np.pad(reference.values_by_l, ((0, n - len(reference.values_by_l)), (0, 0)))
-    ne, w = ref.n_electrons, reference.weights
-    out = {"n_atoms": len(ref.atoms), "eps": l1_error(pred_l.sum(0), ref_l.sum(0), w, ne),
-           **{f"eps_l{l}": l1_error(pred_l[l], ref_l[l], w, ne) for l in range(n)},
+    errors = errors_by_l(predicted.evaluate_by_l(reference.points), reference.values_by_l, reference.weights,
+                         ref.n_electrons)
+    out = {"n_atoms": len(ref.atoms), "eps": errors["eps"], **{f"eps_l{l}": v for l, v in errors["eps_l"].items()},
            "dipole_error": float(np.linalg.norm(predicted.dipole - ref.dipole)),
            "charge_mae": float(np.abs(predicted.charges - ref.charges).mean())}
     dft = ref.info.get("dft_dipole")

@@ -6,12 +6,21 @@ import numpy as np
 from .density import AtomicDensity
 from .grids import molecular_grid, uniform_grid
 
-__all__ = ["l1_error", "density_error", "quadrature"]
+__all__ = ["l1_error", "errors_by_l", "density_error", "quadrature"]
 
 
 def l1_error(values_a: np.ndarray, values_b: np.ndarray, weights: np.ndarray, n_electrons: float) -> float:
     """``100 * sum w |a - b| / N_e``: eps_rho in percent from densities on a quadrature grid."""
     return float(100.0 * np.sum(weights * np.abs(values_a - values_b)) / n_electrons)
+
+
+def errors_by_l(a_by_l: np.ndarray, b_by_l: np.ndarray, weights: np.ndarray, n_electrons: float) -> dict:
+    """``{"eps": total, "eps_l": {l: eps_l}}`` from two densities split by l (rows may differ in count)."""
+    n = max(len(a_by_l), len(b_by_l))
+    a = np.pad(a_by_l, ((0, n - len(a_by_l)), (0, 0)))
+    b = np.pad(b_by_l, ((0, n - len(b_by_l)), (0, 0)))
+    return {"eps": l1_error(a.sum(0), b.sum(0), weights, n_electrons),
+            "eps_l": {l: l1_error(a[l], b[l], weights, n_electrons) for l in range(n)}}
 
 
 def quadrature(density: AtomicDensity, level: int = 3, spacing: float = 0.1):
@@ -38,10 +47,5 @@ def density_error(predicted: AtomicDensity, reference: AtomicDensity, level: int
     if len(a) != len(b) or (a.numbers != b.numbers).any() or not np.allclose(a.positions, b.positions, atol=1e-6):
         raise ValueError("densities to compare must belong to the same structure")
     points, weights = grid if grid is not None else quadrature(reference, level)
-    pa, pb = predicted.evaluate_by_l(points), reference.evaluate_by_l(points)
-    n = max(len(pa), len(pb))
-    pa = np.pad(pa, ((0, n - len(pa)), (0, 0)))
-    pb = np.pad(pb, ((0, n - len(pb)), (0, 0)))
-    ne = reference.n_electrons
-    return {"eps": l1_error(pa.sum(0), pb.sum(0), weights, ne),
-            "eps_l": {l: l1_error(pa[l], pb[l], weights, ne) for l in range(n)}}
+    return errors_by_l(predicted.evaluate_by_l(points), reference.evaluate_by_l(points), weights,
+                       reference.n_electrons)
