@@ -202,6 +202,20 @@ class BasisSet:
                 f"element(s) {', '.join(missing)} not in basis set {self.name}; supported: {' '.join(self.symbols)}"
             )
 
+    def padded_table(self, species: list[str], attribute: str, width: int | None = None) -> np.ndarray:
+        """(n_species, width, ...) array of a per-function property of each element, zero padded."""
+        width = width or max(self[s].n_functions for s in species)
+        first = np.asarray(getattr(self[species[0]], attribute))
+        out = np.zeros((len(species), width, *first.shape[1:]))
+        for k, s in enumerate(species):
+            values = getattr(self[s], attribute)
+            out[k, : len(values)] = values
+        return out
+
+    def unpad(self, rows: np.ndarray, symbols) -> np.ndarray:
+        """Flat coefficients (atom by atom) from per-atom rows padded to a common width."""
+        return np.concatenate([row[: self[s].n_functions] for row, s in zip(rows, symbols)])
+
     def subset(self, symbols) -> "BasisSet":
         """The same basis restricted to ``symbols``."""
         return BasisSet(self.name, {s: self[s] for s in symbols})

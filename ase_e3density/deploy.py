@@ -141,7 +141,7 @@ class DeployedModel:
         with torch.no_grad():
             padded = self.module(*inputs).cpu().double().numpy()
         symbols = atoms.get_chemical_symbols()
-        coefficients = np.concatenate([row[: self.basis[s].n_functions] for row, s in zip(padded, symbols)])
+        coefficients = self.basis.unpad(padded, symbols)
         # The network conserves charge in its own dtype; redo the same projection in float64
         # so float32 models also hold the electron count to 1e-12.
         q = np.concatenate([self.basis[s].charge_integrals for s in symbols])

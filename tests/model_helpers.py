@@ -33,8 +33,7 @@ def predict(model: DensityModel, atoms: Atoms, charge: float = 0.0) -> np.ndarra
     dtype = next(model.parameters()).dtype
     with torch.no_grad():
         out = model(*model_inputs(atoms, index, model.config.cutoff, charge, dtype)).double().numpy()
-    basis = load_basis(model.config.basis)
-    return np.concatenate([row[: basis[s].n_functions] for row, s in zip(out, atoms.get_chemical_symbols())])
+    return load_basis(model.config.basis).unpad(out, atoms.get_chemical_symbols())
 
 
 def coefficient_rotation(atoms: Atoms, basis_name: str, rotation: np.ndarray) -> np.ndarray:

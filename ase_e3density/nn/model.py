@@ -17,7 +17,7 @@ from ase.data import atomic_numbers
 from e3nn import o3
 from e3nn.util.jit import compile_mode
 
-from ..basis import BasisSet, load_basis
+from ..basis import load_basis
 from .blocks import Interaction
 from .radial import BesselBasis
 
@@ -65,16 +65,6 @@ class ModelConfig:
         return cls(**{**d, "hidden": {int(k): v for k, v in d.get("hidden", {}).items()} or ModelConfig.__dataclass_fields__["hidden"].default_factory()})
 
 
-def padded_species_table(basis: BasisSet, species: List[str], attribute: str) -> torch.Tensor:
-    """(n_species, max_functions) table of a per-function basis property, zero padded."""
-    width = max(basis[s].n_functions for s in species)
-    table = torch.zeros(len(species), width, dtype=torch.float64)
-    for k, s in enumerate(species):
-        values = torch.as_tensor(getattr(basis[s], attribute), dtype=torch.float64)
-        table[k, : len(values)] = values
-    return table
-
-
 @compile_mode("script")
 class DensityModel(torch.nn.Module):
     """Equivariant network from structure to density coefficients (see module docstring)."""
@@ -89,7 +79,7 @@ class DensityModel(torch.nn.Module):
         self.dims: List[int] = [basis[s].n_functions for s in config.species]
         self.max_dim = max(self.dims)
         shape = (len(config.species), self.max_dim)
-        self.register_buffer("charge_integrals", padded_species_table(basis, config.species, "charge_integrals").to(dtype))
+        self.register_buffer("charge_integrals", torch.as_tensor(basis.padded_table(config.species, "charge_integrals")).to(dtype))
         self.register_buffer("atomic_numbers", torch.tensor([float(atomic_numbers[s]) for s in config.species], dtype=dtype))
         self.register_buffer("free_atom", (torch.zeros(shape, dtype=torch.float64) if free_atom is None else free_atom).to(dtype))
         self.register_buffer("output_scale", (torch.ones(shape, dtype=torch.float64) if output_scale is None else output_scale).to(dtype))

@@ -104,8 +104,7 @@ def _density_metrics(model: DensityModel, samples: list[Sample], refs: list[Refe
         for sample, ref in zip(samples, refs):
             inputs, _ = collate([sample], dtype)
             out = model(*inputs).double().numpy()
-            dims = [ref.density.basis[s].n_functions for s in sample.density.atoms.get_chemical_symbols()]
-            coeffs = np.concatenate([row[:d] for row, d in zip(out, dims)])
+            coeffs = ref.density.basis.unpad(out, sample.density.atoms.get_chemical_symbols())
             rows.append(compare(AtomicDensity(sample.density.atoms, ref.density.basis, coeffs), ref))
     return summarise(rows)
 

@@ -10,14 +10,6 @@ from ..basis import BasisSet
 __all__ = ["DensityLoss"]
 
 
-def _padded(basis: BasisSet, species: list[str], max_dim: int, attribute: str, shape=()) -> np.ndarray:
-    out = np.zeros((len(species), max_dim, *shape))
-    for k, s in enumerate(species):
-        values = getattr(basis[s], attribute)
-        out[k, : len(values)] = values
-    return out
-
-
 class DensityLoss(torch.nn.Module):
     """``mean_A dc^T S_A dc + dipole_weight * mean_g |dmu_g|^2``.
 
@@ -35,8 +27,8 @@ class DensityLoss(torch.nn.Module):
             n = basis[s].n_functions
             factors[k, :n, :n] = np.linalg.cholesky(basis[s].overlap_matrix).T  # S = L L^T
         self.register_buffer("factors", torch.as_tensor(factors))
-        self.register_buffer("charge", torch.as_tensor(_padded(basis, species, max_dim, "charge_integrals")))
-        self.register_buffer("dipole", torch.as_tensor(_padded(basis, species, max_dim, "dipole_integrals", (3,))))
+        self.register_buffer("charge", torch.as_tensor(basis.padded_table(species, "charge_integrals", max_dim)))
+        self.register_buffer("dipole", torch.as_tensor(basis.padded_table(species, "dipole_integrals", max_dim)))
         self.dipole_weight = float(dipole_weight)
 
     def density_term(self, diff: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
