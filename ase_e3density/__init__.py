@@ -1,26 +1,26 @@
-"""ase_e3density: e3nn models of electron densities on ASE Atoms.
+"""ase_e3density: e3nn models of densities on ASE Atoms.
 
 Importing this package changes no global state (torch dtype, threads, warnings filters).
+The calculator and model loading need torch; they are imported only when asked for.
 """
 from __future__ import annotations
 
-from .basis import BasisSet, available_basis_sets, load_basis
-from .density import AtomicDensity
-from .errors import (E3DensityError, InvalidStructureError, ModelFileError, ModelVersionError,
-                     UnsupportedElementError)
-from .metrics import density_error
-
-__version__ = "0.1.0"
+from ._version import __version__
+from .electron import AtomicDensity, BasisSet, available_basis_sets, density_error, load_basis
+from .errors import (ConfigError, E3DensityError, InvalidStructureError, ModelFileError, ModelVersionError,
+                     UnknownBasisError, UnsupportedElementError)
 
 __all__ = ["AtomicDensity", "E3DensityCalculator", "BasisSet", "load_basis", "available_basis_sets", "density_error",
-           "E3DensityError", "UnsupportedElementError", "InvalidStructureError", "ModelFileError",
-           "ModelVersionError", "__version__"]
+           "load_model", "E3DensityError", "UnsupportedElementError", "UnknownBasisError", "InvalidStructureError",
+           "ModelFileError", "ModelVersionError", "ConfigError", "__version__"]
+
+_LAZY = {"E3DensityCalculator": ("calculator", "E3DensityCalculator"), "load_model": ("models", "load_model")}
 
 
 def __getattr__(name: str):
-    # The calculator needs torch; import it only when asked for.
-    if name == "E3DensityCalculator":
-        from .calculator import E3DensityCalculator
+    if name in _LAZY:
+        from importlib import import_module
 
-        return E3DensityCalculator
+        module, attribute = _LAZY[name]
+        return getattr(import_module(f".{module}", __name__), attribute)
     raise AttributeError(f"module 'ase_e3density' has no attribute {name!r}")

@@ -10,6 +10,10 @@ class UnsupportedElementError(E3DensityError):
     """An element is not covered by the basis set or the model."""
 
 
+class UnknownBasisError(E3DensityError):
+    """No shipped auxiliary basis set has this name."""
+
+
 class InvalidStructureError(E3DensityError):
     """The structure is empty, has non-finite positions, or atoms on top of each other."""
 
@@ -20,3 +24,7 @@ class ModelFileError(E3DensityError):
 
 class ModelVersionError(ModelFileError):
     """A model file was written by a newer, incompatible format version."""
+
+
+class ConfigError(E3DensityError):
+    """A training configuration has an unknown key, a wrong type or a value out of range."""

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from ase.io import write
 
-from ase_e3density.water import distort_monomers, hydrogen_bonded_cluster
+from water_clusters import distort_monomers, hydrogen_bonded_cluster
 
 OUT = Path(__file__).resolve().parents[1] / "ase_e3density" / "data" / "examples"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ase.collections import s22
 
-from ase_e3density.reference import run_dft
+from ase_e3density.electron.reference import run_dft
 
 OUT = Path(__file__).resolve().parents[1] / "tests" / "data"
 

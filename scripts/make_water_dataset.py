@@ -21,7 +21,7 @@ from ase.io import write
 
 from ase_e3density import __version__
 from ase_e3density.cli import main as cli
-from ase_e3density.water import distort_monomers, hydrogen_bonded_cluster, md_snapshots
+from water_clusters import distort_monomers, hydrogen_bonded_cluster, md_snapshots
 
 TRAIN = {1: 20, 2: 100, 3: 120, 4: 160}
 TESTS = {8: 6, 12: 3, 16: 2}

@@ -13,7 +13,7 @@ from ase.build import molecule
 from ase.collections import s22
 from ase.io import read
 
-from ase_e3density.reference import fit_density, fit_error_vs_dft, run_dft
+from ase_e3density.electron.reference import fit_density, fit_error_vs_dft, run_dft
 
 AUX = ["def2-universal-jfit", "def2-universal-jfit-decontracted", "def2-universal-jkfit",
        "def2-universal-jkfit-decontracted"]

@@ -6,12 +6,25 @@ import torch
 from ase import Atoms
 from scipy.linalg import block_diag
 
-from ase_e3density.basis import load_basis
+from ase_e3density.electron.basis import load_basis
 from ase_e3density.graph import model_inputs
-from ase_e3density.harmonics import wigner_matrix
+from ase_e3density.electron.harmonics import evaluate_solid_harmonics
 from ase_e3density.nn import DensityModel, ModelConfig
 
 SPECIES = ["H", "C", "N", "O"]
+
+
+def wigner_matrix(l: int, rotation: np.ndarray) -> np.ndarray:
+    """Exact float64 matrix ``D`` with ``Y_l(R r) = D Y_l(r)`` for an orthogonal 3x3 ``R``.
+
+    Reflections included (``Y_l(-r) = (-1)^l Y_l(r)``, the parity of density irreps). Same
+    convention as e3nn's ``Irrep(l, (-1)**l).D_from_matrix``, which is float32-accurate only.
+    """
+    pts = np.random.default_rng(12345 + l).normal(size=(4 * (2 * l + 1), 3))
+    before = evaluate_solid_harmonics(pts, l)[l]
+    after = evaluate_solid_harmonics(pts @ np.asarray(rotation, dtype=float).T, l)[l]
+    d, *_ = np.linalg.lstsq(before, after, rcond=None)
+    return d.T
 
 
 def small_model(dtype=torch.float64, seed: int = 0, **overrides) -> DensityModel:

@@ -11,7 +11,7 @@ from ase.build import molecule
 
 from ase_e3density import ModelFileError, ModelVersionError
 from ase_e3density.cli import main
-from ase_e3density.deploy import FORMAT_VERSION, deploy, load_model, read_metadata
+from ase_e3density.models import FORMAT_VERSION, deploy, load_model, read_metadata
 from model_helpers import predict, small_model
 
 
@@ -27,7 +27,7 @@ FRESH = """
 import json, sys, warnings
 warnings.simplefilter("error")
 from ase.build import molecule
-from ase_e3density.deploy import load_model
+from ase_e3density.models import load_model
 m = load_model(sys.argv[1])
 atoms = molecule("CH3CONH2")
 c = m.predict(atoms, charge=0.0)
@@ -46,7 +46,7 @@ def test_round_trip_in_fresh_process(model_and_file):
 def test_metadata(model_and_file, capsys):
     model, path = model_and_file
     meta = read_metadata(path)
-    assert meta["format_version"] == FORMAT_VERSION and meta["model_kind"] == "electron_density"
+    assert meta["format_version"] == FORMAT_VERSION == 2 and meta["model_kind"] == "electron_density"
     assert meta["species"] == ["H", "C", "N", "O"] and meta["cutoff"] == model.config.cutoff
     assert meta["dtype"] == "float64" and meta["units"]["density"] == "e/angstrom^3"
     assert meta["basis"]["elements"]["O"][0]["l"] == 0 and meta["irreps"]["O"] == "12x0e+5x1o+4x2e+2x3o+1x4e"
@@ -99,12 +99,16 @@ def test_newer_format_and_corrupt_weights(tmp_path, model_and_file):
     _, path = model_and_file
     newer = tmp_path / "newer.pt"
     rewrite(path, newer, edit_meta=lambda m: m.update(format_version=FORMAT_VERSION + 1))
-    with pytest.raises(ModelVersionError, match="format version 2.*upgrade"):
+    with pytest.raises(ModelVersionError, match="format version 3.*upgrade"):
         load_model(newer)
-    tampered = tmp_path / "tampered.pt"
-    rewrite(path, tampered, edit_meta=lambda m: m.update(checksum="0" * 64))
-    with pytest.raises(ModelFileError, match="checksum"):
-        load_model(tampered)
+    older = tmp_path / "older.pt"
+    rewrite(path, older, edit_meta=lambda m: m.update(format_version=1))
+    with pytest.raises(ModelVersionError, match="format version 1.*deploy its checkpoint again"):
+        load_model(older)
+    weights = tmp_path / "weights.pt"
+    rewrite(path, weights, edit_member=(lambda name: name.endswith("data/0"), lambda b: bytes(len(b))))
+    with pytest.raises(ModelFileError, match="weights do not match"):
+        load_model(weights)
     truncated = tmp_path / "truncated.pt"
     truncated.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])
     with pytest.raises(ModelFileError):
@@ -112,10 +116,40 @@ def test_newer_format_and_corrupt_weights(tmp_path, model_and_file):
 
 
 def test_cli_deploy_from_checkpoint(tmp_path):
-    from ase_e3density.checkpoint import save_checkpoint
+    from ase_e3density.train.checkpoint import save_checkpoint
     model = small_model(dtype=torch.float32)
     save_checkpoint(tmp_path / "ck.pt", model, provenance={"data": "none"})
     assert main(["deploy", str(tmp_path / "ck.pt"), "-o", str(tmp_path / "m.pt")]) == 0
     m = load_model(tmp_path / "m.pt")
     np.testing.assert_allclose(m.predict(molecule("H2O")), predict(model, molecule("H2O")), atol=1e-4)
     assert main(["info", str(tmp_path / "ck.pt")]) == 2  # a checkpoint is not a deployed model: clear error
+
+
+def edits(meta: dict):
+    """One small edit of every metadata field: a number nudged, a string changed, a list shortened."""
+    for key, value in meta.items():
+        if key == "format_version":
+            continue
+        if isinstance(value, bool) or value is None:
+            yield key, not value
+        elif isinstance(value, (int, float)):
+            yield key, value * 1.01 + 0.01
+        elif isinstance(value, str):
+            yield key, value[:-1] + ("0" if value[-1:] != "0" else "1")
+        elif isinstance(value, list):
+            yield key, value[:-1]
+        elif isinstance(value, dict):
+            yield key, {**value, "edited": True}
+
+
+def test_editing_any_metadata_field_is_refused(tmp_path, model_and_file):
+    _, path = model_and_file
+    meta = read_metadata(path)
+    tried = []
+    for key, value in edits(meta):
+        edited = tmp_path / f"edited_{key}.pt"
+        rewrite(path, edited, edit_meta=lambda m: m.update({key: value}))
+        with pytest.raises(ModelFileError, match="was edited or is corrupt|weights do not match"):
+            load_model(edited)
+        tried.append(key)
+    assert {"cutoff", "species", "basis", "free_atom", "config", "provenance", "checksum", "weights_sha256"} <= set(tried)

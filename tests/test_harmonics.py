@@ -4,7 +4,7 @@ import pytest
 import torch
 from e3nn import o3
 
-from ase_e3density.harmonics import evaluate_solid_harmonics, monomials, pyscf_to_e3nn, solid_harmonic_matrix
+from ase_e3density.electron.harmonics import evaluate_solid_harmonics, monomials, pyscf_to_e3nn, solid_harmonic_matrix
 
 
 def test_solid_harmonics_equal_e3nn_spherical_harmonics():

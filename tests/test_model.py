@@ -7,8 +7,7 @@ from ase.build import molecule
 from e3nn import o3
 
 from ase_e3density import AtomicDensity, load_basis
-from ase_e3density.harmonics import wigner_matrix
-from model_helpers import coefficient_rotation, predict, small_model
+from model_helpers import coefficient_rotation, predict, small_model, wigner_matrix
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from ase.units import Bohr
 from ase_e3density import E3DensityError, InvalidStructureError, UnsupportedElementError
 
 pytest.importorskip("pyscf")
-from ase_e3density.reference import _pyscf_basis, _to_e3nn_matrix, fit_density, fit_error_vs_dft, run_dft  # noqa: E402
+from ase_e3density.electron.reference import _pyscf_basis, _to_e3nn_matrix, fit_density, fit_error_vs_dft, run_dft  # noqa: E402
 
 
 @pytest.fixture(scope="module", params=["H2O", "CH3CN"])
@@ -59,7 +59,7 @@ def test_open_shell_and_charged():
 
 
 def test_element_missing_from_auxbasis():
-    from ase_e3density.basis import BasisSet, load_basis
+    from ase_e3density.electron.basis import BasisSet, load_basis
     only_h = BasisSet("h-only", {"H": load_basis()["H"]})
     with pytest.raises(UnsupportedElementError, match="O not in basis set h-only"):
         fit_density(run_dft(molecule("H2O")), only_h)
@@ -70,7 +70,7 @@ def test_cli_reference_is_resumable(tmp_path):
     from ase.io import write
 
     from ase_e3density.cli import main
-    from ase_e3density.database import iter_densities
+    from ase_e3density.electron.database import iter_densities
     frames = [molecule("H2O"), molecule("NH3")]
     frames[1].translate([0.1, 0, 0])
     write(tmp_path / "in.xyz", frames)

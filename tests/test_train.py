@@ -1,4 +1,4 @@
-"""The trainer: a tiny run learns, resumes exactly, runs under torchrun, and evaluates."""
+"""The trainer: learns, resumes exactly, honours every option, records true provenance."""
 import json
 import os
 import subprocess
@@ -12,9 +12,12 @@ import yaml
 from ase.build import molecule
 from ase.io import write
 
+from ase_e3density import ConfigError, density_error
 from ase_e3density.cli import main
-from ase_e3density.deploy import load_model
+from ase_e3density.electron.database import iter_densities
+from ase_e3density.models import load_model
 from ase_e3density.train import TrainConfig, train
+from ase_e3density.train.checkpoint import load_checkpoint, model_from_checkpoint
 
 pytest.importorskip("pyscf")
 
@@ -48,15 +51,25 @@ def history(out):
     return [json.loads(line) for line in (Path(out) / "log.jsonl").read_text().splitlines()]
 
 
-def test_tiny_training_lowers_the_loss_and_deploys(reference_db, tmp_path):
+def test_training_learns_and_deploys_its_true_validation_metrics(reference_db, tmp_path):
     path = train(tiny_config(reference_db, tmp_path / "run", epochs=6))
     log = history(tmp_path / "run")
     assert [r["epoch"] for r in log] == list(range(1, 7))
     assert log[-1]["train_loss"] < 0.7 * log[0]["train_loss"]
-    assert {"val_eps", "val_eps_l0", "val_eps_l1", "val_dipole_error", "val_charge_mae"} <= set(log[-1])
     model = load_model(path)
-    assert model.metadata["provenance"]["n_train"] == 6 and model.metadata["provenance"]["seed"] == 3
-    assert np.isfinite(model.predict(molecule("H2O"))).all()
+    prov = model.metadata["provenance"]
+    assert prov["n_train"] == 6 and prov["n_val"] == 2 and prov["seed"] == 3
+    assert prov["train_config"]["lr"] == 0.01 and prov["command"]
+    # the recorded validation metrics are those of the deployed network, recomputed independently
+    order = np.random.default_rng(3).permutation(8)
+    references = list(iter_densities(reference_db))
+    eps = []
+    for i in order[:2]:
+        ref = references[i]
+        predicted = model.predict_density(ref.atoms, ref.total_charge)
+        eps.append(density_error(predicted, ref, level=1)["eps"])
+    assert prov["validation_metrics"]["eps"] == pytest.approx(np.mean(eps), rel=1e-5)
+    assert {"eps_l0", "eps_l1", "eps_l2", "eps_l3", "eps_l4", "dipole_error", "charge_mae"} <= set(prov["validation_metrics"])
 
 
 def test_resume_reproduces_an_uninterrupted_run(reference_db, tmp_path):
@@ -68,17 +81,60 @@ def test_resume_reproduces_an_uninterrupted_run(reference_db, tmp_path):
     b = torch.load(tmp_path / "split" / "checkpoint.pt", weights_only=False)
     for key, value in a["model"].items():
         assert torch.equal(value, b["model"][key]), key
-    assert history(tmp_path / "straight") == [dict(r, seconds=s["seconds"]) for r, s in
-                                              zip(history(tmp_path / "split"), history(tmp_path / "straight"))]
-    assert a["optimizer"]["state"].keys() == b["optimizer"]["state"].keys()
+    timing = ("seconds", "seconds_epoch")
+    strip = lambda log: [{k: v for k, v in r.items() if k not in timing} for r in log]
+    assert strip(history(tmp_path / "straight")) == strip(history(tmp_path / "split"))
+    assert b["progress"]["resumes"] == [{"after_epoch": 1, "changed": {"epochs": [1, 3]}}]
 
 
-def test_resume_refuses_another_architecture(reference_db, tmp_path):
+@pytest.mark.slow
+def test_resume_refuses_changed_settings(reference_db, tmp_path):
     train(tiny_config(reference_db, tmp_path / "run", epochs=1))
-    with pytest.raises(ValueError, match="another model configuration"):
+    with pytest.raises(ConfigError, match=r"lr \(0.01 -> 0.02\).*--restart"):
+        train(tiny_config(reference_db, tmp_path / "run", epochs=2, lr=0.02))
+    with pytest.raises(ConfigError, match=r"other settings: model \(\{"):
         train(tiny_config(reference_db, tmp_path / "run", epochs=2, model={"hidden": {0: 4}, "n_layers": 1}))
+    train(tiny_config(reference_db, tmp_path / "run", epochs=2, lr=0.02), resume=False)  # restart: allowed
+    assert load_checkpoint(tmp_path / "run" / "checkpoint.pt")["train_config"]["lr"] == 0.02
 
 
+@pytest.mark.slow
+def test_early_stopping_and_time_budget(reference_db, tmp_path):
+    train(tiny_config(reference_db, tmp_path / "es", epochs=12, lr=0.5, early_stopping_patience=2, lr_patience=50))
+    log = history(tmp_path / "es")
+    best = np.minimum.accumulate([r["val_loss"] for r in log])
+    stale = 0
+    for k, r in enumerate(log):  # the rule, replayed: stop after 2 epochs without a new best
+        stale = 0 if k == 0 or r["val_loss"] < best[k - 1] else stale + 1
+        if stale == 2:
+            assert k == len(log) - 1
+            break
+    assert len(log) < 12
+    train(tiny_config(reference_db, tmp_path / "budget", epochs=10, time_budget_minutes=1e-6))
+    assert len(history(tmp_path / "budget")) == 1
+
+
+@pytest.mark.slow
+def test_separate_validation_set_options_and_pyscf_free_atoms(reference_db, tmp_path):
+    from ase_e3density.electron.basis import load_basis
+    from ase_e3density.electron.reference import free_atom_coefficients
+    config = tiny_config(reference_db, tmp_path / "run", epochs=3, validation=str(reference_db), max_structures=3,
+                         validate_every=2, free_atom="pyscf",
+                         model={"hidden": {0: 8, 1: 2}, "n_layers": 1, "sh_lmax": 4, "avg_neighbours": 7.0})
+    path = train(config)
+    log = history(tmp_path / "run")
+    assert ["val_eps" in r for r in log] == [False, True, True]  # every 2nd epoch and the last
+    meta = load_model(path).metadata
+    assert meta["provenance"]["n_train"] == 3 and meta["provenance"]["n_val"] == 8
+    assert meta["config"]["avg_neighbours"] == 7.0  # the user's value is kept
+    free = free_atom_coefficients(["H", "O"])
+    basis = load_basis()
+    for s, z in (("H", 1), ("O", 8)):
+        np.testing.assert_allclose(meta["free_atom"][s], free[s], rtol=1e-5, atol=1e-7)
+        assert basis[s].charge_integrals @ free[s] == pytest.approx(z, abs=1e-6)  # a neutral free atom
+
+
+@pytest.mark.slow
 def test_two_process_ddp_with_torchrun(reference_db, tmp_path):
     config = tmp_path / "cfg.yaml"
     cfg = tiny_config(reference_db, tmp_path / "ddp", epochs=2).to_dict()
@@ -93,17 +149,52 @@ def test_two_process_ddp_with_torchrun(reference_db, tmp_path):
     assert (tmp_path / "ddp" / "model.pt").is_file()
 
 
-def test_evaluate_command(reference_db, tmp_path, capsys):
+def test_evaluate_command_equals_density_error(reference_db, tmp_path, capsys):
     path = train(tiny_config(reference_db, tmp_path / "run", epochs=1))
     assert main(["evaluate", str(path), str(reference_db), "--grid-level", "1", "--json", str(tmp_path / "e.json")]) == 0
     printed = capsys.readouterr().out
-    assert "mean over 8 structures" in printed and "e3density evaluate" in printed
-    summary = json.loads((tmp_path / "e.json").read_text())["summary"]
-    assert summary["n_structures"] == 8 and summary["eps"] > 0 and summary["dipole_error_dft"] >= 0
+    assert "mean over 8 structures" in printed and "eps l=4" in printed
+    result = json.loads((tmp_path / "e.json").read_text())
+    model = load_model(path)
+    first = next(iter_densities(reference_db))
+    direct = density_error(model.predict_density(first.atoms, first.total_charge), first, level=1)
+    assert result["structures"][0]["eps"] == pytest.approx(direct["eps"], rel=1e-9)
+    assert result["structures"][0]["eps_l2"] == pytest.approx(direct["eps_l"][2], rel=1e-9)
+    assert result["model_checksum"] == model.checksum
 
 
-def test_config_rejects_unknown_keys(tmp_path):
-    path = tmp_path / "bad.yaml"
-    path.write_text("train: x.db\nlearning_rate: 0.1\n")
-    with pytest.raises(ValueError, match="unknown training option.*learning_rate"):
-        TrainConfig.from_yaml(path)
+def test_config_is_checked_before_any_data_is_loaded(tmp_path):
+    cases = {
+        "train: x.db\nlearning_rate: 0.1\n": "unknown training option.*learning_rate",
+        "train: x.db\nepochs: ten\n": "option epochs: expected an integer, got 'ten'",
+        "train: x.db\nlr: -1\n": "option lr: must be > 0",
+        "train: x.db\nmodel: {hiden: {0: 4}}\n": "option model.hiden: unknown",
+        "train: x.db\nmodel: {cutoff: -3}\n": "option model.cutoff: must be > 0",
+        "train: x.db\nfree_atom: zero\n": "option free_atom: must be one of pyscf, mean",
+        "epochs: 3\n": "'train'.*is required",
+        "train: [unclosed\n": "not valid YAML",
+    }
+    for k, (text, pattern) in enumerate(cases.items()):
+        path = tmp_path / f"bad{k}.yaml"
+        path.write_text(text)
+        with pytest.raises(ConfigError, match=pattern):
+            TrainConfig.from_yaml(path)
+    with pytest.raises(ConfigError, match="no such database"):
+        train(TrainConfig.from_yaml(_write(tmp_path / "ok.yaml", "train: missing.db\n")))
+    assert not (tmp_path / "missing.db").exists()
+
+
+def _write(path, text):
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.slow
+def test_paths_are_relative_to_the_yaml_and_recorded_as_written(reference_db, tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "ref.db").write_bytes(Path(reference_db).read_bytes())
+    cfg = _write(tmp_path / "cfg.yaml", yaml.safe_dump(dict(tiny_config("data/ref.db", "runs/x", epochs=1).to_dict())))
+    path = train(TrainConfig.from_yaml(cfg))
+    assert path == tmp_path / "runs" / "x" / "model.pt"
+    assert load_model(path).metadata["provenance"]["train"] == "data/ref.db"
+    assert isinstance(model_from_checkpoint(tmp_path / "runs" / "x" / "best.pt"), torch.nn.Module)

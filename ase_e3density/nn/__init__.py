@@ -1,4 +1,4 @@
-"""The e3nn density network: radial basis, interaction blocks, and the full model."""
-from .model import DensityModel, ModelConfig
+"""e3nn networks: shared building blocks (radial basis, interaction block) and one model per kind."""
+from .density_model import DensityModel, ModelConfig
 
 __all__ = ["DensityModel", "ModelConfig"]

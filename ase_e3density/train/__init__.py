@@ -3,7 +3,8 @@
 Under ``torchrun --nproc_per_node N -m ase_e3density.train CONFIG.yaml`` it trains with
 DistributedDataParallel (gloo on CPU).
 """
+from .checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .loop import train
 
-__all__ = ["TrainConfig", "train"]
+__all__ = ["TrainConfig", "train", "save_checkpoint", "load_checkpoint", "model_from_checkpoint"]

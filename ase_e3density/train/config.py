@@ -1,15 +1,27 @@
-"""Training configuration, read from YAML."""
+"""Training configuration, read from YAML and checked in full before any data is loaded."""
 from __future__ import annotations
 
+import typing
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import yaml
 
+from ..errors import ConfigError
+
+__all__ = ["TrainConfig", "RESUMABLE_CHANGES"]
+
+# Settings that may change between a run and its resume; any other change is refused.
+RESUMABLE_CHANGES = ("epochs", "time_budget_minutes", "early_stopping_patience", "validate_every", "output")
+
 
 @dataclass
 class TrainConfig:
-    """Everything a training run needs; every field has a YAML key of the same name."""
+    """Everything a training run needs; every field has a YAML key of the same name.
+
+    Paths are kept as written; relative ones are relative to ``base_dir`` (the YAML file's
+    folder when read with :meth:`from_yaml`, else the working directory).
+    """
 
     train: str                                   # ase.db of reference densities
     output: str = "runs/model"                   # run directory: checkpoint.pt, best.pt, log.jsonl, model.pt
@@ -30,20 +42,118 @@ class TrainConfig:
     time_budget_minutes: float | None = None     # stop after this much training time (summed over resumes)
     early_stopping_patience: int = 25            # epochs without a better validation loss
     grid_level: int = 1                          # quadrature level of per-epoch eps_rho
-    validate_every: int = 1
+    validate_every: int = 1                      # epochs between density metrics (eps, dipole) on validation
+    device: str = "cpu"
+    dtype: str = "float32"
+    base_dir: str = field(default=".", metadata={"yaml": False})
+
+    def __post_init__(self):
+        check(self)
 
     @classmethod
     def from_yaml(cls, path) -> "TrainConfig":
-        raw = yaml.safe_load(Path(path).read_text()) or {}
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(raw) - known)
-        if unknown:
-            raise ValueError(f"unknown training option(s) {unknown} in {path}; known: {sorted(known)}")
-        base = Path(path).resolve().parent
-        for key in ("train", "validation", "output"):  # paths are relative to the YAML file
-            if raw.get(key) is not None and not Path(raw[key]).is_absolute():
-                raw[key] = str((base / raw[key]).resolve())
-        return cls(**raw)
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"no such training configuration: {path}")
+        try:
+            raw = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            where = getattr(exc, "problem_mark", None)
+            at = f" (line {where.line + 1})" if where is not None else ""
+            raise ConfigError(f"{path}: not valid YAML{at}: {getattr(exc, 'problem', exc)}") from exc
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{path}: expected a mapping of options, got {type(raw).__name__}")
+        if "base_dir" in raw:
+            raise ConfigError(f"{path}: base_dir is not an option (paths are relative to the YAML file)")
+        return cls(**_known(raw, str(path)), base_dir=str(path.resolve().parent))
+
+    def path(self, key: str) -> Path | None:
+        """The path option ``key`` resolved against ``base_dir``."""
+        value = getattr(self, key)
+        return None if value is None else (Path(self.base_dir) / value).resolve()
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The YAML options, paths as written (relative to the configuration file)."""
+        return {k: v for k, v in asdict(self).items() if k != "base_dir"}
+
+
+def _known(raw: dict, where: str) -> dict:
+    known = {f.name for f in fields(TrainConfig) if f.metadata.get("yaml", True)}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ConfigError(f"{where}: unknown training option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    if "train" not in raw:
+        raise ConfigError(f"{where}: the option 'train' (an ase.db of reference densities) is required")
+    return raw
+
+
+_RANGES = {"validation_fraction": (0.0, 1.0, False), "lr": (0.0, None, False), "weight_decay": (0.0, None, True),
+           "lr_factor": (0.0, 1.0, False), "min_lr": (0.0, None, True), "dipole_weight": (0.0, None, True),
+           "batch_size": (1, None, True), "epochs": (0, None, True), "lr_patience": (0, None, True),
+           "early_stopping_patience": (1, None, True), "validate_every": (1, None, True),
+           "max_structures": (1, None, True), "time_budget_minutes": (0.0, None, False), "grid_level": (1, 5, True)}
+_CHOICES = {"free_atom": ("pyscf", "mean"), "dtype": ("float32", "float64")}
+
+
+def _type_ok(value, annotation) -> bool:
+    args = typing.get_args(annotation) or (annotation,)
+    if value is None:
+        return type(None) in args
+    for t in args:
+        if t is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return True
+        if t is int and isinstance(value, int) and not isinstance(value, bool):
+            return True
+        if t in (str, dict) and isinstance(value, t):
+            return True
+    return False
+
+
+def check(config: TrainConfig) -> None:
+    """Raise :class:`ConfigError` naming the first option with a wrong type or value."""
+    hints = typing.get_type_hints(TrainConfig)
+    for f in fields(TrainConfig):
+        value = getattr(config, f.name)
+        if not _type_ok(value, hints[f.name]):
+            raise ConfigError(f"option {f.name}: expected {_describe(hints[f.name])}, got {value!r}")
+        if f.name in _RANGES and value is not None:
+            lo, hi, closed = _RANGES[f.name]
+            low_bad = value < lo if closed else value <= lo
+            if low_bad or (hi is not None and value > hi):
+                bound = f">= {lo}" if closed else f"> {lo}"
+                raise ConfigError(f"option {f.name}: must be {bound}" + (f" and <= {hi}" if hi is not None else "")
+                                  + f", got {value!r}")
+        if f.name in _CHOICES and value not in _CHOICES[f.name]:
+            raise ConfigError(f"option {f.name}: must be one of {', '.join(_CHOICES[f.name])}, got {value!r}")
+    _check_model(config.model)
+
+
+def _describe(annotation) -> str:
+    args = [a for a in typing.get_args(annotation) or (annotation,) if a is not type(None)]
+    names = {int: "an integer", float: "a number", str: "a string", dict: "a mapping"}
+    text = " or ".join(names.get(a, str(a)) for a in args)
+    return text + (" or null" if type(None) in (typing.get_args(annotation) or ()) else "")
+
+
+def _check_model(model: dict) -> None:
+    from dataclasses import fields as dc_fields
+
+    from ..nn.density_model import ModelConfig
+
+    known = {f.name for f in dc_fields(ModelConfig)}
+    unknown = sorted(set(model) - known)
+    if unknown:
+        raise ConfigError(f"option model.{unknown[0]}: unknown; model options are {', '.join(sorted(known))}")
+    numeric = {"cutoff": float, "sh_lmax": int, "n_layers": int, "n_radial": int, "radial_hidden": int,
+               "avg_neighbours": float}
+    for key, kind in numeric.items():
+        if key in model and not _type_ok(model[key], kind):
+            raise ConfigError(f"option model.{key}: expected {_describe(kind)}, got {model[key]!r}")
+        if key in model and model[key] <= 0:
+            raise ConfigError(f"option model.{key}: must be > 0, got {model[key]!r}")
+    hidden = model.get("hidden", {0: 1})
+    if not isinstance(hidden, dict) or not all(_type_ok(v, int) for v in hidden.values()):
+        raise ConfigError(f"option model.hidden: expected a mapping of l to channels, e.g. {{0: 32, 1: 16}}, "
+                          f"got {hidden!r}")
+    if "species" in model and not (isinstance(model["species"], list) and all(isinstance(s, str) for s in model["species"])):
+        raise ConfigError(f"option model.species: expected a list of element symbols, got {model['species']!r}")

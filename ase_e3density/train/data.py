@@ -1,14 +1,17 @@
 """Reference densities as training samples, and batches of them."""
 from __future__ import annotations
 
+import sys
+import time
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from ..database import iter_densities
-from ..density import AtomicDensity
-from ..graph import neighbour_list
+from ..electron.database import iter_densities
+from ..electron.density import AtomicDensity
+from ..graph.inputs import batch_inputs, species_indices
+from ..graph.neighbours import neighbour_list
 
 __all__ = ["Sample", "load_samples", "collate"]
 
@@ -24,33 +27,32 @@ class Sample:
     charge: float
     target: np.ndarray        # (n, max_dim)
 
+    @property
+    def graph(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        return self.density.atoms.positions, self.species, self.edge_index, self.edge_shift
 
-def load_samples(path, species: list[str], cutoff: float, max_dim: int, limit: int | None = None) -> list[Sample]:
-    """Every row of an ase.db of reference densities, ready for the model."""
+
+def load_samples(path, species: list[str], cutoff: float, max_dim: int, limit: int | None = None,
+                 progress: bool = False) -> list[Sample]:
+    """Rows of an ase.db of reference densities (the first ``limit``), ready for the model."""
     index = {s: k for k, s in enumerate(species)}
-    samples = []
+    samples, start = [], time.perf_counter()
     for density in iter_densities(path):
         atoms = density.atoms
-        target = np.zeros((len(atoms), max_dim))
-        for a in range(len(atoms)):
-            c = density.atom_coefficients(a)
-            target[a, : len(c)] = c
         edge_index, shifts = neighbour_list(atoms, cutoff)
-        samples.append(Sample(density, np.array([index[s] for s in atoms.get_chemical_symbols()]), edge_index,
-                              shifts, float(density.total_charge), target))
+        samples.append(Sample(density, species_indices(atoms, index), edge_index, shifts, float(density.total_charge),
+                              density.padded_coefficients(max_dim)))
+        if progress and len(samples) % 100 == 0:
+            print(f"  loaded {len(samples)} structures from {path} ({time.perf_counter() - start:.0f} s)",
+                  file=sys.stderr, flush=True)
         if limit is not None and len(samples) >= limit:
             break
     return samples
 
 
-def collate(samples: list[Sample], dtype: torch.dtype) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
+def collate(samples: list[Sample], dtype: torch.dtype,
+            device: str | torch.device = "cpu") -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
     """Model inputs for a batch (one graph of disjoint structures) and the stacked targets."""
-    offsets = np.cumsum([0] + [len(s.species) for s in samples])
-    positions = torch.as_tensor(np.concatenate([s.density.atoms.positions for s in samples]), dtype=dtype)
-    species = torch.as_tensor(np.concatenate([s.species for s in samples]), dtype=torch.long)
-    edges = torch.as_tensor(np.concatenate([s.edge_index + o for s, o in zip(samples, offsets)], axis=1))
-    shifts = torch.as_tensor(np.concatenate([s.edge_shift for s in samples]), dtype=dtype)
-    charge = torch.tensor([s.charge for s in samples], dtype=dtype)
-    batch = torch.as_tensor(np.repeat(np.arange(len(samples)), [len(s.species) for s in samples]))
-    target = torch.as_tensor(np.concatenate([s.target for s in samples]), dtype=dtype)
-    return (positions, species, edges, shifts, charge, batch), target
+    inputs = batch_inputs([s.graph for s in samples], [s.charge for s in samples], dtype, device)
+    target = torch.as_tensor(np.concatenate([s.target for s in samples]), dtype=dtype, device=device)
+    return inputs, target

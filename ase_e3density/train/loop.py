@@ -1,36 +1,100 @@
-"""The training loop: splits, scaling, optimisation, validation, checkpoints, resume, DDP."""
+"""The training loop, as small named steps: set-up, data, model, epochs, validation, checkpoints, deployment.
+
+Runs in one process or under torchrun (DistributedDataParallel, gloo on CPU). Every rank takes
+the same decisions (validation loss, early stopping, time budget); rank 0 writes all files.
+"""
 from __future__ import annotations
 
 import json
 import os
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 from ase.data import atomic_numbers
 
-from ..basis import load_basis
-from ..checkpoint import load_checkpoint, save_checkpoint
-from ..database import iter_densities
-from ..density import AtomicDensity
+from ..electron.basis import load_basis
+from ..electron.database import iter_densities
+from ..electron.density import AtomicDensity
+from ..electron.evaluation import ReferenceOnGrid, compare, summarise
+from ..errors import ConfigError, E3DensityError
 from ..fileio import atomic_path
-from ..evaluation import ReferenceOnGrid, compare, summarise
 from ..nn import DensityModel, ModelConfig
-from .config import TrainConfig
+from .baseline import free_atom_table, output_scale_table
+from .checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
+from .config import RESUMABLE_CHANGES, TrainConfig
 from .data import Sample, collate, load_samples
 from .loss import DensityLoss
 
 __all__ = ["train"]
 
 
-def _log(message: str, rank: int = 0) -> None:
-    if rank == 0:
-        print(message, file=sys.stderr, flush=True)
+@dataclass
+class Run:
+    """The state of one training run."""
+
+    config: TrainConfig
+    out: Path
+    rank: int
+    world: int
+    dtype: torch.dtype
+    device: torch.device
+    model_config: ModelConfig
+    train_set: list[Sample]
+    val_set: list[Sample]
+    model: DensityModel | None = None
+    optimizer: torch.optim.Optimizer | None = None
+    scheduler: object = None
+    loss_fn: DensityLoss | None = None
+    refs: list[ReferenceOnGrid] = field(default_factory=list)
+    progress: dict = field(default_factory=lambda: {"epoch": 0, "best": float("inf"), "best_epoch": 0,
+                                                    "bad_epochs": 0, "seconds": 0.0, "history": [],
+                                                    "resumes": []})
+
+    def log(self, message: str) -> None:
+        if self.rank == 0:
+            print(message, file=sys.stderr, flush=True)
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.out / "checkpoint.pt"
+
+    @property
+    def best_path(self) -> Path:
+        return self.out / "best.pt"
 
 
-def _distributed() -> tuple[int, int]:
+def train(config: TrainConfig, resume: bool = True, command: str | None = None) -> Path:
+    """Train (or resume) as ``config`` says; returns the path of the deployed model file."""
+    rank, world = join_process_group()
+    out = config.path("output")
+    out.mkdir(parents=True, exist_ok=True)
+    state = previous_state(out / "checkpoint.pt", config) if resume else None
+    run = load_data(config, out, rank, world)
+    build_model(run, state)
+    run.log(f"training on {len(run.train_set)} structures, validating on {len(run.val_set)}; "
+            f"{sum(p.numel() for p in run.model.parameters()):,} parameters; {world} process(es); "
+            f"{run.device} {str(run.dtype).replace('torch.', '')}")
+    net = torch.nn.parallel.DistributedDataParallel(run.model) if world > 1 else run.model
+    while run.progress["epoch"] < config.epochs:
+        start = time.perf_counter()
+        record = train_epoch(run, net)
+        validate_epoch(run, record)
+        record["seconds_epoch"] = time.perf_counter() - start
+        write_checkpoints(run, record)
+        if should_stop(run):
+            break
+    deployed = deploy_best(run, command)
+    if world > 1:
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
+    return deployed
+
+
+def join_process_group() -> tuple[int, int]:
     """(rank, world size); joins the process group that torchrun describes (gloo on CPU)."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1 and not torch.distributed.is_initialized():
@@ -38,203 +102,239 @@ def _distributed() -> tuple[int, int]:
     return (torch.distributed.get_rank(), world) if world > 1 else (0, 1)
 
 
-def _species_of(path) -> list[str]:
+def previous_state(path: Path, config: TrainConfig) -> dict | None:
+    """The checkpoint to resume from, refusing settings that changed in a way resume cannot honour."""
+    if not path.exists():
+        return None
+    state = load_checkpoint(path)
+    before = state.get("train_config", {})
+    changed = sorted(k for k, v in config.to_dict().items()
+                     if k not in RESUMABLE_CHANGES and k in before and before[k] != v)
+    if changed:
+        detail = ", ".join(f"{k} ({before[k]!r} -> {getattr(config, k)!r})" for k in changed)
+        raise ConfigError(f"{path.parent} was trained with other settings: {detail}; only "
+                          f"{', '.join(RESUMABLE_CHANGES)} may change on resume. Use --restart or a new output")
+    return state
+
+
+def species_of(path) -> list[str]:
+    """Elements present in a reference database, in order of atomic number."""
     found = {s for d in iter_densities(path) for s in d.atoms.get_chemical_symbols()}
     return sorted(found, key=atomic_numbers.__getitem__)
 
 
-def _free_atoms(kind: str, samples: list[Sample], species: list[str], basis_name: str, max_dim: int) -> torch.Tensor:
-    """Spherical free-atom coefficients per species (s functions only), padded."""
-    basis = load_basis(basis_name)
-    table = torch.zeros(len(species), max_dim, dtype=torch.float64)
-    if kind == "pyscf":
-        from ..reference import free_atom_coefficients
-        info = samples[0].density.info
-        free = free_atom_coefficients(species, xc=info.get("xc", "PBE0"), basis=info.get("basis", "cc-pvdz"),
-                                      auxbasis=basis_name)
-        for k, s in enumerate(species):
-            table[k, : len(free[s])] = torch.as_tensor(free[s])
-    elif kind == "mean":
-        for k, s in enumerate(species):
-            rows = [smp.target[smp.species == k] for smp in samples]
-            mean = np.concatenate(rows).mean(axis=0)[: basis[s].n_functions]
-            table[k, : len(mean)] = torch.as_tensor(np.where(basis[s].function_l == 0, mean, 0.0))
-    else:
-        raise ValueError(f"free_atom must be 'pyscf' or 'mean', got {kind!r}")
-    return table
-
-
-def _output_scale(samples: list[Sample], free: torch.Tensor, species: list[str], basis_name: str) -> torch.Tensor:
-    """Root-mean-square deviation from the free atom, one value per shell (all its m alike)."""
-    basis = load_basis(basis_name)
-    scale = torch.ones_like(free)
-    for k, s in enumerate(species):
-        rows = np.concatenate([smp.target[smp.species == k] for smp in samples]) - free[k].numpy()
-        off = 0
-        for shell in basis[s].shells:
-            block = rows[:, off:off + shell.size]
-            scale[k, off:off + shell.size] = float(np.sqrt(np.mean(block**2))) if len(block) else 1.0
-            off += shell.size
-        n = basis[s].n_functions
-        scale[k, :n] = torch.clamp(scale[k, :n], min=1e-3 * float(scale[k, :n].max()))
-    return scale
-
-
-def _loss(loss_fn: DensityLoss, predicted: torch.Tensor, target: torch.Tensor, inputs: tuple) -> torch.Tensor:
-    positions, species, _, _, charge, batch = inputs
-    return loss_fn(predicted, target, species, positions, batch, len(charge))
-
-
-def _validate(model: DensityModel, samples: list[Sample], loss_fn, batch_size: int, dtype) -> float:
-    model.eval()
-    total, atoms = 0.0, 0
-    with torch.no_grad():
-        for start in range(0, len(samples), batch_size):
-            inputs, target = collate(samples[start:start + batch_size], dtype)
-            n = len(target)
-            total += float(_loss(loss_fn, model(*inputs), target, inputs)) * n
-            atoms += n
-    return total / max(atoms, 1)
-
-
-def _density_metrics(model: DensityModel, samples: list[Sample], refs: list[ReferenceOnGrid], dtype) -> dict:
-    model.eval()
-    rows = []
-    with torch.no_grad():
-        for sample, ref in zip(samples, refs):
-            inputs, _ = collate([sample], dtype)
-            out = model(*inputs).double().numpy()
-            coeffs = ref.density.basis.unpad(out, sample.density.atoms.get_chemical_symbols())
-            rows.append(compare(AtomicDensity(sample.density.atoms, ref.density.basis, coeffs), ref))
-    return summarise(rows)
-
-
-def train(config: TrainConfig, resume: bool = True) -> Path:
-    """Train (or resume) as ``config`` says; returns the path of the deployed model file."""
-    rank, world = _distributed()
-    out = Path(config.output)
-    out.mkdir(parents=True, exist_ok=True)
-    dtype = torch.float32
-    model_options = dict(config.model)
-    species = model_options.pop("species", None) or _species_of(config.train)
-    mcfg = ModelConfig(species=species, **model_options)
+def load_data(config: TrainConfig, out: Path, rank: int, world: int) -> Run:
+    """Read the reference data and split it into training and validation sets."""
+    train_path = config.path("train")
+    if not train_path.is_file():
+        raise ConfigError(f"option train: no such database {train_path}")
+    if config.validation and not config.path("validation").is_file():
+        raise ConfigError(f"option validation: no such database {config.path('validation')}")
+    options = dict(config.model)
+    species = options.pop("species", None) or species_of(train_path)
+    try:
+        mcfg = ModelConfig(species=species, **options)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"option model: {exc}") from exc
     basis = load_basis(mcfg.basis)
     max_dim = max(basis[s].n_functions for s in species)
-
-    samples = load_samples(config.train, species, mcfg.cutoff, max_dim)
+    if rank == 0:
+        print(f"loading {train_path}", file=sys.stderr, flush=True)
+    samples = load_samples(train_path, species, mcfg.cutoff, max_dim, progress=rank == 0)
     names = {s.density.basis.name for s in samples}
     if names != {basis.name}:
-        raise ValueError(f"training data is in {sorted(names)}, the model predicts {basis.name}")
+        raise E3DensityError(f"training data is in {sorted(names)}, the model predicts {basis.name}")
     if config.validation:
-        train_set, val_set = samples, load_samples(config.validation, species, mcfg.cutoff, max_dim)
+        train_set = samples
+        val_set = load_samples(config.path("validation"), species, mcfg.cutoff, max_dim)
     else:
         order = np.random.default_rng(config.seed).permutation(len(samples))
         n_val = max(1, int(round(config.validation_fraction * len(samples))))
         val_set, train_set = [samples[i] for i in order[:n_val]], [samples[i] for i in order[n_val:]]
     if config.max_structures:
         train_set = train_set[: config.max_structures]
-    mcfg.avg_neighbours = float(np.mean([s.edge_index.shape[1] / len(s.species) for s in train_set]))
+    if not train_set or not val_set:
+        raise E3DensityError(f"{train_path}: too few structures for a training and a validation set")
+    if "avg_neighbours" not in options:  # the user's value wins
+        mcfg.avg_neighbours = float(np.mean([s.edge_index.shape[1] / len(s.species) for s in train_set]))
+    return Run(config, out, rank, world, getattr(torch, config.dtype), torch.device(config.device), mcfg,
+               train_set, val_set)
 
-    ckpt_path, best_path = out / "checkpoint.pt", out / "best.pt"
-    state = load_checkpoint(ckpt_path) if resume and ckpt_path.exists() else None
+
+def build_model(run: Run, state: dict | None) -> None:
+    """The network (new, or from the checkpoint), optimiser, scheduler, loss and validation grids."""
+    config, mcfg = run.config, run.model_config
     torch.manual_seed(config.seed)
     if state is None:
-        free = _free_atoms(config.free_atom, train_set, species, mcfg.basis, max_dim)
-        model = DensityModel(mcfg, free, _output_scale(train_set, free, species, mcfg.basis), dtype=dtype)
+        max_dim = run.train_set[0].target.shape[1]
+        free = free_atom_table(config.free_atom, run.train_set, mcfg.species, mcfg.basis, max_dim)
+        model = DensityModel(mcfg, free, output_scale_table(run.train_set, free, mcfg.species, mcfg.basis),
+                             dtype=run.dtype)
     else:
         if state["config"] != mcfg.to_dict():
-            raise ValueError(f"{ckpt_path} was trained with another model configuration; use a new output "
-                             "directory or --restart")
-        model = DensityModel(ModelConfig.from_dict(state["config"]), dtype=dtype)
-        model.load_state_dict(state["model"])
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=config.lr_factor,
-                                                           patience=config.lr_patience, min_lr=config.min_lr)
-    progress = {"epoch": 0, "best": float("inf"), "best_epoch": 0, "bad_epochs": 0, "seconds": 0.0, "history": []}
+            raise ConfigError(f"{run.checkpoint_path} was trained with another model configuration; use a new "
+                              "output directory or --restart")
+        model = model_from_checkpoint(state).to(run.dtype)
+    run.model = model.to(run.device)
+    run.optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    run.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(run.optimizer, factor=config.lr_factor,
+                                                               patience=config.lr_patience, min_lr=config.min_lr)
     if state is not None:
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        progress = state["progress"]
-        _log(f"resuming {out} after epoch {progress['epoch']}", rank)
-    loss_fn = DensityLoss(basis, species, max_dim, config.dipole_weight)
-    net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
-    refs = [ReferenceOnGrid.build(s.density, config.grid_level) for s in val_set] if rank == 0 else []
-    _log(f"training on {len(train_set)} structures, validating on {len(val_set)}; "
-         f"{sum(p.numel() for p in model.parameters()):,} parameters; {world} process(es)", rank)
+        run.optimizer.load_state_dict(state["optimizer"])
+        run.scheduler.load_state_dict(state["scheduler"])
+        run.progress = state["progress"]
+        run.progress.setdefault("resumes", []).append(
+            {"after_epoch": run.progress["epoch"], "changed": _applied_changes(state.get("train_config", {}), config)})
+        run.log(f"resuming {run.out} after epoch {run.progress['epoch']}")
+    basis = load_basis(mcfg.basis)
+    run.loss_fn = DensityLoss(basis, mcfg.species, run.train_set[0].target.shape[1], config.dipole_weight).to(run.device)
+    if run.rank == 0:
+        run.log(f"preparing validation grids for {len(run.val_set)} structures")
+        run.refs = [ReferenceOnGrid.build(s.density, config.grid_level) for s in run.val_set]
 
-    while progress["epoch"] < config.epochs:
-        epoch = progress["epoch"] + 1
-        start = time.perf_counter()
-        order = np.random.default_rng([config.seed, epoch]).permutation(len(train_set))
-        batches = [order[i:i + config.batch_size] for i in range(0, len(order), config.batch_size)]
-        batches = batches[: len(batches) - len(batches) % world] if world > 1 else batches
-        model.train()
-        total = torch.zeros(2, dtype=torch.float64)
-        for b in batches[rank::world]:
-            inputs, target = collate([train_set[i] for i in b], dtype)
-            loss = _loss(loss_fn, net(*inputs), target, inputs)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            total += torch.tensor([float(loss.detach()) * len(target), len(target)], dtype=torch.float64)
-        if world > 1:
-            torch.distributed.all_reduce(total)
-        record = {"epoch": epoch, "train_loss": float(total[0] / total[1]), "lr": optimizer.param_groups[0]["lr"]}
-        # every rank computes the same validation loss, so all take the same decisions
-        val_loss = _validate(model, val_set, loss_fn, config.batch_size, dtype)
-        record["val_loss"] = val_loss
-        scheduler.step(val_loss)
-        improved = val_loss < progress["best"]
-        progress["bad_epochs"] = 0 if improved else progress["bad_epochs"] + 1
+
+def _applied_changes(before: dict, config: TrainConfig) -> dict:
+    now = config.to_dict()
+    return {k: [before.get(k), now[k]] for k in RESUMABLE_CHANGES if k in before and before[k] != now[k]}
+
+
+def batch_loss(run: Run, net, samples: list[Sample]) -> tuple[torch.Tensor, int]:
+    """Loss of one batch and its number of atoms."""
+    inputs, target = collate(samples, run.dtype, run.device)
+    positions, species, _, _, charge, batch = inputs
+    return run.loss_fn(net(*inputs), target, species, positions, batch, len(charge)), len(target)
+
+
+def train_epoch(run: Run, net) -> dict:
+    """One pass over the training set (this rank's share of the batches)."""
+    config, epoch = run.config, run.progress["epoch"] + 1
+    order = np.random.default_rng([config.seed, epoch]).permutation(len(run.train_set))
+    batches = [order[i:i + config.batch_size] for i in range(0, len(order), config.batch_size)]
+    if run.world > 1:
+        batches = batches[: len(batches) - len(batches) % run.world] or batches[: run.world]
+    run.model.train()
+    total = torch.zeros(2, dtype=torch.float64)
+    start = time.perf_counter()
+    for b in batches[run.rank::run.world]:
+        loss, n_atoms = batch_loss(run, net, [run.train_set[i] for i in b])
+        run.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        run.optimizer.step()
+        total += torch.tensor([float(loss.detach()) * n_atoms, n_atoms], dtype=torch.float64)
+    elapsed = torch.tensor([time.perf_counter() - start], dtype=torch.float64)
+    if run.world > 1:
+        torch.distributed.all_reduce(total)
+        torch.distributed.all_reduce(elapsed, op=torch.distributed.ReduceOp.MAX)
+    run.progress["seconds"] += float(elapsed)
+    return {"epoch": epoch, "train_loss": float(total[0] / total[1]), "lr": run.optimizer.param_groups[0]["lr"]}
+
+
+def validation_loss(run: Run) -> float:
+    """Mean loss per atom over the validation set (the same on every rank)."""
+    run.model.eval()
+    total, atoms = 0.0, 0
+    with torch.no_grad():
+        for start in range(0, len(run.val_set), run.config.batch_size):
+            loss, n = batch_loss(run, run.model, run.val_set[start:start + run.config.batch_size])
+            total += float(loss) * n
+            atoms += n
+    return total / atoms
+
+
+def density_metrics(run: Run, model: DensityModel) -> dict:
+    """eps_rho, eps_l, dipole and charge errors over the validation set, averaged."""
+    model.eval()
+    rows = []
+    with torch.no_grad():
+        for sample, ref in zip(run.val_set, run.refs):
+            inputs, _ = collate([sample], run.dtype, run.device)
+            out = model(*inputs).cpu().double().numpy()
+            coefficients = ref.density.basis.unpad(out, sample.density.atoms.get_chemical_symbols())
+            rows.append(compare(AtomicDensity(sample.density.atoms, ref.density.basis, coefficients, validate=False), ref))
+    return summarise(rows)
+
+
+def validate_epoch(run: Run, record: dict) -> None:
+    """Validation loss (drives the scheduler and early stopping) and, every few epochs, density metrics."""
+    val_loss = validation_loss(run)
+    record["val_loss"] = val_loss
+    run.scheduler.step(val_loss)
+    progress = run.progress
+    improved = val_loss < progress["best"]
+    progress["bad_epochs"] = 0 if improved else progress["bad_epochs"] + 1
+    if improved:
+        progress["best"], progress["best_epoch"] = val_loss, record["epoch"]
+    progress["epoch"] = record["epoch"]
+    record["improved"] = improved
+    epoch = record["epoch"]
+    if run.rank == 0 and (epoch % run.config.validate_every == 0 or epoch == run.config.epochs):
+        record.update({f"val_{k}": v for k, v in density_metrics(run, run.model).items()})
+
+
+def write_checkpoints(run: Run, record: dict) -> None:
+    """The resumable checkpoint, the best model so far, and the log (rank 0)."""
+    if run.rank == 0:
+        improved = record.pop("improved")
+        record["seconds"] = run.progress["seconds"]
+        run.progress["history"].append(record)
         if improved:
-            progress["best"], progress["best_epoch"] = val_loss, epoch
-        elapsed = torch.tensor([time.perf_counter() - start], dtype=torch.float64)
-        if world > 1:
-            torch.distributed.all_reduce(elapsed, op=torch.distributed.ReduceOp.MAX)
-        progress["seconds"] += float(elapsed)
-        progress["epoch"] = epoch
-        if rank == 0:
-            if epoch % config.validate_every == 0 or epoch == config.epochs:
-                record.update({f"val_{k}": v for k, v in _density_metrics(model, val_set, refs, dtype).items()})
-            record["seconds"] = progress["seconds"]
-            progress["history"].append(record)
-            if improved:
-                save_checkpoint(best_path, model, epoch=epoch, metrics=record)
-            save_checkpoint(ckpt_path, model, optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict(),
-                            progress=progress, train_config=config.to_dict())
-            _write_log(out / "log.jsonl", progress["history"])
-            eps = f" eps {record['val_eps']:.2f}% dipole {record['val_dipole_error']:.4f} e·Å" if "val_eps" in record else ""
-            _log(f"epoch {epoch}/{config.epochs} loss {record['train_loss']:.3e} val {val_loss:.3e}{eps} "
-                 f"lr {record['lr']:.1e} ({float(elapsed):.1f} s)")
-        if world > 1:
-            torch.distributed.barrier()
-        if progress["bad_epochs"] >= config.early_stopping_patience:
-            _log(f"early stop: no better validation loss for {progress['bad_epochs']} epochs", rank)
-            break
-        if config.time_budget_minutes is not None and progress["seconds"] > 60 * config.time_budget_minutes:
-            _log(f"time budget of {config.time_budget_minutes} min reached", rank)
-            break
-
-    deployed = out / "model.pt"
-    if rank == 0:
-        from ..checkpoint import model_from_checkpoint
-        from ..deploy import deploy
-        best = load_checkpoint(best_path)
-        provenance = {"train": str(config.train), "validation": str(config.validation or f"{config.validation_fraction} of train"),
-                      "n_train": len(train_set), "n_val": len(val_set), "seed": config.seed,
-                      "best_epoch": best["epoch"], "epochs_run": progress["epoch"],
-                      "training_seconds": round(progress["seconds"], 1),
-                      "val_metrics": {k: v for k, v in best["metrics"].items() if k.startswith("val_")},
-                      "train_config": config.to_dict()}
-        deploy(model_from_checkpoint(best), deployed, provenance=provenance)
-        _log(f"best epoch {best['epoch']} -> {deployed}")
-    if world > 1:
+            save_checkpoint(run.best_path, run.model, epoch=record["epoch"], metrics=record)
+        save_checkpoint(run.checkpoint_path, run.model, optimizer=run.optimizer.state_dict(),
+                        scheduler=run.scheduler.state_dict(), progress=run.progress,
+                        train_config=run.config.to_dict())
+        write_log(run.out / "log.jsonl", run.progress["history"])
+        eps = f" eps {record['val_eps']:.2f}% dipole {record['val_dipole_error']:.4f} e·Å" if "val_eps" in record else ""
+        run.log(f"epoch {record['epoch']}/{run.config.epochs} loss {record['train_loss']:.3e} "
+                f"val {record['val_loss']:.3e}{eps} lr {record['lr']:.1e} "
+                f"({record['seconds_epoch']:.1f} s with validation)")
+    else:
+        record.pop("improved")
+    if run.world > 1:
         torch.distributed.barrier()
-        torch.distributed.destroy_process_group()
+
+
+def should_stop(run: Run) -> bool:
+    """Early stopping and the time budget (same answer on every rank)."""
+    config, progress = run.config, run.progress
+    if progress["bad_epochs"] >= config.early_stopping_patience:
+        run.log(f"early stop: no better validation loss for {progress['bad_epochs']} epochs")
+        return True
+    if config.time_budget_minutes is not None and progress["seconds"] > 60 * config.time_budget_minutes:
+        run.log(f"time budget of {config.time_budget_minutes} min reached")
+        return True
+    return False
+
+
+def deploy_best(run: Run, command: str | None) -> Path:
+    """Deploy the best epoch with its full validation metrics and the run's provenance."""
+    from ..models import deploy
+
+    deployed = run.out / "model.pt"
+    if run.rank != 0:
+        return deployed
+    if not run.best_path.exists():
+        raise E3DensityError(f"{run.out}: no epoch was trained (epochs: {run.config.epochs})")
+    best = load_checkpoint(run.best_path)
+    model = model_from_checkpoint(best).to(run.device)
+    validation = density_metrics(run, model)
+    config = run.config
+    provenance = {
+        "command": command or "ase_e3density.train.train(config)",
+        "train_config": config.to_dict(),
+        "train": config.train, "validation": config.validation or f"{config.validation_fraction} of train",
+        "n_train": len(run.train_set), "n_val": len(run.val_set), "seed": config.seed,
+        "best_epoch": best["epoch"], "epochs_run": run.progress["epoch"],
+        "training_seconds": round(run.progress["seconds"], 1),
+        "val_loss": best["metrics"]["val_loss"],
+        "validation_metrics": {**validation, "grid_level": config.grid_level},
+        "resumes": run.progress.get("resumes", []),
+    }
+    deploy(model.cpu(), deployed, provenance=provenance)
+    run.log(f"best epoch {best['epoch']} (validation eps {validation['eps']:.3f} %) -> {deployed}")
     return deployed
 
 
-def _write_log(path: Path, history: list[dict]) -> None:
+def write_log(path: Path, history: list[dict]) -> None:
     """The whole history as JSON lines, replaced atomically (no duplicates after a resume)."""
     with atomic_path(path) as tmp:
         tmp.write_text("".join(json.dumps(r) + "\n" for r in history))

@@ -5,7 +5,7 @@ import numpy as np
 import torch
 from ase.units import Bohr
 
-from ..basis import BasisSet
+from ..electron.basis import BasisSet
 
 __all__ = ["DensityLoss"]
 
@@ -38,12 +38,13 @@ class DensityLoss(torch.nn.Module):
     def dipole_error(self, diff: torch.Tensor, species: torch.Tensor, positions: torch.Tensor,
                      batch: torch.Tensor, n_graphs: int) -> torch.Tensor:
         """Dipole of predicted minus reference density per structure (e·Å), shape (n_graphs, 3)."""
-        counts = torch.zeros(n_graphs, dtype=diff.dtype).index_add(0, batch, torch.ones_like(batch, dtype=diff.dtype))
-        centre = torch.zeros(n_graphs, 3, dtype=diff.dtype).index_add(0, batch, positions) / counts.unsqueeze(1)
+        zeros = torch.zeros(n_graphs, 3, dtype=diff.dtype, device=diff.device)
+        counts = zeros[:, 0].index_add(0, batch, torch.ones_like(batch, dtype=diff.dtype))
+        centre = zeros.index_add(0, batch, positions) / counts.unsqueeze(1)
         populations = (self.charge[species].to(diff.dtype) * diff).sum(dim=1, keepdim=True)
         local = torch.einsum("nk,nkx->nx", diff, self.dipole[species].to(diff.dtype)) * Bohr
         per_atom = populations * (positions - centre[batch]) + local
-        return -torch.zeros(n_graphs, 3, dtype=diff.dtype).index_add(0, batch, per_atom)
+        return -zeros.index_add(0, batch, per_atom)
 
     def forward(self, predicted: torch.Tensor, target: torch.Tensor, species: torch.Tensor,
                 positions: torch.Tensor, batch: torch.Tensor, n_graphs: int) -> torch.Tensor:

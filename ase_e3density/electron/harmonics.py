@@ -18,7 +18,7 @@ from math import comb, factorial, pi, sqrt
 
 import numpy as np
 
-__all__ = ["monomials", "solid_harmonic_matrix", "evaluate_solid_harmonics", "pyscf_to_e3nn", "wigner_matrix"]
+__all__ = ["monomials", "solid_harmonic_matrix", "evaluate_solid_harmonics", "pyscf_to_e3nn"]
 
 
 @lru_cache(maxsize=None)
@@ -109,16 +109,3 @@ def pyscf_to_e3nn(l: int) -> np.ndarray:
     m[np.abs(m) < 1e-12] = 0.0
     return m.T
 
-
-def wigner_matrix(l: int, rotation: np.ndarray) -> np.ndarray:
-    """Exact float64 matrix ``D`` with ``Y_l(R r) = D Y_l(r)`` for an orthogonal 3x3 ``R``.
-
-    Reflections included (``Y_l(-r) = (-1)^l Y_l(r)``, the parity of density irreps). Same
-    convention as e3nn's ``Irrep(l, (-1)**l).D_from_matrix``, which is float32-accurate only.
-    """
-    rng = np.random.default_rng(12345 + l)
-    pts = rng.normal(size=(4 * (2 * l + 1), 3))
-    before = evaluate_solid_harmonics(pts, l)[l]
-    after = evaluate_solid_harmonics(pts @ np.asarray(rotation, dtype=float).T, l)[l]
-    d, *_ = np.linalg.lstsq(before, after, rcond=None)
-    return d.T

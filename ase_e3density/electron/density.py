@@ -1,6 +1,6 @@
 """AtomicDensity: an electron density written in an atom-centred Gaussian basis.
 
-``rho(r) = sum_A sum_k c_Ak phi_k(r - R_A)`` with the functions of :mod:`ase_e3density.basis`.
+``rho(r) = sum_A sum_k c_Ak phi_k(r - R_A)`` with the functions of :mod:`ase_e3density.electron.basis`.
 Coefficients are in atomic units (the basis functions are normalised in bohr); everything
 users read is in ASE units: positions Å, charges e, dipole e·Å, quadrupole e·Å^2, density
 e/Å^3 (cube files: e/bohr^3, the cube convention).
@@ -14,14 +14,22 @@ from ase import Atoms
 from ase.units import Bohr
 from scipy.spatial import cKDTree
 
+from ..errors import E3DensityError
+from ..graph.checks import check_structure
 from .basis import BasisSet, load_basis
 from .grids import UniformGrid, uniform_grid
 from .harmonics import evaluate_solid_harmonics
-from .validation import check_structure
 
-__all__ = ["AtomicDensity"]
+__all__ = ["AtomicDensity", "fix_electron_count"]
 
 SCREENING = 1e-11  # e/bohr^3: functions are dropped where they contribute less than this
+
+
+def fix_electron_count(coefficients: np.ndarray, charge_integrals: np.ndarray, n_electrons: float) -> np.ndarray:
+    """The smallest change ``c + lambda q`` (``q``: charge integrals, s functions only) that
+    makes the coefficients hold exactly ``n_electrons``."""
+    q = np.asarray(charge_integrals, dtype=float)
+    return coefficients + (n_electrons - q @ coefficients) / (q @ q) * q
 
 
 class AtomicDensity:
@@ -40,14 +48,13 @@ class AtomicDensity:
         self.atoms.calc = None
         self.basis = load_basis(basis) if isinstance(basis, str) else basis
         self.basis.check_supported(atoms.numbers)
-        sizes = [self.basis[s].n_functions for s in atoms.get_chemical_symbols()]
-        self.offsets = np.concatenate([[0], np.cumsum(sizes)])
+        self.offsets = self.basis.offsets(atoms.get_chemical_symbols())
         c = np.asarray(coefficients, dtype=float).ravel()
         if len(c) != self.offsets[-1]:
-            raise ValueError(f"expected {self.offsets[-1]} coefficients for {atoms.get_chemical_formula()} "
-                             f"in {self.basis.name}, got {len(c)}")
+            raise E3DensityError(f"expected {self.offsets[-1]} coefficients for {atoms.get_chemical_formula()} "
+                                 f"in {self.basis.name}, got {len(c)}")
         if not np.isfinite(c).all():
-            raise ValueError("density coefficients contain NaN or inf")
+            raise E3DensityError("density coefficients contain NaN or inf")
         self.coefficients = c
         z = atoms.numbers if nuclear_charges is None else nuclear_charges
         self.nuclear_charges = np.asarray(z, dtype=float)
@@ -60,6 +67,10 @@ class AtomicDensity:
     def atom_coefficients(self, index: int) -> np.ndarray:
         """Coefficients of atom ``index`` in e3nn order."""
         return self.coefficients[self.offsets[index]:self.offsets[index + 1]]
+
+    def padded_coefficients(self, width: int) -> np.ndarray:
+        """Coefficients as per-atom rows zero-padded to ``width``, shape (n_atoms, width)."""
+        return self.basis.pad(self.coefficients, self.atoms.get_chemical_symbols(), width)
 
     def _per_atom(self, attribute: str) -> list[np.ndarray]:
         return [getattr(self.basis[s], attribute) for s in self.atoms.get_chemical_symbols()]
@@ -167,11 +178,9 @@ class AtomicDensity:
         for a, s in enumerate(symbols):
             c = self.atom_coefficients(a)
             radii[a] = []
-            off = 0
-            for shell in self.basis[s].shells:
-                norm = float(np.linalg.norm(c[off:off + shell.size]))
+            for shell, part in self.basis[s].shell_slices:
+                norm = float(np.linalg.norm(c[part]))
                 radii[a].append(shell.radius(screening / norm) if norm > 0 else 0.0)
-                off += shell.size
         reach = max(max(r) for r in radii.values())
         if reach == 0.0:
             return out
@@ -187,14 +196,11 @@ class AtomicDensity:
             order = np.argsort(r2)
             near, d, r2 = near[order], d[order], r2[order]
             harm = evaluate_solid_harmonics(d, eb.lmax)
-            off = 0
-            for shell, radius in zip(eb.shells, rad):
+            for (shell, part), radius in zip(eb.shell_slices, rad):
                 n = int(np.searchsorted(r2, radius * radius))
                 if n:
-                    radial = sum(w * np.exp(-e * r2[:n]) for e, w in zip(shell.exponents, shell.weights))
                     # k-d tree indices are unique, so a plain fancy-index add is exact
-                    out[shell.l, near[:n]] += radial * (harm[shell.l][:n] @ c[off:off + shell.size])
-                off += shell.size
+                    out[shell.l, near[:n]] += shell.radial(r2[:n]) * (harm[shell.l][:n] @ c[part])
         return out / Bohr**3
 
     def evaluate(self, points, screening: float = SCREENING) -> np.ndarray:

@@ -5,7 +5,7 @@ import numpy as np
 from ase import Atoms
 from ase.io.cube import write_cube
 
-from .fileio import atomic_path
+from ..fileio import atomic_path
 from .grids import UniformGrid
 
 __all__ = ["write_density_cube"]

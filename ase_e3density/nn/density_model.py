@@ -17,7 +17,7 @@ from ase.data import atomic_numbers
 from e3nn import o3
 from e3nn.util.jit import compile_mode
 
-from ..basis import load_basis
+from ..electron.basis import load_basis
 from .blocks import Interaction
 from .radial import BesselBasis
 
@@ -112,6 +112,21 @@ class DensityModel(torch.nn.Module):
         self.to(dtype)
         for name, b in buffers.items():  # keep float64 tables exact rather than round-tripped through float32
             setattr(self, name, b.to(dtype))
+
+    kind = "electron_density"
+
+    def deploy_metadata(self) -> Dict[str, object]:
+        """What a deployed file must record to turn this network's output back into densities."""
+        basis = load_basis(self.config.basis).subset(self.config.species)
+        return {
+            "basis": basis.to_dict(),
+            "irreps": dict(zip(self.config.species, self.species_irreps)),
+            "free_atom": {s: self.free_atom[k, : self.dims[k]].double().tolist()
+                          for k, s in enumerate(self.config.species)},
+            "units": {"positions": "angstrom", "charge": "e",
+                      "coefficients": "atomic units (functions normalised in bohr)", "density": "e/angstrom^3",
+                      "dipole": "e*angstrom", "quadrupole": "e*angstrom^2"},
+        }
 
     def features(self, positions: torch.Tensor, species: torch.Tensor, edge_index: torch.Tensor,
                  edge_shift: torch.Tensor) -> List[torch.Tensor]:

@@ -13,12 +13,12 @@ import numpy as np
 from ase import Atoms
 from ase.units import Bohr, Hartree
 
+from ..errors import E3DensityError
+from ..graph.checks import check_structure
 from .basis import BasisSet, load_basis
 from .density import AtomicDensity
-from .errors import E3DensityError
 from .harmonics import pyscf_to_e3nn
 from .metrics import l1_error
-from .validation import check_structure
 
 __all__ = ["DFTResult", "run_dft", "fit_density", "dft_density", "fit_error_vs_dft", "free_atom_coefficients"]
 
@@ -95,17 +95,8 @@ def _total_dm(mf) -> np.ndarray:
 
 def _pyscf_basis(basis: BasisSet, symbols) -> dict:
     """The basis in PySCF's format; PySCF renormalises, so primitive norms are divided out."""
-    from math import gamma
-
-    out = {}
-    for s in set(symbols):
-        shells = []
-        for sh in basis[s].shells:
-            a = np.array(sh.exponents)
-            raw = np.array(sh.weights) / np.sqrt(2 * (2 * a) ** (sh.l + 1.5) / gamma(sh.l + 1.5))
-            shells.append([sh.l] + [[float(x), float(c)] for x, c in zip(a, raw)])
-        out[s] = shells
-    return out
+    return {s: [[sh.l] + [[float(a), float(c)] for a, c in zip(sh.exponents, sh.raw_coefficients())]
+                for sh in basis[s].shells] for s in set(symbols)}
 
 
 def _to_e3nn_matrix(basis: BasisSet, symbols) -> np.ndarray:

@@ -1,7 +1,7 @@
 """Gaussian auxiliary basis sets, shipped as data and readable without PySCF.
 
 A basis function is ``phi(r) = sum_i w_i exp(-a_i r^2) r^l Y_lm(r)`` with ``Y_lm`` e3nn's
-real spherical harmonics (see :mod:`ase_e3density.harmonics`), exponents ``a_i`` in
+real spherical harmonics (see :mod:`ase_e3density.electron.harmonics`), exponents ``a_i`` in
 bohr^-2 and weights ``w_i`` chosen so that ``int phi^2 = 1`` (PySCF's normalisation).
 Coefficients of one atom are ordered shell by shell, each shell's ``2l+1`` components in
 e3nn order; the e3nn irreps of an element's coefficients are :attr:`ElementBasis.irreps`.
@@ -17,7 +17,8 @@ from math import gamma, pi, sqrt
 import numpy as np
 from ase.data import atomic_numbers, chemical_symbols
 
-from .errors import UnsupportedElementError
+from ..errors import UnknownBasisError, UnsupportedElementError
+from .gaussians import primitive_norm, radial_overlap
 from .harmonics import monomials, solid_harmonic_matrix
 
 __all__ = ["Shell", "ElementBasis", "BasisSet", "load_basis", "available_basis_sets"]
@@ -37,10 +38,17 @@ class Shell:
     def normalised(cls, l: int, exponents, coefficients) -> "Shell":
         """Shell whose function has unit L2 norm, from raw contraction coefficients."""
         a = np.asarray(exponents, dtype=float)
-        c = np.asarray(coefficients, dtype=float) * np.sqrt(2 * (2 * a) ** (l + 1.5) / gamma(l + 1.5))
-        overlap = gamma(l + 1.5) / (2 * (a[:, None] + a[None, :]) ** (l + 1.5))
-        c = c / np.sqrt(c @ overlap @ c)
+        c = np.asarray(coefficients, dtype=float) * primitive_norm(l, a)
+        c = c / np.sqrt(c @ radial_overlap(l, a[:, None], a[None, :]) @ c)
         return cls(l, tuple(float(x) for x in a), tuple(float(x) for x in c))
+
+    def raw_coefficients(self) -> np.ndarray:
+        """Weights with the primitive norms divided out (what PySCF and most codes expect)."""
+        return np.asarray(self.weights) / primitive_norm(self.l, np.asarray(self.exponents))
+
+    def radial(self, r2: np.ndarray) -> np.ndarray:
+        """``sum_i w_i exp(-a_i r^2)`` at squared distances ``r2`` (bohr^2)."""
+        return sum(w * np.exp(-a * r2) for a, w in zip(self.exponents, self.weights))
 
     @property
     def size(self) -> int:
@@ -115,6 +123,12 @@ class ElementBasis:
         return "+".join(f"{n}x{l}{'e' if l % 2 == 0 else 'o'}" for n, l in groups)
 
     @cached_property
+    def shell_slices(self) -> tuple[tuple[Shell, slice], ...]:
+        """Each shell with the slice of this element's coefficients it owns."""
+        stops = np.cumsum([s.size for s in self.shells]).tolist()
+        return tuple((s, slice(stop - s.size, stop)) for s, stop in zip(self.shells, stops))
+
+    @cached_property
     def function_l(self) -> np.ndarray:
         """Angular order of every coefficient, shape (n_functions,)."""
         return np.concatenate([np.full(s.size, s.l) for s in self.shells])
@@ -153,14 +167,12 @@ class ElementBasis:
         """One-centre overlap ``int phi_k phi_k'`` (dimensionless), zero between different (l, m)."""
         n = self.n_functions
         out = np.zeros((n, n))
-        offsets = np.cumsum([0] + [s.size for s in self.shells])
-        for i, si in enumerate(self.shells):
-            for j, sj in enumerate(self.shells):
+        for si, rows in self.shell_slices:
+            for sj, cols in self.shell_slices:
                 if si.l != sj.l:
                     continue
                 ai, wi, aj, wj = map(np.asarray, (si.exponents, si.weights, sj.exponents, sj.weights))
-                value = wi @ (gamma(si.l + 1.5) / (2 * (ai[:, None] + aj[None]) ** (si.l + 1.5))) @ wj
-                out[offsets[i]:offsets[i + 1], offsets[j]:offsets[j + 1]] = value * np.eye(si.size)
+                out[rows, cols] = (wi @ radial_overlap(si.l, ai[:, None], aj[None]) @ wj) * np.eye(si.size)
         return out
 
     def to_dict(self) -> list[dict]:
@@ -216,6 +228,21 @@ class BasisSet:
         """Flat coefficients (atom by atom) from per-atom rows padded to a common width."""
         return np.concatenate([row[: self[s].n_functions] for row, s in zip(rows, symbols)])
 
+    def pad(self, coefficients: np.ndarray, symbols, width: int) -> np.ndarray:
+        """Per-atom rows padded with zeros to ``width``: the inverse of :meth:`unpad`."""
+        symbols = list(symbols)
+        out = np.zeros((len(symbols), width))
+        start = 0
+        for a, s in enumerate(symbols):
+            n = self[s].n_functions
+            out[a, :n] = coefficients[start:start + n]
+            start += n
+        return out
+
+    def offsets(self, symbols) -> np.ndarray:
+        """Start of each atom's coefficients in a flat vector, plus the total, shape (n+1,)."""
+        return np.concatenate([[0], np.cumsum([self[s].n_functions for s in symbols])]).astype(np.int64)
+
     def subset(self, symbols) -> "BasisSet":
         """The same basis restricted to ``symbols``."""
         return BasisSet(self.name, {s: self[s] for s in symbols})
@@ -261,6 +288,6 @@ def load_basis(name: str = "def2-universal-jfit-decontracted") -> BasisSet:
     stem = key[: -len(DECONTRACTED_SUFFIX)] if decontract else key
     path = resources.files("ase_e3density") / "data" / "basis" / f"{stem}.json"
     if not path.is_file():
-        raise ValueError(f"unknown basis set {name!r}; available: {', '.join(available_basis_sets())}")
+        raise UnknownBasisError(f"unknown basis set {name!r}; available: {', '.join(available_basis_sets())}")
     basis = BasisSet.from_dict(json.loads(path.read_text()))
     return basis.decontracted() if decontract else basis

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 from ase import Atoms
 
-from .errors import InvalidStructureError
+from ..errors import InvalidStructureError
 
 __all__ = ["check_structure"]
 

@@ -1,6 +1,6 @@
 """Model checkpoints (Python side): architecture, weights, and anything the trainer adds.
 
-A checkpoint is what training writes and what :func:`ase_e3density.deploy.deploy` turns
+A checkpoint is what training writes and what :func:`ase_e3density.models.deploy` turns
 into a deployed file; unlike a deployed file it needs this package and e3nn to load.
 """
 from __future__ import annotations
@@ -9,9 +9,9 @@ from pathlib import Path
 
 import torch
 
-from .errors import ModelFileError
-from .fileio import atomic_path
-from .nn import DensityModel, ModelConfig
+from ..errors import ModelFileError
+from ..fileio import atomic_path
+from ..nn import DensityModel, ModelConfig
 
 __all__ = ["save_checkpoint", "load_checkpoint", "model_from_checkpoint"]
 
@@ -36,7 +36,7 @@ def load_checkpoint(path) -> dict:
     try:
         state = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as exc:
-        raise ModelFileError(f"{path} is not a readable checkpoint ({str(exc).splitlines()[0]})") from None
+        raise ModelFileError(f"{path} is not a readable checkpoint ({str(exc).splitlines()[0]})") from exc
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise ModelFileError(f"{path} is not an ase_e3density checkpoint")
     return state

@@ -1,0 +1,51 @@
+"""Helpers shared by the commands: progress lines, reading structures, number formatting."""
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import E3DensityError
+
+__all__ = ["progress", "read_structures", "example_path", "format_vector", "require_file"]
+
+
+def progress(message: str) -> None:
+    """A progress or status line on stderr (stdout stays for results)."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def require_file(path, what: str) -> Path:
+    """``path`` as a Path, or a clear error if it is not an existing file."""
+    path = Path(path)
+    if not path.is_file():
+        raise E3DensityError(f"{what} {path} does not exist" if not path.exists() else f"{what} {path} is not a file")
+    return path
+
+
+def read_structures(inputs: list[str], index: str) -> Iterator[tuple[str, object]]:
+    """(source label, Atoms) for every selected frame of every input file."""
+    from ase import Atoms
+    from ase.io import read
+
+    for path in inputs:
+        require_file(path, "structure file")
+        try:
+            frames = read(path, index=index)
+        except Exception as exc:  # ASE raises many kinds for unreadable files
+            raise E3DensityError(f"{path}: ASE cannot read it ({type(exc).__name__}: {exc})") from exc
+        for i, atoms in enumerate([frames] if isinstance(frames, Atoms) else frames):
+            yield f"{path}@{i}", atoms
+
+
+def example_path(name: str) -> Path:
+    """A structure shipped in ase_e3density/data/examples/."""
+    return Path(str(resources.files("ase_e3density") / "data" / "examples" / name))
+
+
+def format_vector(values, digits: int = 4) -> str:
+    """``[ 0.1234 -0.5000  0.0000]`` without touching numpy's global print options."""
+    return np.array2string(np.asarray(values), precision=digits, suppress_small=True, floatmode="fixed")

@@ -1,0 +1,61 @@
+"""``e3density deploy`` and ``e3density info``: make a deployed file, and read its metadata."""
+from __future__ import annotations
+
+import argparse
+import json
+
+from .common import progress
+
+
+def add_parser(sub) -> None:
+    dep = sub.add_parser("deploy", help="turn a training checkpoint into one TorchScript model file")
+    dep.add_argument("checkpoint")
+    dep.add_argument("-o", "--output", required=True)
+    dep.set_defaults(func=run_deploy)
+
+    info = sub.add_parser("info", help="print a deployed model's metadata")
+    info.add_argument("model", help="shipped model name or deployed model file")
+    info.add_argument("--json", action="store_true", help="all metadata as JSON")
+    info.set_defaults(func=run_info)
+
+
+def run_deploy(args: argparse.Namespace) -> int:
+    from ..models import deploy
+    from ..train.checkpoint import load_checkpoint, model_from_checkpoint
+
+    state = load_checkpoint(args.checkpoint)
+    provenance = dict(state.get("provenance", {}), checkpoint=str(args.checkpoint))
+    path = deploy(model_from_checkpoint(state), args.output, provenance=provenance)
+    progress(f"deployed {args.checkpoint} -> {path}")
+    return 0
+
+
+def run_info(args: argparse.Namespace) -> int:
+    from ..models import read_metadata, resolve_model_path
+
+    meta = read_metadata(resolve_model_path(args.model))
+    if args.json:
+        print(json.dumps(meta, indent=1))
+        return 0
+    cfg = meta.get("config", {})
+    prov = meta.get("provenance", {})
+    print(f"model:        {args.model}")
+    print(f"kind:         {meta['model_kind']} (format {meta['format_version']}, {meta['dtype']})")
+    print(f"species:      {' '.join(meta['species'])}")
+    print(f"cutoff:       {meta['cutoff']} Å")
+    if "basis" in meta:
+        print(f"basis:        {meta['basis']['name']}")
+        for s in meta["species"]:
+            print(f"  {s:3s}         {meta['irreps'][s]}")
+    print(f"architecture: hidden {cfg.get('hidden')} ({cfg.get('parity')} parity), {cfg.get('n_layers')} layers, "
+          f"sh l<={cfg.get('sh_lmax')}")
+    print("versions:     " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()))
+    for key in ("command", "train", "validation", "n_train", "n_val", "seed", "best_epoch", "epochs_run",
+                "training_seconds"):
+        if key in prov:
+            print(f"provenance:   {key}: {prov[key]}")
+    metrics = prov.get("validation_metrics")
+    if metrics:
+        print("validation:   " + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items() if isinstance(v, (int, float))))
+    print(f"checksum:     {meta['checksum']}")
+    return 0

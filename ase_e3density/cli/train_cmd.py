@@ -1,0 +1,79 @@
+"""``e3density train`` and ``e3density evaluate``: train a model, and measure one on reference data."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from .common import progress, require_file
+
+
+def add_parser(sub) -> None:
+    tr = sub.add_parser("train", help="train a density model from a YAML configuration (resumes by default)")
+    tr.add_argument("config")
+    tr.add_argument("--restart", action="store_true", help="ignore an existing checkpoint and start over")
+    tr.add_argument("--output", help="run directory (overrides the configuration)")
+    tr.add_argument("--epochs", type=int, help="number of epochs (overrides the configuration)")
+    tr.set_defaults(func=run_train)
+
+    ev = sub.add_parser("evaluate", help="accuracy of a model on a reference database")
+    ev.add_argument("model", help="shipped model name or deployed model file")
+    ev.add_argument("reference", help="ase.db written by `e3density reference`")
+    ev.add_argument("--grid-level", type=int, default=2, choices=range(1, 6), metavar="{1..5}",
+                    help="quadrature level for eps_rho (1-5)")
+    ev.add_argument("--json", help="also write per-structure and summary numbers here")
+    ev.set_defaults(func=run_evaluate)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from ..train import TrainConfig, train
+
+    config = TrainConfig.from_yaml(args.config)
+    if args.output:
+        config = replace(config, output=str(Path(args.output).resolve()))
+    if args.epochs is not None:
+        config = replace(config, epochs=args.epochs)
+    command = " ".join(["e3density", *sys.argv[1:]]) if Path(sys.argv[0]).name == "e3density" else None
+    path = train(config, resume=not args.restart, command=command or f"e3density train {args.config}")
+    if os.environ.get("RANK", "0") == "0":
+        progress(f"model: {path}")
+    return 0
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from ..calculator import E3DensityCalculator
+    from ..electron.database import iter_densities
+    from ..electron.evaluation import ReferenceOnGrid, compare, summarise
+
+    require_file(args.reference, "reference database")
+    calc = E3DensityCalculator(args.model)
+    refs = list(iter_densities(args.reference))
+    lmax = max((ref.basis[s].lmax for ref in refs for s in set(ref.atoms.get_chemical_symbols())), default=0)
+    ls = range(lmax + 1)
+    print("| # | formula | eps_rho (%) | " + " | ".join(f"eps l={l}" for l in ls)
+          + " | dipole err vs fit (e·Å) | vs DFT (e·Å) | |mu_DFT| | charge MAE (e) |")
+    print("| --- " * (len(ls) + 8) + "|")
+    rows = []
+    for k, ref in enumerate(refs, 1):
+        atoms = ref.atoms.copy()
+        atoms.info["charge"] = ref.total_charge
+        row = compare(calc.get_atomic_density(atoms), ReferenceOnGrid.build(ref, args.grid_level))
+        rows.append(row)
+        print(f"| {k} | {atoms.get_chemical_formula()} | {row['eps']:.3f} | "
+              + " | ".join(f"{row.get(f'eps_l{l}', 0.0):.3f}" for l in ls)
+              + f" | {row['dipole_error']:.4f} | {row.get('dipole_error_dft', float('nan')):.4f} | "
+              f"{row.get('dipole_dft_norm', float('nan')):.3f} | {row['charge_mae']:.4f} |", flush=True)
+    summary = summarise(rows)
+    print(f"\nmean over {len(rows)} structures: eps_rho {summary['eps']:.3f} %, dipole error "
+          f"{summary['dipole_error']:.4f} e·Å vs fit, {summary.get('dipole_error_dft', float('nan')):.4f} e·Å vs DFT "
+          f"({summary.get('dipole_error_dft_percent', float('nan')):.1f} % of |mu_DFT|), "
+          f"charge MAE {summary['charge_mae']:.4f} e")
+    print(f"command: e3density evaluate {args.model} {args.reference} --grid-level {args.grid_level}")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"structures": rows, "summary": summary,
+                                               "model_checksum": calc.model.checksum}, indent=1))
+    return 0

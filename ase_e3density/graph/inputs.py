@@ -1,0 +1,48 @@
+"""Network inputs: one structure, or many joined into one graph of disjoint parts."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from ase import Atoms
+
+from ..errors import UnsupportedElementError
+from .neighbours import neighbour_list
+
+__all__ = ["model_inputs", "batch_inputs", "species_indices"]
+
+
+def species_indices(atoms: Atoms, species_index: dict[str, int]) -> np.ndarray:
+    """Each atom's index into a model's species list; unknown elements raise a clear error."""
+    symbols = atoms.get_chemical_symbols()
+    missing = sorted(set(symbols) - set(species_index))
+    if missing:
+        raise UnsupportedElementError(f"element(s) {', '.join(missing)} not supported by this model; "
+                                      f"it knows {' '.join(species_index)}")
+    return np.array([species_index[s] for s in symbols], dtype=np.int64)
+
+
+def batch_inputs(graphs: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]], charges: Sequence[float],
+                 dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu") -> tuple[torch.Tensor, ...]:
+    """The six tensors a network takes, for structures given as (positions, species, edge_index, shifts).
+
+    Atoms of structure g get batch index g; edge indices are offset so the parts stay disjoint.
+    """
+    sizes = [len(g[1]) for g in graphs]
+    offsets = np.cumsum([0] + sizes[:-1])
+    positions = torch.as_tensor(np.concatenate([g[0] for g in graphs]), dtype=dtype, device=device)
+    species = torch.as_tensor(np.concatenate([g[1] for g in graphs]), dtype=torch.long, device=device)
+    edges = torch.as_tensor(np.concatenate([g[2] + o for g, o in zip(graphs, offsets)], axis=1), device=device)
+    shifts = torch.as_tensor(np.concatenate([g[3] for g in graphs]), dtype=dtype, device=device)
+    charge = torch.as_tensor(np.asarray(charges, dtype=float), dtype=dtype, device=device)
+    batch = torch.as_tensor(np.repeat(np.arange(len(graphs)), sizes), device=device)
+    return positions, species, edges, shifts, charge, batch
+
+
+def model_inputs(atoms: Atoms, species_index: dict[str, int], cutoff: float, charge: float,
+                 dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu") -> tuple[torch.Tensor, ...]:
+    """The six tensors a network's ``forward`` takes, for one structure."""
+    edge_index, shifts = neighbour_list(atoms, cutoff)
+    graph = (atoms.positions, species_indices(atoms, species_index), edge_index, shifts)
+    return batch_inputs([graph], [charge], dtype, device)

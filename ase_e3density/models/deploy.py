@@ -1,0 +1,41 @@
+"""Turn a trained network into one deployed file that loads without e3nn or this package's nn code."""
+from __future__ import annotations
+
+import platform
+from pathlib import Path
+
+import torch
+
+from .._version import __version__
+from . import format as fmt
+from .jit import quiet_jit
+
+__all__ = ["deploy"]
+
+
+def deploy(model: torch.nn.Module, path, provenance: dict | None = None) -> Path:
+    """Script ``model`` (any network of :mod:`ase_e3density.nn`) and write it with its metadata.
+
+    Generic fields (kind, species, cutoff, dtype, versions, architecture, provenance) are added
+    here; the network adds what its kind needs (``model.deploy_metadata()``).
+    """
+    import e3nn
+    from e3nn.util.jit import script
+
+    cfg = model.config
+    dtype = next(model.parameters()).dtype
+    model = model.eval().cpu()
+    with quiet_jit():
+        scripted = script(model)
+    metadata = {
+        fmt.KIND: model.kind,
+        fmt.SPECIES: list(cfg.species),
+        fmt.CUTOFF: float(cfg.cutoff),
+        fmt.DTYPE: str(dtype).replace("torch.", ""),
+        fmt.CONFIG: cfg.to_dict(),
+        fmt.PROVENANCE: provenance or {},
+        fmt.VERSIONS: {"ase_e3density": __version__, "torch": torch.__version__, "e3nn": e3nn.__version__,
+                       "python": platform.python_version()},
+        **model.deploy_metadata(),
+    }
+    return fmt.write_archive(scripted, metadata, path)

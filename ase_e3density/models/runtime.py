@@ -1,0 +1,148 @@
+"""Loaded deployed models: Atoms in, network inputs, outputs back as physical objects.
+
+:func:`load_model` is the only loader. It checks the metadata checksum and the weights, keeps
+one loaded copy per (file, checksum, device, dtype) so that many calculators share it, and
+returns the runtime class of the file's model kind. A ``torch.export`` (``.pt2``) reader plugs
+in here, behind the same classes.
+"""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from ase import Atoms
+
+from ..electron.basis import BasisSet
+from ..electron.density import AtomicDensity, fix_electron_count
+from ..errors import ModelFileError
+from ..graph.inputs import model_inputs
+from . import format as fmt
+from .jit import quiet_jit
+
+__all__ = ["DeployedModel", "DeployedDensityModel", "load_model", "clear_model_cache"]
+
+_CACHE: OrderedDict[tuple, "DeployedModel"] = OrderedDict()
+_CACHE_SIZE = 8
+_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class DeployedModel:
+    """A loaded network with its (verified) metadata; one subclass per model kind."""
+
+    module: torch.jit.ScriptModule
+    metadata: dict
+    dtype: torch.dtype
+    device: torch.device
+    path: Path
+
+    @property
+    def kind(self) -> str:
+        return str(self.metadata[fmt.KIND])
+
+    @property
+    def checksum(self) -> str:
+        return str(self.metadata[fmt.CHECKSUM])
+
+    @property
+    def species(self) -> list[str]:
+        return list(self.metadata[fmt.SPECIES])
+
+    @property
+    def cutoff(self) -> float:
+        return float(self.metadata[fmt.CUTOFF])
+
+    @property
+    def species_index(self) -> dict[str, int]:
+        return {s: k for k, s in enumerate(self.species)}
+
+
+@dataclass(frozen=True)
+class DeployedDensityModel(DeployedModel):
+    """An electron-density model: coefficients in its auxiliary basis, as :class:`AtomicDensity`."""
+
+    basis: BasisSet = None  # type: ignore[assignment]
+
+    def predict(self, atoms: Atoms, charge: float = 0.0) -> np.ndarray:
+        """Flat coefficient vector (atom by atom, e3nn order) for ``atoms`` with total ``charge``."""
+        inputs = model_inputs(atoms, self.species_index, self.cutoff, charge, self.dtype, self.device)
+        with torch.no_grad():
+            padded = self.module(*inputs).cpu().double().numpy()
+        symbols = atoms.get_chemical_symbols()
+        # The network conserves charge in its own dtype; redo the projection in float64 so
+        # float32 models also hold the electron count to 1e-12.
+        q = np.concatenate([self.basis[s].charge_integrals for s in symbols])
+        return fix_electron_count(self.basis.unpad(padded, symbols), q, float(atoms.numbers.sum()) - charge)
+
+    def predict_density(self, atoms: Atoms, charge: float = 0.0) -> AtomicDensity:
+        """The predicted :class:`AtomicDensity` (structure checks are the caller's)."""
+        return AtomicDensity(atoms, self.basis, self.predict(atoms, charge), validate=False)
+
+
+def _runtime(module, metadata: dict, dtype, device, path: Path) -> DeployedModel:
+    if metadata[fmt.KIND] == "electron_density":
+        return DeployedDensityModel(module, metadata, dtype, device, path, BasisSet.from_dict(metadata["basis"]))
+    raise ModelFileError(f"{path}: no runtime for model kind {metadata[fmt.KIND]!r}")  # pragma: no cover
+
+
+def _dtype(value, default: str) -> torch.dtype:
+    if value is None:
+        value = default
+    if isinstance(value, torch.dtype):
+        return value
+    name = str(value).replace("torch.", "")
+    if name not in ("float32", "float64"):
+        raise ModelFileError(f"dtype must be 'float32' or 'float64', got {value!r}")
+    return getattr(torch, name)
+
+
+def _device(value) -> torch.device:
+    try:
+        device = torch.device(value)
+    except (RuntimeError, TypeError) as exc:
+        raise ModelFileError(f"unknown device {value!r}; use 'cpu', 'cuda' or 'cuda:N'") from exc
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ModelFileError(f"device {value!r} asked for, but this torch sees no CUDA GPU")
+    return device
+
+
+def load_model(path, device: str | torch.device = "cpu", dtype: torch.dtype | str | None = None) -> DeployedModel:
+    """Load a deployed model onto ``device`` (any device it was saved from), optionally recast.
+
+    Loading the same unchanged file again returns the same loaded object.
+    """
+    path = Path(path)
+    if path.suffix == ".pt2":
+        raise ModelFileError(f"{path}: torch.export (.pt2) models are not supported by this version yet")
+    metadata = fmt.read_metadata(path)
+    device, target = _device(device), _dtype(dtype, metadata[fmt.DTYPE])
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size, metadata[fmt.CHECKSUM], str(device), target)
+    with _LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
+    try:
+        with quiet_jit():
+            module = torch.jit.load(str(path), map_location=device)
+    except Exception as exc:  # torch raises RuntimeError with long C++ traces
+        raise ModelFileError(f"{path}: the TorchScript archive could not be loaded "
+                             f"({str(exc).splitlines()[0]})") from exc
+    if fmt.weights_sha256(module) != metadata[fmt.WEIGHTS_SHA256]:
+        raise ModelFileError(f"{path}: weights do not match the checksum in its metadata (corrupt file)")
+    loaded = _runtime(module.to(dtype=target).eval(), metadata, target, device, path)
+    with _LOCK:
+        _CACHE[key] = loaded
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return loaded
+
+
+def clear_model_cache() -> None:
+    """Forget every loaded model (they are freed once no calculator holds them)."""
+    with _LOCK:
+        _CACHE.clear()
