@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: test test-all venv demo default-model water-data
+.PHONY: test test-slow test-all lint venv demo default-model model-card water-data
 
 venv: $(VENV)/.installed
 
@@ -13,10 +13,18 @@ $(VENV)/.installed: setup.cfg pyproject.toml constraints.txt
 	$(PY) -m pip install -q -c constraints.txt -e ".[reference,test]"
 	touch $@
 
-test: $(VENV)/.installed
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check ase_e3density tests scripts benchmarks
+
+# the default run: lint, then every test not marked slow (about 2 minutes on 2 cores)
+test: lint
 	$(PY) -m pytest
 
-test-all: $(VENV)/.installed
+# the tests marked slow (training paths, torchrun, long PySCF runs): CI's second step
+test-slow: $(VENV)/.installed
+	$(PY) -m pytest -m slow
+
+test-all: lint
 	$(PY) -m pytest -m ""
 
 demo: $(VENV)/.installed
@@ -28,3 +36,7 @@ water-data: $(VENV)/.installed
 default-model: $(VENV)/.installed
 	$(VENV)/bin/e3density train configs/water_default.yaml
 	cp runs/water_default/model.pt ase_e3density/data/models/default.pt
+	$(PY) scripts/make_model_card.py
+
+model-card: $(VENV)/.installed
+	$(PY) scripts/make_model_card.py

@@ -148,7 +148,7 @@ def test_editing_any_metadata_field_is_refused(tmp_path, model_and_file):
     tried = []
     for key, value in edits(meta):
         edited = tmp_path / f"edited_{key}.pt"
-        rewrite(path, edited, edit_meta=lambda m: m.update({key: value}))
+        rewrite(path, edited, edit_meta=lambda m, key=key, value=value: m.update({key: value}))
         with pytest.raises(ModelFileError, match="was edited or is corrupt|weights do not match"):
             load_model(edited)
         tried.append(key)

@@ -4,7 +4,7 @@ import pytest
 import torch
 from ase.build import molecule
 
-from ase_e3density import AtomicDensity, load_basis
+from ase_e3density import load_basis
 from ase_e3density.train.loss import DensityLoss
 from conftest import random_density
 
@@ -17,8 +17,8 @@ def test_loss_terms_match_density_physics():
     max_dim = max(basis[s].n_functions for s in species)
     index = {s: k for k, s in enumerate(species)}
     sp = torch.tensor([index[s] for s in a.get_chemical_symbols()])
-    pad = lambda d: torch.stack([torch.nn.functional.pad(torch.as_tensor(d.atom_coefficients(i)),
-                                                         (0, max_dim - len(d.atom_coefficients(i)))) for i in range(len(a))])
+    def pad(d):
+        return torch.as_tensor(d.padded_coefficients(max_dim))
     loss = DensityLoss(basis, species, max_dim, dipole_weight=1.0)
     pos, batch = torch.as_tensor(a.positions), torch.zeros(len(a), dtype=torch.long)
     dmu = loss.dipole_error(pad(pred) - pad(ref), sp, pos, batch, 1)[0].numpy()

@@ -82,7 +82,9 @@ def test_resume_reproduces_an_uninterrupted_run(reference_db, tmp_path):
     for key, value in a["model"].items():
         assert torch.equal(value, b["model"][key]), key
     timing = ("seconds", "seconds_epoch")
-    strip = lambda log: [{k: v for k, v in r.items() if k not in timing} for r in log]
+    def strip(log):
+        return [{k: v for k, v in r.items() if k not in timing} for r in log]
+
     assert strip(history(tmp_path / "straight")) == strip(history(tmp_path / "split"))
     assert b["progress"]["resumes"] == [{"after_epoch": 1, "changed": {"epochs": [1, 3]}}]
 

@@ -76,7 +76,9 @@ class Shell:
         share = threshold / (sqrt((2 * self.l + 1) / (4 * pi)) * len(self.exponents))
         radius = 0.0
         for a, w in zip(self.exponents, self.weights):
-            f = lambda r: abs(w) * r**self.l * np.exp(-a * r * r) - share
+            def f(r: float, a: float = a, w: float = w) -> float:
+                return abs(w) * r**self.l * np.exp(-a * r * r) - share
+
             lo = sqrt(self.l / (2 * a))  # peak of r^l exp(-a r^2)
             if f(lo) <= 0:
                 continue

@@ -40,7 +40,7 @@ def output_scale_table(samples: list[Sample], free: torch.Tensor, species: list[
     scale = torch.ones_like(free)
     for k, s in enumerate(species):
         rows = np.concatenate([smp.target[smp.species == k] for smp in samples]) - free[k].numpy()
-        for shell, part in basis[s].shell_slices:
+        for _, part in basis[s].shell_slices:
             block = rows[:, part]
             scale[k, part] = float(np.sqrt(np.mean(block**2))) if len(block) else 1.0
         n = basis[s].n_functions
