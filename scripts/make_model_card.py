@@ -54,7 +54,7 @@ def card(model_name: str, level: int) -> str:
         f"| architecture | hidden channels {cfg['hidden']} for l = 0.., {cfg['parity']} parity, spherical harmonics "
         f"l <= {cfg['sh_lmax']}, {cfg['n_layers']} layers, cutoff {cfg['cutoff']} Å, {cfg['n_radial']} radial functions, "
         f"radial MLP {cfg['radial_hidden']}, avg_neighbours {cfg['avg_neighbours']:.3f}; {n_params:,} parameters, {meta['dtype']} |",
-        f"| data | `{prov.get('train')}` ({prov.get('n_train')} training, {prov.get('n_val')} validation structures; "
+        f"| data | `{prov.get('train')}`, relative to the training configuration ({prov.get('n_train')} training, {prov.get('n_val')} validation structures; "
         f"validation: {prov.get('validation')}) |",
         f"| command | `{prov.get('command')}` |",
         "| configuration | " + ", ".join(f"{k} {tcfg[k]}" for k in ("free_atom", "dipole_weight", "batch_size", "lr",
