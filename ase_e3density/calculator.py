@@ -1,6 +1,7 @@
 """E3DensityCalculator: a deployed density model as an ASE calculator."""
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -8,7 +9,7 @@ from ase import Atoms
 from ase.calculators.calculator import Calculator, all_changes
 
 from .electron.density import AtomicDensity
-from .errors import E3DensityError, ModelFileError
+from .errors import CalculatorParameterError, DomainWarning, ModelFileError
 from .graph.checks import check_structure
 from .models import DeployedModel, load_model, resolve_model_path
 
@@ -26,7 +27,7 @@ def _model_name(model) -> str:
     if isinstance(model, Path):
         return str(model)
     if not isinstance(model, str):
-        raise ModelFileError(f"model must be a shipped model's name, a path or a loaded model, "
+        raise CalculatorParameterError(f"model must be a shipped model's name, a path or a loaded model, "
                              f"not {type(model).__name__}")
     return model
 
@@ -37,9 +38,9 @@ def _charge_value(charge, where: str) -> float | None:
     try:
         value = float(charge)
     except (TypeError, ValueError):
-        raise E3DensityError(f"{where} must be a number, got {charge!r}") from None
+        raise CalculatorParameterError(f"{where} must be a number, got {charge!r}") from None
     if not np.isfinite(value):
-        raise E3DensityError(f"{where} must be finite, got {charge!r}")
+        raise CalculatorParameterError(f"{where} must be finite, got {charge!r}")
     return value
 
 
@@ -55,7 +56,9 @@ class E3DensityCalculator(Calculator):
     - ``model_checksum``: filled in on load; when given, the loaded file must match it.
 
     Results (ASE units): ``charges`` (e), ``dipole`` (e·Å) and ``quadrupole`` (traceless,
-    Buckingham, e·Å²) about the centre of mass, ``n_electrons``, ``density_coefficients``.
+    Buckingham, e·Å²) about the centre of mass, ``n_electrons``, ``density_coefficients``, and
+    ``domain_warnings``: why the structure lies outside the model's training domain (also issued as a
+    :class:`~ase_e3density.errors.DomainWarning`); empty when it lies inside.
     Loaded models are shared between calculators using the same file, so a calculator per
     frame is cheap; a pickled calculator reloads its model from the file.
     """
@@ -150,18 +153,23 @@ class E3DensityCalculator(Calculator):
         charge = self._charge_of(atoms)
         density = self.model.predict_density(atoms, charge)
         self._density, self._used_charge = density, charge
+        reasons = density.info["domain_warnings"]
+        if reasons:
+            warnings.warn(f"{atoms.get_chemical_formula()} is outside the training domain of {self.parameters['model']}: "
+                          + "; ".join(reasons), DomainWarning, stacklevel=2)
         self.results = {
             "charges": density.charges,
             "dipole": density.dipole,
             "quadrupole": density.quadrupole,
             "n_electrons": density.n_electrons,
             "density_coefficients": density.coefficients,
+            "domain_warnings": list(reasons),
         }
 
     def get_atomic_density(self, atoms: Atoms | None = None) -> AtomicDensity:
         """The predicted :class:`AtomicDensity` (values at points, grids, cube files)."""
         if atoms is None and self.atoms is None:
-            raise E3DensityError("no structure yet: pass atoms, or attach the calculator to atoms first")
+            raise CalculatorParameterError("no structure yet: pass atoms, or attach the calculator to atoms first")
         self.get_property("n_electrons", atoms)
         assert self._density is not None
         return self._density

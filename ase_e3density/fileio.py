@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["atomic_path"]
+__all__ = ["atomic_path", "exclusive_writer"]
 
 
 @contextmanager
@@ -22,3 +22,27 @@ def atomic_path(path) -> Iterator[Path]:
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def exclusive_writer(path, what: str = "this file") -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (through ``path.writer.lock``) for one writing process.
+
+    A second writer is refused at once with a clear message rather than failing later with
+    "database is locked"; the lock is released by the kernel when the holder dies, even by kill -9.
+    """
+    import fcntl
+
+    from .errors import E3DensityError
+
+    lock_path = Path(f"{path}.writer.lock")  # not ASE's own {path}.lock
+    with open(lock_path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise E3DensityError(f"another process is writing to {what} {path} (lock {lock_path}); wait for it "
+                                 "to finish or write to another file") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -1,7 +1,9 @@
 """Rewrite a format-1 deployed file (no metadata checksum) in the current format, same weights.
 
-Command (how the shipped default model was brought to format 2):
-    python scripts/upgrade_model_file.py ase_e3density/data/models/default.pt --config configs/water_default.yaml
+Command (how the shipped default model was brought to format 2, from its format-1 file of commit a450a6c):
+    git show a450a6c:ase_e3density/data/models/default.pt > /tmp/default_v1.pt
+    python scripts/upgrade_model_file.py /tmp/default_v1.pt --config configs/water_default.yaml \
+        -o ase_e3density/data/models/default.pt
 
 The network is rebuilt from the file's own architecture and weights (bit for bit), its training
 provenance is carried over (paths made relative to the training configuration), and the full
@@ -21,7 +23,7 @@ from ase_e3density.models import deploy, load_model
 from ase_e3density.models.jit import quiet_jit
 from ase_e3density.nn import DensityModel, ModelConfig
 from ase_e3density.train import TrainConfig
-from ase_e3density.train.loop import density_metrics, load_data
+from ase_e3density.train.loop import density_metrics, load_data, training_domain
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -67,10 +69,10 @@ def main() -> None:
         "validation_metrics": {**validation, "grid_level": config.grid_level},
         "resumes": [],
         "upgraded": {"from_format": 1, "trained_with": meta["versions"],
-                     "command": f"python scripts/upgrade_model_file.py {args.model.as_posix()} --config {args.config.as_posix()}"},
+                     "command": "python scripts/upgrade_model_file.py DEFAULT_V1.pt --config configs/water_default.yaml -o ase_e3density/data/models/default.pt (DEFAULT_V1.pt: the format-1 file of commit a450a6c)"},
     }
     out = args.output or args.model
-    deploy(model, out, provenance=provenance)
+    deploy(model, out, provenance=provenance, domain=training_domain(run))
     reloaded = load_model(out)
     assert all(torch.equal(v, reloaded.module.state_dict()[k]) for k, v in weights.items()), "weights changed"
     print(f"{out}: format 2, validation eps {validation['eps']:.3f} %, dipole error {validation['dipole_error']:.4f} e·Å")

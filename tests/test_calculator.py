@@ -41,8 +41,8 @@ def test_properties_are_the_models(model_file):
 
 def count_predictions(monkeypatch) -> list:
     calls = []
-    original = DeployedDensityModel.predict
-    monkeypatch.setattr(DeployedDensityModel, "predict", lambda *a, **k: calls.append(1) or original(*a, **k))
+    original = DeployedDensityModel._run
+    monkeypatch.setattr(DeployedDensityModel, "_run", lambda *a, **k: calls.append(1) or original(*a, **k))
     return calls
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 
 from . import deploy_cmd, predict_cmd, reference_cmd, train_cmd
 
@@ -22,12 +23,28 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run one command; bad input ends in one line on stderr and exit status 2."""
+    args = build_parser().parse_args(argv)
+    with warnings.catch_warnings():  # restored on return: the caller's warning settings stay as they were
+        if not args.debug:
+            warnings.showwarning = _one_line_warning(args.command)
+        return _run(args)
+
+
+def _one_line_warning(command: str):
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        print(f"e3density {command}: warning: {message}", file=sys.stderr)
+    return show
+
+
+def _run(args: argparse.Namespace) -> int:
     from ..errors import E3DensityError
 
-    args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (E3DensityError, FileNotFoundError) as exc:
+    except BrokenPipeError:  # output piped into `head` and the like
+        sys.stdout = None
+        return 0
+    except (E3DensityError, OSError) as exc:
         if args.debug:
             raise
         print(f"e3density {args.command}: error: {exc}", file=sys.stderr)
@@ -35,9 +52,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"e3density {args.command}: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:  # output piped into `head` and the like
-        sys.stdout = None
-        return 0
+    except Exception as exc:  # a bug, not bad input: still one line, the traceback with --debug
+        if args.debug:
+            raise
+        print(f"e3density {args.command}: internal error: {type(exc).__name__}: {exc} (rerun with --debug "
+              "for the traceback)", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

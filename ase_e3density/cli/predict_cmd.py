@@ -1,19 +1,22 @@
-"""``e3density predict``: charges, dipole, quadrupole (and a cube file) of a structure."""
+"""``e3density predict``: charges, dipole, quadrupole (and a cube file) of a structure or trajectory."""
 from __future__ import annotations
 
 import argparse
 import time
+import warnings
 
+from ..errors import E3DensityError, ResourceError
 from .common import example_path, format_vector, read_structures
 
 
 def add_parser(sub) -> None:
-    pr = sub.add_parser("predict", help="charges, dipole, quadrupole (and a cube file) of a structure")
+    pr = sub.add_parser("predict", help="charges, dipole, quadrupole (and a cube file) of structures")
     pr.add_argument("structure", nargs="?", help="any file ASE reads (default: the shipped 20-water cluster)")
     pr.add_argument("--model", help="shipped model name or deployed model file (default: the embedded model)")
-    pr.add_argument("--index", default="-1", help="frame of the file (ASE index, default: last)")
+    pr.add_argument("--index", default="-1", help="frames of the file (ASE index: -1 last, ':' all, '0:10:2')")
     pr.add_argument("--charge", type=float, help="total charge (default: atoms.info['charge'] or 0)")
-    pr.add_argument("--cube", help="also write the density to this cube file")
+    pr.add_argument("-o", "--output", help="write every frame with its results (extxyz: charges, dipole, quadrupole)")
+    pr.add_argument("--cube", help="also write the density to this cube file (one frame only)")
     pr.add_argument("--spacing", type=float, default=0.2, help="cube grid spacing in Å")
     pr.add_argument("--device", default="cpu")
     pr.set_defaults(func=run)
@@ -24,41 +27,90 @@ def _charge_text(value: float) -> str:
     return f"{value:+g}" if value else "0"
 
 
+def _predict(atoms, calc) -> list[str]:
+    """Attach ``calc``, compute every property, and return the domain warnings."""
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    from ..errors import DomainWarning
+
+    atoms.calc = calc
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DomainWarning)  # reported in the output instead
+        charges, dipole = atoms.get_charges(), atoms.get_dipole_moment()
+        quadrupole = calc.get_quadrupole(atoms)
+    reasons = list(calc.results["domain_warnings"])
+    # a snapshot, so that the frame keeps its own numbers after the shared calculator moves on
+    atoms.calc = SinglePointCalculator(atoms, charges=charges, dipole=dipole)
+    atoms.info["quadrupole"] = quadrupole
+    atoms.info["n_electrons"] = calc.results["n_electrons"]
+    return reasons
+
+
 def run(args: argparse.Namespace) -> int:
     import numpy as np
     from ase.units import Debye
 
     from ..calculator import E3DensityCalculator
 
+    if args.spacing <= 0:
+        raise E3DensityError(f"--spacing must be positive, got {args.spacing}")
     path = args.structure or str(example_path("water_20.xyz"))
-    (source, atoms), = list(read_structures([path], args.index))[-1:]
+    frames = [atoms for _, atoms in read_structures([path], args.index)]
+    if args.cube and len(frames) != 1:
+        raise E3DensityError(f"--cube writes one frame; --index {args.index} selects {len(frames)}")
+    if args.cube:
+        from ..electron.grids import uniform_grid
+
+        uniform_grid(frames[0], args.spacing)  # refuse an absurd grid before any work
     if args.charge is not None:
-        atoms.info["charge"] = args.charge
+        for atoms in frames:
+            atoms.info["charge"] = args.charge
     start = time.perf_counter()
-    atoms.calc = E3DensityCalculator(args.model, device=args.device)
-    charges, dipole = atoms.get_charges(), atoms.get_dipole_moment()
-    quadrupole = atoms.calc.get_quadrupole(atoms)
-    seconds = time.perf_counter() - start
-    density = atoms.calc.get_atomic_density(atoms)
-    model = atoms.calc.model
+    calc = E3DensityCalculator(args.model, device=args.device)
+    model = calc.model
     trained_on = model.metadata.get("provenance", {}).get("train", "unrecorded data")
-    print(f"structure:   {path} ({atoms.get_chemical_formula()}, {len(atoms)} atoms, "
-          f"charge {_charge_text(density.total_charge)})")
     print(f"model:       {args.model or 'default (embedded)'} ({model.basis.name}; trained on {trained_on}; "
           f"checksum {model.checksum[:12]})")
-    print(f"electrons:   {density.n_electrons:.6f}")
-    print("charges (e):")
-    for i, (s, q) in enumerate(zip(atoms.get_chemical_symbols(), charges)):
-        print(f"  {i:4d} {s:2s} {q:+.4f}")
-    norm = float(np.linalg.norm(dipole))
-    print(f"dipole (e·Å, about the centre of mass): {format_vector(dipole)}  |mu| = {norm:.4f} e·Å "
-          f"= {norm / Debye:.3f} D")
-    print("quadrupole (e·Å², traceless, Buckingham, about the centre of mass):")
-    print(format_vector(quadrupole))
-    print(f"prediction took {seconds:.2f} s (model load included)")
-    if args.cube:
-        t = time.perf_counter()
-        grid = density.write_cube(args.cube, spacing=args.spacing)
-        print(f"cube file:   {args.cube} ({grid.shape[0]}x{grid.shape[1]}x{grid.shape[2]} points, "
-              f"{args.spacing} Å spacing, e/bohr³; {time.perf_counter() - t:.1f} s)")
+    if len(frames) > 1:
+        print(f"structure:   {path}, {len(frames)} frames (--index {args.index})")
+        print("| frame | formula | charge | electrons | dipole (e·Å) | |mu| (D) | training domain |")
+        print("| --- | --- | --- | --- | --- | --- | --- |")
+        for k, atoms in enumerate(frames):
+            reasons = _predict(atoms, calc)
+            mu = atoms.get_dipole_moment()
+            print(f"| {k} | {atoms.get_chemical_formula()} | {_charge_text(atoms.info.get('charge', 0.0))} | "
+                  f"{atoms.info['n_electrons']:.6f} | {format_vector(mu)} | {np.linalg.norm(mu) / Debye:.3f} | "
+                  f"{'outside: ' + '; '.join(reasons) if reasons else 'inside'} |", flush=True)
+        print(f"{len(frames)} frames in {time.perf_counter() - start:.2f} s (model load included)")
+    else:
+        atoms = frames[0]
+        reasons = _predict(atoms, calc)
+        seconds = time.perf_counter() - start
+        charges, dipole = atoms.get_charges(), atoms.get_dipole_moment()
+        charge = float(atoms.numbers.sum()) - atoms.info["n_electrons"]
+        print(f"structure:   {path} ({atoms.get_chemical_formula()}, {len(atoms)} atoms, charge {_charge_text(charge)})")
+        print(f"training domain: {'outside: ' + '; '.join(reasons) if reasons else 'inside'}")
+        print(f"electrons:   {atoms.info['n_electrons']:.6f}")
+        print("charges (e):")
+        for i, (s, q) in enumerate(zip(atoms.get_chemical_symbols(), charges)):
+            print(f"  {i:4d} {s:2s} {q:+.4f}")
+        norm = float(np.linalg.norm(dipole))
+        print(f"dipole (e·Å, about the centre of mass): {format_vector(dipole)}  |mu| = {norm:.4f} e·Å "
+              f"= {norm / Debye:.3f} D")
+        print("quadrupole (e·Å², traceless, Buckingham, about the centre of mass):")
+        print(format_vector(atoms.info["quadrupole"]))
+        print(f"prediction took {seconds:.2f} s (model load included)")
+        if args.cube:
+            t = time.perf_counter()
+            try:
+                grid = calc.get_atomic_density(calc.atoms).write_cube(args.cube, spacing=args.spacing)
+            except ResourceError as exc:
+                raise ResourceError(f"{exc} (--spacing)") from exc
+            print(f"cube file:   {args.cube} ({grid.shape[0]}x{grid.shape[1]}x{grid.shape[2]} points, "
+                  f"{args.spacing} Å spacing, e/bohr³; {time.perf_counter() - t:.1f} s)")
+    if args.output:
+        from ase.io import write
+
+        write(args.output, frames, format="extxyz")
+        print(f"frames with results: {args.output}")
     return 0

@@ -18,19 +18,29 @@ def add_parser(sub) -> None:
     ref.add_argument("--contracted", action="store_true", help="keep the auxiliary basis contracted")
     ref.add_argument("--charge", type=int, default=None, help="total charge (default: atoms.info['charge'] or 0)")
     ref.add_argument("--spin", type=int, default=None, help="2S (default: atoms.info['spin'] or lowest)")
-    ref.add_argument("--grid-level", type=int, default=3, help="PySCF DFT grid level")
+    ref.add_argument("--grid-level", type=int, default=3, choices=range(10), metavar="{0..9}", help="PySCF DFT grid level")
+    ref.add_argument("--no-stability-check", action="store_true",
+                     help="skip PySCF's stability analysis of closed-shell solutions (done when no spin is given)")
     ref.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ase.db import connect
 
-    from ..electron.database import existing_uids, structure_uid, write_density_row
-    from ..electron.reference import fit_density, fit_error_vs_dft, run_dft
+    from ..fileio import exclusive_writer
 
     aux = args.auxbasis + ("" if args.contracted or args.auxbasis.endswith("-decontracted") else "-decontracted")
     structures = list(read_structures(args.inputs, args.index))
-    db = connect(args.output)  # no `with`: every write commits on its own, so a killed run keeps its rows
+    with exclusive_writer(args.output, "reference database"):
+        # our own lock is the single-writer guarantee; ASE's lock file would outlive a kill -9 and block reruns forever
+        return _compute(args, structures, aux, connect(args.output, use_lock_file=False))
+
+
+def _compute(args, structures, aux: str, db) -> int:
+    """Compute what the database lacks; ``db`` is used without `with`, so every row commits on its own."""
+    from ..electron.database import existing_uids, structure_uid, write_density_row
+    from ..electron.reference import fit_density, fit_error_vs_dft, run_dft
+
     done = existing_uids(db)
     total, skipped, failed = len(structures), 0, 0
     for n, (source, atoms) in enumerate(structures, 1):
@@ -44,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
             continue
         start = time.perf_counter()
         try:
-            result = run_dft(atoms, xc=args.xc, basis=args.basis, grid_level=args.grid_level)
+            result = run_dft(atoms, xc=args.xc, basis=args.basis, grid_level=args.grid_level,
+                             check_stability=not args.no_stability_check)
             density = fit_density(result, aux)
             eps = fit_error_vs_dft(density, result)
         except Exception as exc:  # one bad structure must not stop a long run

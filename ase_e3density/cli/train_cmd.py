@@ -44,14 +44,28 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _percent(summary: dict) -> str:
+    """The dipole error as a share of the DFT dipole, where that dipole is large enough to divide by."""
+    if summary.get("dipole_dft_norm", 0.0) < 0.05:
+        return "no share of |mu_DFT| given: it is below 0.05 e·Å"
+    return f"{summary['dipole_error_dft_percent']:.1f} % of |mu_DFT|"
+
+
 def run_evaluate(args: argparse.Namespace) -> int:
     from ..calculator import E3DensityCalculator
     from ..electron.database import iter_densities
+    from ..errors import E3DensityError
     from ..electron.evaluation import ReferenceOnGrid, compare, summarise
 
     require_file(args.reference, "reference database")
     calc = E3DensityCalculator(args.model)
     refs = list(iter_densities(args.reference))
+    if not refs:
+        raise E3DensityError(f"{args.reference} holds no reference densities")
+    other = sorted({ref.basis.name for ref in refs} - {calc.model.basis.name})
+    if other:
+        raise E3DensityError(f"{args.reference} holds densities in {', '.join(other)}; the model predicts "
+                             f"{calc.model.basis.name}: compare like with like")
     lmax = max((ref.basis[s].lmax for ref in refs for s in set(ref.atoms.get_chemical_symbols())), default=0)
     ls = range(lmax + 1)
     print("| # | formula | eps_rho (%) | " + " | ".join(f"eps l={l}" for l in ls)
@@ -70,7 +84,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     summary = summarise(rows)
     print(f"\nmean over {len(rows)} structures: eps_rho {summary['eps']:.3f} %, dipole error "
           f"{summary['dipole_error']:.4f} e·Å vs fit, {summary.get('dipole_error_dft', float('nan')):.4f} e·Å vs DFT "
-          f"({summary.get('dipole_error_dft_percent', float('nan')):.1f} % of |mu_DFT|), "
+          f"({_percent(summary)}), "
           f"charge MAE {summary['charge_mae']:.4f} e")
     print(f"command: e3density evaluate {args.model} {args.reference} --grid-level {args.grid_level}")
     if args.json:

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 from ase import Atoms
 from ase.calculators.singlepoint import SinglePointCalculator
 
+from ..errors import InputFileError
 from .density import AtomicDensity
 
 __all__ = ["structure_uid", "write_density_row", "read_density", "iter_densities", "existing_uids"]
@@ -67,7 +69,16 @@ def iter_densities(path, selection=None) -> Iterator[AtomicDensity]:
     """Every density in the database at ``path`` (optionally an ase.db ``selection``)."""
     from ase.db import connect
 
-    with connect(path) as db:
-        rows = list(db.select(selection))
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(f"no such reference database: {path}")
+    try:
+        with connect(path) as db:
+            rows = list(db.select(selection))
+    except Exception as exc:  # sqlite3.DatabaseError, ValueError for unknown file types, ...
+        raise InputFileError(f"{path} is not an ase.db database ({type(exc).__name__}: {exc})") from exc
     for row in rows:
+        if "density_coefficients" not in row.data or row.get("auxbasis") is None:
+            raise InputFileError(f"{path}: row {row.id} holds no reference density (no density_coefficients); "
+                                 "write reference databases with `e3density reference`")
         yield read_density(row)

@@ -14,7 +14,11 @@ from ase import Atoms
 from ase.units import Bohr
 from scipy.spatial import cKDTree
 
-__all__ = ["molecular_grid", "UniformGrid", "uniform_grid"]
+from ..errors import E3DensityError, ResourceError
+
+__all__ = ["molecular_grid", "UniformGrid", "uniform_grid", "MAX_GRID_POINTS"]
+
+MAX_GRID_POINTS = 5e7  # ~2 GiB of points and values: refused beyond, with an estimate
 
 # (radial points, polar points) per level; azimuthal points are twice the polar ones.
 _LEVELS = {1: (40, 10), 2: (60, 14), 3: (80, 18), 4: (100, 24), 5: (140, 30)}
@@ -71,7 +75,7 @@ def molecular_grid(atoms: Atoms, level: int = 3, chunk: int = 20000, neighbours:
     molecules of up to that many atoms). Periodic images are ignored: finite systems only.
     """
     if level not in _LEVELS:
-        raise ValueError(f"grid level must be one of {sorted(_LEVELS)}, got {level}")
+        raise E3DensityError(f"grid level must be one of {sorted(_LEVELS)}, got {level}")
     n_rad, n_pol = _LEVELS[level]
     pos = atoms.get_positions()
     tree = cKDTree(pos)
@@ -118,13 +122,22 @@ def uniform_grid(atoms: Atoms, spacing: float = 0.1, padding: float = 4.0) -> Un
     For a cell the points tile it exactly (periodic images are not repeated); for a box the
     atoms' bounding box is padded by ``padding`` Å on every side.
     """
-    if spacing <= 0:
-        raise ValueError(f"grid spacing must be positive, got {spacing}")
+    if not np.isfinite(spacing) or spacing <= 0:
+        raise E3DensityError(f"grid spacing must be a positive number of Å, got {spacing}")
+    if not np.isfinite(padding) or padding < 0:
+        raise E3DensityError(f"grid padding must be a non-negative number of Å, got {padding}")
     if atoms.pbc.all():
         cell = atoms.cell.array
         shape = tuple(max(1, int(np.ceil(np.linalg.norm(v) / spacing))) for v in cell)
-        return UniformGrid(np.zeros(3), cell / np.array(shape)[:, None], shape)
-    pos = atoms.get_positions()
-    lo, hi = pos.min(axis=0) - padding, pos.max(axis=0) + padding
-    shape = tuple(int(n) for n in np.ceil((hi - lo) / spacing).astype(int) + 1)
-    return UniformGrid(lo, np.eye(3) * spacing, shape)
+        grid = UniformGrid(np.zeros(3), cell / np.array(shape)[:, None], shape)
+    else:
+        pos = atoms.get_positions()
+        lo, hi = pos.min(axis=0) - padding, pos.max(axis=0) + padding
+        shape = tuple(int(n) for n in np.ceil((hi - lo) / spacing).astype(int) + 1)
+        grid = UniformGrid(lo, np.eye(3) * spacing, shape)
+    n_points = float(np.prod([float(n) for n in grid.shape]))
+    if n_points > MAX_GRID_POINTS:
+        raise ResourceError(f"a grid of {grid.shape[0]}x{grid.shape[1]}x{grid.shape[2]} = {n_points:.3g} points at "
+                            f"{spacing} Å would need about {n_points * 40 / 2**30:.3g} GiB; the limit is "
+                            f"{MAX_GRID_POINTS:.0e} points: use a larger spacing")
+    return grid

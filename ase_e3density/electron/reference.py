@@ -53,12 +53,15 @@ def _charge_and_spin(atoms: Atoms, charge, spin) -> tuple[int, int | None]:
 
 
 def run_dft(atoms: Atoms, xc: str = "PBE0", basis: str = "cc-pvdz", charge: int | None = None,
-            spin: int | None = None, grid_level: int = 3, conv_tol: float = 1e-9, verbose: int = 0) -> DFTResult:
+            spin: int | None = None, grid_level: int = 3, conv_tol: float = 1e-9, verbose: int = 0,
+            check_stability: bool = True) -> DFTResult:
     """Kohn-Sham DFT with PySCF: RKS for closed shells, UKS when ``spin`` (2S) > 0.
 
     ``charge`` and ``spin`` default to ``atoms.info["charge"]`` / ``atoms.info["spin"]``;
-    with no spin given, an odd electron count gets a doublet. Periodic flags are ignored
-    (molecular calculation); a structure with periodic directions is refused.
+    with no spin given, an odd electron count gets a doublet and an even one a singlet, whose
+    closed-shell solution is then checked with PySCF's stability analysis (``check_stability``):
+    a solution unstable towards an open-shell one (O2, stretched bonds) is refused rather than
+    stored. A structure with periodic directions is refused (molecular calculation).
     """
     gto, dft, _ = _pyscf()
     check_structure(atoms)
@@ -66,9 +69,14 @@ def run_dft(atoms: Atoms, xc: str = "PBE0", basis: str = "cc-pvdz", charge: int 
         raise E3DensityError("PySCF references are molecular: pass atoms with pbc=False")
     charge, spin = _charge_and_spin(atoms, charge, spin)
     n_e = int(atoms.numbers.sum()) - charge
+    if n_e < 0:
+        raise E3DensityError(f"charge {charge:+d} on {atoms.get_chemical_formula()} leaves {n_e} electrons")
+    if grid_level not in range(10):
+        raise E3DensityError(f"PySCF grid level must be 0-9, got {grid_level}")
+    guessed_spin = spin is None
     if spin is None:
         spin = n_e % 2
-    elif (n_e - spin) % 2:
+    elif spin < 0 or spin > n_e or (n_e - spin) % 2:
         kind = "closed-shell" if spin == 0 else f"spin={spin}"
         raise E3DensityError(f"{n_e} electrons (charge {charge}) cannot form a {kind} state; set spin (2S) accordingly")
     start = time.perf_counter()
@@ -79,6 +87,8 @@ def run_dft(atoms: Atoms, xc: str = "PBE0", basis: str = "cc-pvdz", charge: int 
     energy = mf.kernel()
     if not mf.converged:
         raise E3DensityError(f"SCF did not converge for {atoms.get_chemical_formula()}")
+    if check_stability and guessed_spin and spin == 0:
+        _check_closed_shell(mf, atoms.get_chemical_formula())
     dm = _total_dm(mf)
     com = atoms.get_center_of_mass() / Bohr
     with mol.with_common_orig(com):
@@ -86,6 +96,15 @@ def run_dft(atoms: Atoms, xc: str = "PBE0", basis: str = "cc-pvdz", charge: int 
     nuclear = mol.atom_charges() @ (mol.atom_coords() - com)
     return DFTResult(atoms.copy(), mf, xc, basis, float(energy) * Hartree, (nuclear - electronic) * Bohr,
                      time.perf_counter() - start, {"charge": charge, "spin": spin})
+
+
+def _check_closed_shell(mf, formula: str) -> None:
+    """Refuse a closed-shell solution that PySCF's stability analysis finds unstable."""
+    *_, internal, external = mf.stability(internal=True, external=True, return_status=True)
+    if not (internal and external):
+        towards = "an open-shell (unrestricted) solution" if not external else "a lower closed-shell solution"
+        raise E3DensityError(f"the closed-shell solution of {formula} is unstable towards {towards}: give its spin "
+                             "(2S: --spin, or atoms.info['spin']) to compute it as it is")
 
 
 def _total_dm(mf) -> np.ndarray:

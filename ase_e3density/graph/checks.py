@@ -1,39 +1,83 @@
-"""Checks on input structures, so bad input fails loudly and never yields a silent number."""
+"""Checks on input structures, so impossible input fails loudly and never yields a silent number.
+
+Two atoms (or an atom and a periodic image, of itself or another atom) closer than
+``OVERLAP_FRACTION`` times the sum of their covalent radii (ASE's table) are on top of each
+other: no chemical bond is that short (H2, the shortest relative to its radii, is at 1.19 times
+the sum), and a density model has no meaning there.
+"""
 from __future__ import annotations
 
 import numpy as np
 from ase import Atoms
+from ase.data import covalent_radii
 
 from ..errors import InvalidStructureError
 
-__all__ = ["check_structure"]
+__all__ = ["check_structure", "check_electron_count", "OVERLAP_FRACTION", "overlap_thresholds"]
 
-MIN_DISTANCE = 0.1  # Å; closer atoms are "on top of each other"
+OVERLAP_FRACTION = 0.5
+_SEARCH_MIN = 2.0  # Å; vesin is slow for tiny cutoffs (cell lists of cutoff-sized cells), so search wider
 
 
-def check_structure(atoms: Atoms, min_distance: float = MIN_DISTANCE) -> None:
+def overlap_thresholds(numbers_i: np.ndarray, numbers_j: np.ndarray) -> np.ndarray:
+    """Distance (Å) below which atoms of these atomic numbers are on top of each other."""
+    return OVERLAP_FRACTION * (covalent_radii[numbers_i] + covalent_radii[numbers_j])
+
+
+def check_structure(atoms: Atoms) -> None:
     """Raise :class:`InvalidStructureError` for empty, non-finite or overlapping structures."""
+    if not isinstance(atoms, Atoms):
+        raise InvalidStructureError(f"expected ase.Atoms, got {type(atoms).__name__}")
     if len(atoms) == 0:
         raise InvalidStructureError("the structure has no atoms")
     pos = atoms.get_positions()
     bad = np.flatnonzero(~np.isfinite(pos).all(axis=1))
     if len(bad):
         raise InvalidStructureError(f"non-finite (NaN or inf) positions for atom(s) {bad[:10].tolist()}")
-    if atoms.pbc.any() and not np.isfinite(atoms.cell.array).all():
-        raise InvalidStructureError("the cell has non-finite entries")
-    if atoms.pbc.any() and atoms.cell.rank < int(atoms.pbc.sum()):
-        raise InvalidStructureError("periodic directions need nonzero, independent cell vectors")
-    if len(atoms) < 2:
-        return
+    if (atoms.numbers <= 0).any():
+        raise InvalidStructureError("atomic number 0 (a dummy atom 'X') has no electrons to model")
+    if atoms.pbc.any():
+        cell = atoms.cell.array
+        if not np.isfinite(cell).all():
+            raise InvalidStructureError("the cell has non-finite entries")
+        periodic = cell[atoms.pbc]
+        if np.linalg.matrix_rank(periodic, tol=1e-6) < len(periodic) or (np.linalg.norm(periodic, axis=1) < 1e-6).any():
+            raise InvalidStructureError(f"periodic directions {np.flatnonzero(atoms.pbc).tolist()} need nonzero, "
+                                        "independent cell vectors (the cell is singular)")
+    _check_overlaps(atoms)
+
+
+def _check_overlaps(atoms: Atoms) -> None:
     from vesin import NeighborList
 
-    cell = atoms.cell.array if atoms.pbc.any() else np.zeros((3, 3))
-    i, j, d = NeighborList(cutoff=min_distance, full_list=False).compute(
-        points=pos, box=cell, periodic=[bool(p) for p in atoms.pbc], quantities="ijd"
-    )
-    if len(i):
-        k = int(np.argmin(d))
+    present = np.unique(atoms.numbers)
+    search = max(_SEARCH_MIN, float(overlap_thresholds(present, present).max()) * 1.01)
+    periodic = [bool(p) for p in atoms.pbc]
+    box = atoms.cell.array if any(periodic) else np.zeros((3, 3))
+    i, j, d = NeighborList(cutoff=search, full_list=False).compute(
+        points=atoms.positions, box=box, periodic=periodic, quantities="ijd")
+    if len(i) == 0 and not any(periodic):
+        return
+    limit = overlap_thresholds(atoms.numbers[i], atoms.numbers[j])
+    close = np.flatnonzero(d < limit)
+    if len(close):
+        k = close[np.argmin(d[close] / limit[close])]
+        a, b = int(i[k]), int(j[k])
+        what = "a periodic image of itself" if a == b else f"atom {b} ({atoms[b].symbol})" + (
+            " or its periodic image" if any(periodic) else "")
         raise InvalidStructureError(
-            f"atoms {int(i[k])} and {int(j[k])} are {d[k]:.3g} Å apart (closer than {min_distance} Å): "
-            "overlapping atoms"
-        )
+            f"atom {a} ({atoms[a].symbol}) is {d[k]:.3g} Å from {what}: closer than {limit[k]:.3g} Å "
+            f"({OVERLAP_FRACTION} x the sum of covalent radii), overlapping atoms")
+
+
+def check_electron_count(atoms: Atoms, charge: float, spin: int | None = None) -> float:
+    """The electron count ``sum Z - charge``, refused when negative or inconsistent with ``spin`` (2S)."""
+    n_electrons = float(atoms.numbers.sum()) - float(charge)
+    if n_electrons < 0:
+        raise InvalidStructureError(f"charge {charge:+g} on {atoms.get_chemical_formula()} "
+                                    f"(nuclear charge {int(atoms.numbers.sum())}) leaves {n_electrons:g} electrons")
+    if spin is not None:
+        if spin < 0 or spin > n_electrons or abs(n_electrons - round(n_electrons)) > 1e-9 \
+                or (round(n_electrons) - spin) % 2:
+            raise InvalidStructureError(f"{n_electrons:g} electrons cannot have 2S = {spin}")
+    return n_electrons

@@ -10,7 +10,7 @@ from ase import Atoms
 from ..errors import UnsupportedElementError
 from .neighbours import neighbour_list
 
-__all__ = ["model_inputs", "batch_inputs", "species_indices"]
+__all__ = ["model_inputs", "batch_inputs", "species_indices", "structure_graph"]
 
 
 def species_indices(atoms: Atoms, species_index: dict[str, int]) -> np.ndarray:
@@ -40,9 +40,14 @@ def batch_inputs(graphs: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray, np.n
     return positions, species, edges, shifts, charge, batch
 
 
+def structure_graph(atoms: Atoms, species_index: dict[str, int], cutoff: float):
+    """(positions, species indices, edge_index, shifts) of one structure."""
+    species = species_indices(atoms, species_index)
+    edge_index, shifts = neighbour_list(atoms, cutoff)
+    return atoms.positions, species, edge_index, shifts
+
+
 def model_inputs(atoms: Atoms, species_index: dict[str, int], cutoff: float, charge: float,
                  dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu") -> tuple[torch.Tensor, ...]:
     """The six tensors a network's ``forward`` takes, for one structure."""
-    edge_index, shifts = neighbour_list(atoms, cutoff)
-    graph = (atoms.positions, species_indices(atoms, species_index), edge_index, shifts)
-    return batch_inputs([graph], [charge], dtype, device)
+    return batch_inputs([structure_graph(atoms, species_index, cutoff)], [charge], dtype, device)

@@ -13,11 +13,12 @@ from .jit import quiet_jit
 __all__ = ["deploy"]
 
 
-def deploy(model: torch.nn.Module, path, provenance: dict | None = None) -> Path:
+def deploy(model: torch.nn.Module, path, provenance: dict | None = None, domain: dict | None = None) -> Path:
     """Script ``model`` (any network of :mod:`ase_e3density.nn`) and write it with its metadata.
 
     Generic fields (kind, species, cutoff, dtype, versions, architecture, provenance) are added
-    here; the network adds what its kind needs (``model.deploy_metadata()``).
+    here; the network adds what its kind needs (``model.deploy_metadata()``). ``domain``: the training
+    domain (:func:`ase_e3density.graph.domain_of`), checked on every prediction.
     """
     import e3nn
     from e3nn.util.jit import script
@@ -38,4 +39,6 @@ def deploy(model: torch.nn.Module, path, provenance: dict | None = None) -> Path
                        "python": platform.python_version()},
         **model.deploy_metadata(),
     }
+    if domain is not None:
+        metadata["domain"] = domain
     return fmt.write_archive(scripted, metadata, path)

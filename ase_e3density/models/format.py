@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from ..errors import ModelFileError, ModelVersionError
+from ..errors import ModelFileError, ModelNotFoundError, ModelVersionError
 from ..fileio import atomic_path
 from .jit import quiet_jit
 
@@ -71,7 +71,7 @@ def read_metadata(path, verify: bool = True) -> dict:
     """The metadata of a deployed file, without loading the network; checked unless ``verify=False``."""
     path = Path(path)
     if not path.is_file():
-        raise ModelFileError(f"no such model file: {path}")
+        raise ModelNotFoundError(f"no such model file: {path}")
     if not zipfile.is_zipfile(path):
         raise ModelFileError(f"{path} is not an ase_e3density model (not a TorchScript archive)")
     try:

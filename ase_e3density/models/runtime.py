@@ -18,8 +18,10 @@ from ase import Atoms
 
 from ..electron.basis import BasisSet
 from ..electron.density import AtomicDensity, fix_electron_count
-from ..errors import ModelFileError
-from ..graph.inputs import model_inputs
+from ..errors import CalculatorParameterError, ModelFileError
+from ..graph.checks import check_electron_count
+from ..graph.domain import domain_report, edge_lengths
+from ..graph.inputs import batch_inputs, structure_graph
 from . import format as fmt
 from .jit import quiet_jit
 
@@ -67,20 +69,37 @@ class DeployedDensityModel(DeployedModel):
 
     basis: BasisSet = None  # type: ignore[assignment]
 
-    def predict(self, atoms: Atoms, charge: float = 0.0) -> np.ndarray:
-        """Flat coefficient vector (atom by atom, e3nn order) for ``atoms`` with total ``charge``."""
-        inputs = model_inputs(atoms, self.species_index, self.cutoff, charge, self.dtype, self.device)
+    def _run(self, atoms: Atoms, charge: float) -> tuple[np.ndarray, list[str]]:
+        n_electrons = check_electron_count(atoms, charge)
+        graph = structure_graph(atoms, self.species_index, self.cutoff)
+        inputs = batch_inputs([graph], [charge], self.dtype, self.device)
         with torch.no_grad():
             padded = self.module(*inputs).cpu().double().numpy()
         symbols = atoms.get_chemical_symbols()
         # The network conserves charge in its own dtype; redo the projection in float64 so
         # float32 models also hold the electron count to 1e-12.
         q = np.concatenate([self.basis[s].charge_integrals for s in symbols])
-        return fix_electron_count(self.basis.unpad(padded, symbols), q, float(atoms.numbers.sum()) - charge)
+        coefficients = fix_electron_count(self.basis.unpad(padded, symbols), q, n_electrons)
+        return coefficients, self.domain_report(atoms, graph, charge)
+
+    def domain_report(self, atoms: Atoms, graph, charge: float) -> list[str]:
+        """Why ``atoms`` lies outside the training domain recorded in the file (empty: inside)."""
+        domain = self.metadata.get("domain")
+        if not domain:
+            return []
+        _, _, edge_index, shifts = graph
+        return domain_report(domain, atoms.numbers, edge_index, edge_lengths(atoms.positions, edge_index, shifts),
+                             charge)
+
+    def predict(self, atoms: Atoms, charge: float = 0.0) -> np.ndarray:
+        """Flat coefficient vector (atom by atom, e3nn order) for ``atoms`` with total ``charge``."""
+        return self._run(atoms, charge)[0]
 
     def predict_density(self, atoms: Atoms, charge: float = 0.0) -> AtomicDensity:
-        """The predicted :class:`AtomicDensity` (structure checks are the caller's)."""
-        return AtomicDensity(atoms, self.basis, self.predict(atoms, charge), validate=False)
+        """The predicted :class:`AtomicDensity`; ``info["domain_warnings"]`` says why the structure lies
+        outside the training domain, if it does (structure checks are the caller's)."""
+        coefficients, reasons = self._run(atoms, charge)
+        return AtomicDensity(atoms, self.basis, coefficients, validate=False, info={"domain_warnings": reasons})
 
 
 def _runtime(module, metadata: dict, dtype, device, path: Path) -> DeployedModel:
@@ -96,7 +115,7 @@ def _dtype(value, default: str) -> torch.dtype:
         return value
     name = str(value).replace("torch.", "")
     if name not in ("float32", "float64"):
-        raise ModelFileError(f"dtype must be 'float32' or 'float64', got {value!r}")
+        raise CalculatorParameterError(f"dtype must be 'float32' or 'float64', got {value!r}")
     return getattr(torch, name)
 
 
@@ -104,9 +123,9 @@ def _device(value) -> torch.device:
     try:
         device = torch.device(value)
     except (RuntimeError, TypeError) as exc:
-        raise ModelFileError(f"unknown device {value!r}; use 'cpu', 'cuda' or 'cuda:N'") from exc
+        raise CalculatorParameterError(f"unknown device {value!r}; use 'cpu', 'cuda' or 'cuda:N'") from exc
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ModelFileError(f"device {value!r} asked for, but this torch sees no CUDA GPU")
+        raise CalculatorParameterError(f"device {value!r} asked for, but this torch sees no CUDA GPU")
     return device
 
 

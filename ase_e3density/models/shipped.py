@@ -4,7 +4,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from ..errors import ModelFileError
+from ..errors import CalculatorParameterError, ModelNotFoundError
 
 __all__ = ["SHIPPED_MODELS", "shipped_model_path", "resolve_model_path"]
 
@@ -18,10 +18,10 @@ def _models_folder() -> Path:
 def shipped_model_path(name: str = "default") -> Path:
     """Path of a model shipped in ``ase_e3density/data/models``."""
     if name not in SHIPPED_MODELS:
-        raise ModelFileError(f"no shipped model named {name!r}; shipped: {', '.join(SHIPPED_MODELS)}")
+        raise ModelNotFoundError(f"no shipped model named {name!r}; shipped: {', '.join(SHIPPED_MODELS)}")
     path = _models_folder() / SHIPPED_MODELS[name]
     if not path.is_file():
-        raise ModelFileError(f"this installation ships no {name!r} model; pass a deployed file instead")
+        raise ModelNotFoundError(f"this installation ships no {name!r} model; pass a deployed file instead")
     return path
 
 
@@ -32,6 +32,6 @@ def resolve_model_path(model: str | Path | None) -> Path:
     if isinstance(model, str) and model in SHIPPED_MODELS:
         return shipped_model_path(model)
     if not isinstance(model, (str, Path)):
-        raise ModelFileError(f"model must be a shipped model's name ({', '.join(SHIPPED_MODELS)}) or a path to a "
+        raise CalculatorParameterError(f"model must be a shipped model's name ({', '.join(SHIPPED_MODELS)}) or a path to a "
                              f"deployed file, not {type(model).__name__}")
     return Path(model)

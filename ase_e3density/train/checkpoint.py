@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from ..errors import ModelFileError
+from ..errors import ModelFileError, ModelNotFoundError
 from ..fileio import atomic_path
 from ..nn import DensityModel, ModelConfig
 
@@ -32,7 +32,7 @@ def load_checkpoint(path) -> dict:
     """The raw checkpoint dictionary."""
     path = Path(path)
     if not path.is_file():
-        raise ModelFileError(f"no such checkpoint: {path}")
+        raise ModelNotFoundError(f"no such checkpoint: {path}")
     try:
         state = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as exc:

@@ -22,6 +22,7 @@ from ..electron.density import AtomicDensity
 from ..electron.evaluation import ReferenceOnGrid, compare, summarise
 from ..errors import ConfigError, E3DensityError
 from ..fileio import atomic_path
+from ..graph.domain import domain_of, edge_lengths
 from ..nn import DensityModel, ModelConfig
 from .baseline import free_atom_table, output_scale_table
 from .checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
@@ -329,9 +330,16 @@ def deploy_best(run: Run, command: str | None) -> Path:
         "validation_metrics": {**validation, "grid_level": config.grid_level},
         "resumes": run.progress.get("resumes", []),
     }
-    deploy(model.cpu(), deployed, provenance=provenance)
+    deploy(model.cpu(), deployed, provenance=provenance, domain=training_domain(run))
     run.log(f"best epoch {best['epoch']} (validation eps {validation['eps']:.3f} %) -> {deployed}")
     return deployed
+
+
+def training_domain(run: Run) -> dict:
+    """Charges, distances and neighbour counts seen in the training set (checked at prediction)."""
+    graphs = ((s.density.atoms.numbers, s.edge_index, edge_lengths(s.density.atoms.positions, s.edge_index,
+                                                                  s.edge_shift), s.charge) for s in run.train_set)
+    return domain_of(graphs, run.model_config.cutoff)
 
 
 def write_log(path: Path, history: list[dict]) -> None:

@@ -1,0 +1,96 @@
+"""The training domain of a model, from the graphs it was trained on, and checks against it.
+
+Recorded at deployment (metadata key ``domain``) and checked on every prediction. A structure is
+flagged (never refused: it may be exactly what the user wants to extrapolate to) when
+
+- its total charge lies outside the range seen in training;
+- two atoms are closer than ``0.9`` x the shortest distance seen for their pair of elements, or a
+  pair of elements meets within the cutoff that never did in training;
+- an atom's nearest neighbour is farther than ``1.5`` x the farthest nearest neighbour seen for its
+  element (isolated atoms included);
+- an atom has more than ``1.5`` x the most neighbours within the cutoff seen for its element.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+from ase.data import chemical_symbols
+
+__all__ = ["domain_of", "domain_report", "edge_lengths", "SHORT_FACTOR", "FAR_FACTOR", "CROWD_FACTOR"]
+
+SHORT_FACTOR, FAR_FACTOR, CROWD_FACTOR = 0.9, 1.5, 1.5
+
+
+def edge_lengths(positions: np.ndarray, edge_index: np.ndarray, shifts: np.ndarray) -> np.ndarray:
+    """Length (Å) of every edge of a neighbour list."""
+    return np.linalg.norm(positions[edge_index[1]] - positions[edge_index[0]] + shifts, axis=1)
+
+
+def _pair(a: int, b: int) -> str:
+    a, b = sorted((int(a), int(b)))
+    return f"{chemical_symbols[a]}-{chemical_symbols[b]}"
+
+
+def _graph_stats(numbers: np.ndarray, edge_index: np.ndarray, lengths: np.ndarray):
+    receiver, sender = edge_index
+    counts = np.bincount(receiver, minlength=len(numbers))
+    nearest = np.full(len(numbers), np.inf)
+    np.minimum.at(nearest, receiver, lengths)
+    return counts, nearest
+
+
+def domain_of(graphs: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray, float]], cutoff: float) -> dict:
+    """Domain statistics from (atomic numbers, edge_index, edge lengths, total charge) per structure."""
+    shortest: dict[str, float] = {}
+    farthest_nearest: dict[str, float] = {}
+    most: dict[str, int] = {}
+    charges = []
+    for numbers, edge_index, lengths, charge in graphs:
+        charges.append(float(charge))
+        receiver, sender = edge_index
+        for key, d in zip((_pair(a, b) for a, b in zip(numbers[receiver], numbers[sender])), lengths):
+            shortest[key] = min(shortest.get(key, np.inf), float(d))
+        counts, nearest = _graph_stats(numbers, edge_index, lengths)
+        for z, c, n in zip(numbers, counts, nearest):
+            s = chemical_symbols[int(z)]
+            most[s] = max(most.get(s, 0), int(c))
+            farthest_nearest[s] = max(farthest_nearest.get(s, 0.0), float(min(n, cutoff)))
+    return {"cutoff": float(cutoff), "charge": [round(min(charges), 6), round(max(charges), 6)], "shortest": shortest,
+            "farthest_nearest": farthest_nearest, "most_neighbours": most}
+
+
+def domain_report(domain: dict, numbers: np.ndarray, edge_index: np.ndarray, lengths: np.ndarray,
+                  charge: float) -> list[str]:
+    """Why a structure lies outside ``domain`` (empty when it lies inside)."""
+    reasons = []
+    lo, hi = domain["charge"]
+    if not lo - 1e-6 <= charge <= hi + 1e-6:
+        reasons.append(f"total charge {charge:+g} outside the training range [{lo:+g}, {hi:+g}]")
+    receiver, sender = edge_index
+    pairs = np.array([_pair(a, b) for a, b in zip(numbers[receiver], numbers[sender])], dtype=object)
+    unseen = sorted(set(pairs.tolist()) - set(domain["shortest"]))
+    if unseen:
+        reasons.append(f"element pairs {', '.join(unseen)} within {domain['cutoff']:g} Å never met in training")
+    seen = np.array([domain["shortest"].get(p, 0.0) for p in pairs])
+    short = np.flatnonzero(lengths < SHORT_FACTOR * seen)
+    if len(short):
+        k = short[np.argmin(lengths[short] / seen[short])]
+        reasons.append(f"{len(short) // 2 or 1} pair(s) closer than in training: {pairs[k]} at {lengths[k]:.3g} Å "
+                       f"(training: >= {seen[k]:.3g} Å)")
+    counts, nearest = _graph_stats(numbers, edge_index, lengths)
+    nearest = np.minimum(nearest, domain["cutoff"])
+    symbols = [chemical_symbols[int(z)] for z in numbers]
+    far = [a for a, s in enumerate(symbols) if nearest[a] > FAR_FACTOR * domain["farthest_nearest"].get(s, np.inf)]
+    if far:
+        a = far[0]
+        reasons.append(f"{len(far)} atom(s) more isolated than in training: atom {a} ({symbols[a]}) has its nearest "
+                       f"neighbour at {'>' if nearest[a] >= domain['cutoff'] else ''}{nearest[a]:.3g} Å "
+                       f"(training: <= {domain['farthest_nearest'][symbols[a]]:.3g} Å)")
+    crowded = [a for a, s in enumerate(symbols) if counts[a] > CROWD_FACTOR * domain["most_neighbours"].get(s, np.inf)]
+    if crowded:
+        a = max(crowded, key=lambda k: counts[k])
+        reasons.append(f"{len(crowded)} atom(s) more crowded than in training: atom {a} ({symbols[a]}) has "
+                       f"{counts[a]} neighbours within {domain['cutoff']:g} Å (training: <= "
+                       f"{domain['most_neighbours'][symbols[a]]})")
+    return reasons
