@@ -9,7 +9,7 @@ from ase import Atoms
 from ase.calculators.calculator import Calculator, all_changes
 
 from .electron.density import AtomicDensity
-from .errors import CalculatorParameterError, DomainWarning, ModelFileError
+from .errors import CalculatorParameterError, DomainWarning
 from .graph.checks import check_structure
 from .models import DeployedModel, load_model, resolve_model_path
 
@@ -109,7 +109,7 @@ class E3DensityCalculator(Calculator):
             model = load_model(resolve_model_path(p["model"]), device=p["device"], dtype=p["dtype"])
         expected = p.get("model_checksum")
         if expected is not None and expected != model.checksum:
-            raise ModelFileError(f"{model.path} has checksum {model.checksum[:12]}..., not the expected "
+            raise CalculatorParameterError(f"{model.path} has checksum {model.checksum[:12]}..., not the expected "
                                  f"{str(expected)[:12]}...: another file than the one asked for")
         self.model = model
         p["model_checksum"] = model.checksum

@@ -87,3 +87,43 @@ def test_cli_reference_is_resumable(tmp_path):
     for density, row in zip(iter_densities(db), rows):
         assert density.n_electrons == pytest.approx(row.n_electrons, abs=1e-9)
         assert np.linalg.norm(density.dipole - row.dipole) < 0.02
+
+
+@pytest.mark.slow
+def test_killed_reference_run_keeps_its_rows_and_resumes_exactly_once(tmp_path):
+    """kill -9 mid-run: finished rows are already visible and kept; the rerun computes only the rest."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from ase.db import connect
+    from ase.io import write
+    frames = []
+    for k in range(6):
+        w = molecule("H2O")
+        w.rattle(0.05, seed=k)
+        frames.append(w)
+    write(tmp_path / "in.xyz", frames)
+    db = tmp_path / "ref.db"
+    command = [sys.executable, "-m", "ase_e3density.cli", "reference", str(tmp_path / "in.xyz"), "-o", str(db)]
+    proc = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.PIPE)
+    deadline = time.time() + 240
+    seen = 0
+    while time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+        if db.exists():
+            seen = connect(db, use_lock_file=False).count()
+            if seen >= 2:
+                break
+    assert seen >= 2, "rows must be visible while the run goes on"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    kept = connect(db, use_lock_file=False).count()
+    assert kept >= seen
+    rerun = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert f"{6 - kept} computed, {kept} already present" in rerun.stderr
+    rows = list(connect(db, use_lock_file=False).select())
+    assert len(rows) == 6 and len({r.uid for r in rows}) == 6

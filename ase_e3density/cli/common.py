@@ -35,9 +35,14 @@ def read_structures(inputs: list[str], index: str) -> Iterator[tuple[str, object
         require_file(path, "structure file")
         try:
             frames = read(path, index=index)
+        except (IndexError, StopIteration) as exc:
+            raise E3DensityError(f"{path}: --index {index} selects no frame") from exc
         except Exception as exc:  # ASE raises many kinds for unreadable files
             raise E3DensityError(f"{path}: ASE cannot read it ({type(exc).__name__}: {exc})") from exc
-        for i, atoms in enumerate([frames] if isinstance(frames, Atoms) else frames):
+        frames = [frames] if isinstance(frames, Atoms) else list(frames)
+        if not frames:
+            raise E3DensityError(f"{path}: --index {index} selects no frame")
+        for i, atoms in enumerate(frames):
             yield f"{path}@{i}", atoms
 
 

@@ -18,6 +18,8 @@ from math import comb, factorial, pi, sqrt
 
 import numpy as np
 
+from ..errors import E3DensityError
+
 __all__ = ["monomials", "solid_harmonic_matrix", "evaluate_solid_harmonics", "pyscf_to_e3nn"]
 
 
@@ -62,7 +64,7 @@ def solid_harmonic_matrix(l: int, order: str = "e3nn") -> np.ndarray:
         # PySCF orders p shells as (x, y, z) = textbook rows (m=1, m=-1, m=0).
         return textbook[[2, 0, 1]] if l == 1 else textbook
     if order != "e3nn":
-        raise ValueError(f"unknown component order {order!r}; use 'e3nn' or 'pyscf'")
+        raise E3DensityError(f"unknown component order {order!r}; use 'e3nn' or 'pyscf'")
     # e3nn's Y(x, y, z) is the textbook Y at (z, x, y): x^a y^b z^c there is z^a x^b y^c here.
     exps = monomials(l)
     index = {tuple(e): i for i, e in enumerate(exps)}

@@ -5,6 +5,7 @@ import numpy as np
 
 from .density import AtomicDensity
 from .grids import molecular_grid, uniform_grid
+from ..errors import E3DensityError
 
 __all__ = ["l1_error", "errors_by_l", "density_error", "quadrature"]
 
@@ -32,7 +33,7 @@ def quadrature(density: AtomicDensity, level: int = 3, spacing: float = 0.1):
         pts = grid.points().reshape(-1, 3)
         return pts, np.full(len(pts), grid.voxel_volume)
     if atoms.pbc.any():
-        raise ValueError("density errors on partly periodic systems are not supported; use a full cell or none")
+        raise E3DensityError("density errors on partly periodic systems are not supported; use a full cell or none")
     return molecular_grid(atoms, level)
 
 
@@ -45,7 +46,7 @@ def density_error(predicted: AtomicDensity, reference: AtomicDensity, level: int
     """
     a, b = predicted.atoms, reference.atoms
     if len(a) != len(b) or (a.numbers != b.numbers).any() or not np.allclose(a.positions, b.positions, atol=1e-6):
-        raise ValueError("densities to compare must belong to the same structure")
+        raise E3DensityError("densities to compare must belong to the same structure")
     points, weights = grid if grid is not None else quadrature(reference, level)
     return errors_by_l(predicted.evaluate_by_l(points), reference.evaluate_by_l(points), weights,
                        reference.n_electrons)

@@ -23,7 +23,7 @@ from ..graph.checks import check_electron_count
 from ..graph.domain import domain_report, edge_lengths
 from ..graph.inputs import batch_inputs, structure_graph
 from . import format as fmt
-from .jit import quiet_jit
+from .jit import plain_execution, quiet_jit
 
 __all__ = ["DeployedModel", "DeployedDensityModel", "load_model", "clear_model_cache"]
 
@@ -73,7 +73,7 @@ class DeployedDensityModel(DeployedModel):
         n_electrons = check_electron_count(atoms, charge)
         graph = structure_graph(atoms, self.species_index, self.cutoff)
         inputs = batch_inputs([graph], [charge], self.dtype, self.device)
-        with torch.no_grad():
+        with torch.no_grad(), plain_execution():
             padded = self.module(*inputs).cpu().double().numpy()
         symbols = atoms.get_chemical_symbols()
         # The network conserves charge in its own dtype; redo the projection in float64 so

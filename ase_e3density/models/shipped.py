@@ -34,4 +34,8 @@ def resolve_model_path(model: str | Path | None) -> Path:
     if not isinstance(model, (str, Path)):
         raise CalculatorParameterError(f"model must be a shipped model's name ({', '.join(SHIPPED_MODELS)}) or a path to a "
                              f"deployed file, not {type(model).__name__}")
-    return Path(model)
+    path = Path(model)
+    if isinstance(model, str) and not path.exists() and path.suffix == "" and len(path.parts) == 1:
+        raise ModelNotFoundError(f"no shipped model named {model!r} and no file of that name; shipped: "
+                                 f"{', '.join(SHIPPED_MODELS)}")
+    return path

@@ -6,6 +6,8 @@ from e3nn import o3
 from e3nn.nn import FullyConnectedNet, Gate
 from e3nn.util.jit import compile_mode
 
+from ..errors import E3DensityError
+
 
 def gated_irreps(target: o3.Irreps) -> tuple[o3.Irreps, o3.Irreps, o3.Irreps]:
     """Split a hidden irreps into (scalars, gates, gated) for e3nn's Gate."""
@@ -47,7 +49,7 @@ class Interaction(torch.nn.Module):
         # irreps the output heads need must be made here
         unreachable = [str(ir) for _, ir in o3.Irreps(required or "") if ir not in mid]
         if unreachable:
-            raise ValueError(f"irreps {', '.join(unreachable)} cannot be made from {self.irreps_in} and spherical "
+            raise E3DensityError(f"irreps {', '.join(unreachable)} cannot be made from {self.irreps_in} and spherical "
                              f"harmonics {irreps_sh}: raise the hidden l_max or sh_lmax")
         mid_sorted, perm, _ = mid.sort()
         instructions = [(i, j, perm[k], mode, train) for i, j, k, mode, train in instructions]

@@ -20,6 +20,7 @@ from e3nn.util.jit import compile_mode
 from ..electron.basis import load_basis
 from .blocks import Interaction
 from .radial import BesselBasis
+from ..errors import E3DensityError
 
 
 @dataclass
@@ -40,11 +41,11 @@ class ModelConfig:
     def __post_init__(self):
         self.hidden = {int(l): int(m) for l, m in self.hidden.items() if int(m) > 0}
         if not self.species:
-            raise ValueError("a model needs at least one species")
+            raise E3DensityError("a model needs at least one species")
         if 0 not in self.hidden or max(self.hidden) > 4:
-            raise ValueError("hidden needs scalar channels (l=0) and l_max <= 4")
+            raise E3DensityError("hidden needs scalar channels (l=0) and l_max <= 4")
         if self.parity not in ("natural", "both"):
-            raise ValueError("parity must be 'natural' or 'both'")
+            raise E3DensityError("parity must be 'natural' or 'both'")
 
     def hidden_irreps(self) -> o3.Irreps:
         out = []

@@ -1,0 +1,305 @@
+"""Bad input across the Python API and the command line, with what each must produce.
+
+Used by tests/test_bad_input.py (every case must give its error or warning) and by
+scripts/make_bad_input_table.py (docs/bad_input.md: the exact message a user sees).
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from ase import Atoms
+from ase.build import molecule
+from ase.calculators.calculator import PropertyNotImplementedError
+
+from ase_e3density import errors as E
+
+__all__ = ["Case", "Context", "CASES", "run_case", "make_context"]
+
+
+@dataclass
+class Context:
+    """Files the cases use, made once in a temporary folder."""
+
+    root: Path
+    model: Path           # a small deployed model (H, C, N, O)
+    reference_db: Path     # a one-row reference database in the default basis (water)
+    other_basis_db: Path   # the same water fitted onto def2-universal-jkfit
+
+
+@dataclass
+class Case:
+    area: str
+    what: str
+    run: Callable[[Context], object]
+    expect: type            # exception class, or a Warning class for flagged (not refused) input
+    pattern: str            # regular expression the message must match
+    cli: bool = False       # run(ctx) returns argv for `e3density`
+
+
+def water(**info) -> Atoms:
+    atoms = molecule("H2O")
+    atoms.info.update(info)
+    return atoms
+
+
+def calc(ctx: Context, **kwargs):
+    from ase_e3density import E3DensityCalculator
+    return E3DensityCalculator(kwargs.pop("model", ctx.model), **kwargs)
+
+
+def dipole_of(atoms: Atoms, ctx: Context, **kwargs):
+    atoms.calc = calc(ctx, **kwargs)
+    return atoms.get_dipole_moment()
+
+
+def default_dipole(atoms: Atoms):
+    from ase_e3density import E3DensityCalculator
+    atoms.calc = E3DensityCalculator()
+    return atoms.get_dipole_moment()
+
+
+def edited_model(ctx: Context, **changes) -> Path:
+    out = ctx.root / f"edited_{'_'.join(changes)}.pt"
+    with zipfile.ZipFile(ctx.model) as zin, zipfile.ZipFile(out, "w") as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename.endswith("extra/metadata.json"):
+                data = json.dumps({**json.loads(data), **changes}).encode()
+            zout.writestr(item, data)
+    return out
+
+
+def write(ctx: Context, name: str, text: str | bytes) -> Path:
+    path = ctx.root / name
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return path
+
+
+def load(path):
+    from ase_e3density.models import load_model
+    return load_model(path)
+
+
+def plain_torchscript(ctx: Context) -> Path:
+    import torch
+
+    from ase_e3density.models.jit import quiet_jit
+    path = ctx.root / "plain.pt"
+    with quiet_jit():
+        torch.jit.save(torch.jit.script(torch.nn.Linear(2, 2)), str(path))
+    return path
+
+
+def yaml_config(ctx: Context, name: str, text: str) -> Path:
+    return write(ctx, name, text)
+
+
+def train_config(ctx: Context, text: str):
+    from ase_e3density.train import TrainConfig
+    return TrainConfig.from_yaml(yaml_config(ctx, "cfg.yaml", text))
+
+
+def run_train(ctx: Context, text: str):
+    from ase_e3density.train import TrainConfig, train
+    return train(TrainConfig.from_yaml(yaml_config(ctx, "run.yaml", text)))
+
+
+def rng_atoms(n: int, box: float, symbol: str = "H", seed: int = 0) -> Atoms:
+    return Atoms(symbol * n, positions=np.random.default_rng(seed).uniform(0, box, (n, 3)))
+
+
+def dft(atoms: Atoms, **kwargs):
+    from ase_e3density.electron.reference import run_dft
+    return run_dft(atoms, **kwargs)
+
+
+def density(atoms: Atoms, coefficients):
+    from ase_e3density import AtomicDensity
+    return AtomicDensity(atoms, "def2-universal-jfit-decontracted", coefficients)
+
+
+def default_density(atoms: Atoms):
+    from ase_e3density.models import load_model, shipped_model_path
+    return load_model(shipped_model_path()).predict_density(atoms)
+
+
+def hydrogen_lattice() -> Atoms:
+    grid = np.stack(np.meshgrid(*[np.arange(6)] * 3, indexing="ij"), -1).reshape(-1, 3) * 1.2
+    return Atoms(f"H{len(grid)}", positions=grid)
+
+
+def energy_of(atoms: Atoms, ctx: Context):
+    atoms.calc = calc(ctx)
+    return atoms.get_potential_energy()
+
+
+def compare_different():
+    from ase_e3density import density_error
+    moved = water()
+    moved.positions[0] += 0.2
+    return density_error(default_density(water()), default_density(moved))
+
+
+def locked_reference(ctx: Context):
+    """A second writer while the first holds the database."""
+    from ase_e3density.fileio import exclusive_writer
+    with exclusive_writer(ctx.root / "busy.db", "reference database"):
+        from ase_e3density.cli import main
+        stderr = io.StringIO()
+        with contextlib.redirect_stderr(stderr):
+            main(["reference", str(write(ctx, "w.xyz", "3\n\nO 0 0 0\nH 0.96 0 0\nH -0.24 0.93 0\n")), "-o",
+                  str(ctx.root / "busy.db")])
+        raise E.E3DensityError(stderr.getvalue().strip().split("error: ", 1)[-1])
+
+
+CASES: list[Case] = [
+    # --- the calculator ------------------------------------------------------------------------
+    Case("calculator", "model=123", lambda c: calc(c, model=123), E.CalculatorParameterError, "model must be .* not int"),
+    Case("calculator", "model file does not exist", lambda c: calc(c, model=c.root / "missing.pt"), E.ModelNotFoundError, "no such model file"),
+    Case("calculator", "model name that is not shipped", lambda c: calc(c, model="phonon"), E.ModelNotFoundError, "no shipped model named 'phonon'"),
+    Case("calculator", "dtype='int32'", lambda c: calc(c, dtype="int32"), E.CalculatorParameterError, "dtype must be 'float32' or 'float64'"),
+    Case("calculator", "device='gpu'", lambda c: calc(c, device="gpu"), E.CalculatorParameterError, "unknown device 'gpu'"),
+    Case("calculator", "device='cuda' on a machine without a GPU", lambda c: calc(c, device="cuda"), E.CalculatorParameterError, "sees no CUDA GPU"),
+    Case("calculator", "charge='abc'", lambda c: calc(c, charge="abc"), E.CalculatorParameterError, "charge must be a number"),
+    Case("calculator", "charge=nan", lambda c: calc(c, charge=float("nan")), E.CalculatorParameterError, "charge must be finite"),
+    Case("calculator", "charge=inf", lambda c: calc(c, charge=float("inf")), E.CalculatorParameterError, "charge must be finite"),
+    Case("calculator", "atoms.info['charge'] = 'x'", lambda c: dipole_of(water(charge="x"), c), E.CalculatorParameterError, r"atoms.info\[\"charge\"\] must be a number"),
+    Case("calculator", "charge +5 on one H atom (-4 electrons)", lambda c: dipole_of(Atoms("H"), c, charge=5), E.InvalidStructureError, "leaves -4 electrons"),
+    Case("calculator", "charge 1e9 on water", lambda c: dipole_of(water(), c, charge=1e9), E.InvalidStructureError, "leaves -1e\\+09 electrons"),
+    Case("calculator", "empty Atoms", lambda c: dipole_of(Atoms(), c), E.InvalidStructureError, "no atoms"),
+    Case("calculator", "NaN position", lambda c: dipole_of(Atoms("H2", positions=[[0, 0, 0], [np.nan, 0, 0]]), c), E.InvalidStructureError, "non-finite"),
+    Case("calculator", "infinite position", lambda c: dipole_of(Atoms("H2", positions=[[0, 0, 0], [np.inf, 0, 0]]), c), E.InvalidStructureError, "non-finite"),
+    Case("calculator", "two atoms 0.11 Å apart", lambda c: dipole_of(Atoms("H2", positions=[[0, 0, 0], [0, 0, 0.11]]), c), E.InvalidStructureError, "0.11 Å from atom 1.*overlapping"),
+    Case("calculator", "O 0.3 Å from H (a bond squeezed to a third)", lambda c: dipole_of(Atoms("OH", positions=[[0, 0, 0], [0.3, 0, 0]]), c), E.InvalidStructureError, "closer than 0.485 Å"),
+    Case("calculator", "periodic images 0.5 Å apart", lambda c: dipole_of(Atoms("O", cell=[0.5, 5, 5], pbc=True), c), E.InvalidStructureError, "periodic image of itself"),
+    Case("calculator", "singular cell with pbc", lambda c: dipole_of(Atoms("H", cell=[[1, 0, 0], [2, 0, 0], [0, 0, 1]], pbc=True), c), E.InvalidStructureError, "cell is singular"),
+    Case("calculator", "zero cell with pbc=True", lambda c: dipole_of(Atoms("H", pbc=True), c), E.InvalidStructureError, "cell is singular"),
+    Case("calculator", "element the model lacks (Si)", lambda c: dipole_of(Atoms("SiH4", positions=rng_atoms(5, 4.0).positions), c), E.UnsupportedElementError, "Si.*supported: H C N O"),
+    Case("calculator", "dummy atom X (Z=0)", lambda c: dipole_of(Atoms("XH", positions=[[0, 0, 0], [1, 0, 0]]), c), E.InvalidStructureError, "dummy atom"),
+    Case("calculator", "get_atomic_density() before any atoms", lambda c: calc(c).get_atomic_density(), E.CalculatorParameterError, "no structure yet"),
+    Case("calculator", "a property it does not compute (energy)", lambda c: energy_of(water(), c), PropertyNotImplementedError, "energy"),
+    Case("calculator", "model_checksum of another file", lambda c: calc(c, model_checksum="0" * 64), E.CalculatorParameterError, "another file than the one asked for"),
+    # --- flagged, not refused -----------------------------------------------------------------
+    Case("domain", "water with charge +10 (default model)", lambda c: default_dipole(water(charge=10)), E.DomainWarning, r"total charge \+10 outside the training range"),
+    Case("domain", "216 H atoms on a 1.2 Å cubic lattice (default model)", lambda c: default_dipole(hydrogen_lattice()), E.DomainWarning, "closer than in training.*more crowded|closer than in training"),
+    Case("domain", "an isolated O atom (default model)", lambda c: default_dipole(Atoms("O")), E.DomainWarning, "more isolated than in training"),
+    Case("domain", "O2 (default model: O-O never that close)", lambda c: default_dipole(molecule("O2")), E.DomainWarning, "O-O at 1.2.* Å"),
+    Case("domain", "water dimer squeezed to O...O 2.2 Å (default model)", lambda c: default_dipole(_squeezed_dimer()), E.DomainWarning, "O-O at 2.2"),
+    # --- deployed files -------------------------------------------------------------------------
+    Case("model file", "a text file named .pt", lambda c: load(write(c, "notes.pt", "not a model")), E.ModelFileError, "not an ase_e3density model"),
+    Case("model file", "TorchScript without our metadata", lambda c: load(plain_torchscript(c)), E.ModelFileError, "without ase_e3density metadata"),
+    Case("model file", "truncated file", lambda c: load(write(c, "half.pt", c.model.read_bytes()[: c.model.stat().st_size // 2])), E.ModelFileError, "not an ase_e3density model|corrupt|could not be loaded"),
+    Case("model file", "a torch.export .pt2 file", lambda c: load(c.root / "model.pt2"), E.ModelFileError, "not supported by this version yet"),
+    Case("model file", "cutoff edited in the metadata", lambda c: load(edited_model(c, cutoff=5.0)), E.ModelFileError, "was edited or is corrupt"),
+    Case("model file", "species edited in the metadata", lambda c: load(edited_model(c, species=["H", "O"])), E.ModelFileError, "was edited or is corrupt"),
+    Case("model file", "written by a newer format", lambda c: load(edited_model(c, format_version=99)), E.ModelVersionError, "format version 99.*upgrade"),
+    Case("model file", "written by format 1 (no checksum)", lambda c: load(edited_model(c, format_version=1)), E.ModelVersionError, "deploy its checkpoint again"),
+    # --- physics core -----------------------------------------------------------------------
+    Case("physics", "unknown basis set name", lambda c: __import__("ase_e3density").load_basis("nope"), E.UnknownBasisError, "unknown basis set 'nope'"),
+    Case("physics", "element missing from the basis (U)", lambda c: __import__("ase_e3density").load_basis()["U"], E.UnsupportedElementError, "U is not in basis set"),
+    Case("physics", "AtomicDensity with one coefficient too few", lambda c: density(water(), np.zeros(101)), E.E3DensityError, "expected 102 coefficients"),
+    Case("physics", "AtomicDensity with a NaN coefficient", lambda c: density(water(), np.full(102, np.nan)), E.E3DensityError, "NaN or inf"),
+    Case("physics", "grid spacing 0", lambda c: default_density(water()).on_grid(spacing=0), E.E3DensityError, "spacing must be a positive"),
+    Case("physics", "grid padding -1", lambda c: default_density(water()).on_grid(padding=-1), E.E3DensityError, "padding must be a non-negative"),
+    Case("physics", "cube grid of 7 TiB (spacing 0.001 Å)", lambda c: default_density(water()).write_cube(c.root / "x.cube", spacing=0.001), E.ResourceError, "would need about .* GiB"),
+    Case("physics", "quadrature grid level 9", lambda c: __import__("ase_e3density.electron.grids", fromlist=["x"]).molecular_grid(water(), 9), E.E3DensityError, "grid level must be one of"),
+    Case("physics", "density_error of two different structures", lambda c: compare_different(), E.E3DensityError, "same structure"),
+    # --- PySCF references ---------------------------------------------------------------------
+    Case("reference", "water with charge +1 forced closed-shell", lambda c: dft(water(), charge=1, spin=0), E.E3DensityError, "cannot form a closed-shell state"),
+    Case("reference", "water with charge +20", lambda c: dft(water(), charge=20), E.E3DensityError, "leaves -10 electrons"),
+    Case("reference", "spin larger than the electron count", lambda c: dft(Atoms("H"), spin=3), E.E3DensityError, "cannot form a spin=3 state"),
+    Case("reference", "a periodic structure", lambda c: dft(Atoms("H2", positions=[[0, 0, 0], [0.74, 0, 0]], cell=[5, 5, 5], pbc=True)), E.E3DensityError, "molecular: pass atoms with pbc=False"),
+    Case("reference", "PySCF grid level 12", lambda c: dft(water(), grid_level=12), E.E3DensityError, "grid level must be 0-9"),
+    Case("reference", "O2 as a closed-shell singlet", lambda c: dft(molecule("O2")), E.E3DensityError, "unstable towards an open-shell"),
+    Case("reference", "a second writer on one database", locked_reference, E.E3DensityError, "another process is writing to reference database"),
+    # --- training configuration -----------------------------------------------------------------
+    Case("training", "unknown option", lambda c: train_config(c, "train: x.db\nlearning_rate: 0.1\n"), E.ConfigError, "unknown training option.*learning_rate"),
+    Case("training", "epochs: ten", lambda c: train_config(c, "train: x.db\nepochs: ten\n"), E.ConfigError, "option epochs: expected an integer, got 'ten'"),
+    Case("training", "lr: -1", lambda c: train_config(c, "train: x.db\nlr: -1\n"), E.ConfigError, "option lr: must be > 0"),
+    Case("training", "validation_fraction: 2", lambda c: train_config(c, "train: x.db\nvalidation_fraction: 2\n"), E.ConfigError, "option validation_fraction: must be > 0.0 and <= 1.0"),
+    Case("training", "misspelt model option", lambda c: train_config(c, "train: x.db\nmodel: {hiden: {0: 4}}\n"), E.ConfigError, "option model.hiden: unknown"),
+    Case("training", "negative cutoff", lambda c: train_config(c, "train: x.db\nmodel: {cutoff: -3}\n"), E.ConfigError, "option model.cutoff: must be > 0"),
+    Case("training", "free_atom: zero", lambda c: train_config(c, "train: x.db\nfree_atom: zero\n"), E.ConfigError, "option free_atom: must be one of pyscf, mean"),
+    Case("training", "dtype: float16", lambda c: train_config(c, "train: x.db\ndtype: float16\n"), E.ConfigError, "option dtype: must be one of float32, float64"),
+    Case("training", "no train option", lambda c: train_config(c, "epochs: 3\n"), E.ConfigError, "'train'.*is required"),
+    Case("training", "not valid YAML", lambda c: train_config(c, "train: [unclosed\n"), E.ConfigError, "not valid YAML"),
+    Case("training", "a YAML list instead of options", lambda c: train_config(c, "- 1\n- 2\n"), E.ConfigError, "expected a mapping of options"),
+    Case("training", "configuration file missing", lambda c: __import__("ase_e3density.train", fromlist=["x"]).TrainConfig.from_yaml(c.root / "none.yaml"), E.ConfigError, "no such training configuration"),
+    Case("training", "training database missing (none is created)", lambda c: run_train(c, "train: missing.db\n"), E.ConfigError, "option train: no such database"),
+    # --- the command line (one line on stderr, exit status 2, no traceback) ----------------------
+    Case("cli", "predict: structure file missing", lambda c: ["predict", str(c.root / "none.xyz")], E.E3DensityError, "structure file .*none.xyz does not exist", cli=True),
+    Case("cli", "predict: file ASE cannot read", lambda c: ["predict", str(write(c, "junk.xyz", "3\nnot xyz\nfoo bar\n"))], E.E3DensityError, "ASE cannot read it", cli=True),
+    Case("cli", "predict: --index 99 of a 1-frame file", lambda c: ["predict", str(write(c, "one.xyz", "1\n\nO 0 0 0\n")), "--index", "99"], E.E3DensityError, "--index 99 selects no frame", cli=True),
+    Case("cli", "predict: --cube with --index ':' over several frames", lambda c: ["predict", str(write(c, "two.xyz", "1\n\nO 0 0 0\n1\n\nO 0 0 0\n")), "--index", ":", "--cube", str(c.root / "x.cube")], E.E3DensityError, "--cube writes one frame", cli=True),
+    Case("cli", "predict: --spacing 0", lambda c: ["predict", "--spacing", "0", "--cube", str(c.root / "x.cube")], E.E3DensityError, "--spacing must be positive", cli=True),
+    Case("cli", "predict: --spacing 0.001 (a 7 TiB grid)", lambda c: ["predict", "--spacing", "0.001", "--cube", str(c.root / "x.cube")], E.ResourceError, "would need about", cli=True),
+    Case("cli", "predict: --model file missing", lambda c: ["predict", "--model", str(c.root / "none.pt")], E.ModelNotFoundError, "no such model file", cli=True),
+    Case("cli", "predict: --charge nan", lambda c: ["predict", "--charge", "nan"], E.E3DensityError, "must be finite", cli=True),
+    Case("cli", "evaluate: database missing (none is created)", lambda c: ["evaluate", "default", str(c.root / "none.db")], E.E3DensityError, "reference database .*none.db does not exist", cli=True),
+    Case("cli", "evaluate: an xyz file as the database", lambda c: ["evaluate", "default", str(write(c, "w.xyz", "1\n\nO 0 0 0\n"))], E.E3DensityError, "is not an ase.db database", cli=True),
+    Case("cli", "evaluate: reference in another basis", lambda c: ["evaluate", "default", str(c.other_basis_db)], E.E3DensityError, "holds densities in def2-universal-jkfit.*compare like with like", cli=True),
+    Case("cli", "train: configuration missing", lambda c: ["train", str(c.root / "none.yaml")], E.ConfigError, "no such training configuration", cli=True),
+    Case("cli", "train: epochs: ten", lambda c: ["train", str(yaml_config(c, "ten.yaml", "train: x.db\nepochs: ten\n"))], E.ConfigError, "option epochs: expected an integer", cli=True),
+    Case("cli", "info: a checkpoint, not a deployed model", lambda c: ["info", str(write(c, "ck.pt", b"PK\x03\x04"))], E.ModelFileError, "not an ase_e3density model", cli=True),
+    Case("cli", "deploy: checkpoint missing", lambda c: ["deploy", str(c.root / "none.ck"), "-o", str(c.root / "m.pt")], E.ModelNotFoundError, "no such checkpoint", cli=True),
+    Case("cli", "reference: structure file missing", lambda c: ["reference", str(c.root / "none.xyz"), "-o", str(c.root / "r.db")], E.E3DensityError, "structure file .*does not exist", cli=True),
+]
+
+
+def _squeezed_dimer() -> Atoms:
+    dimer = molecule("H2O") + molecule("H2O")
+    dimer.positions[3:] += [2.2, 0.0, 0.0]
+    return dimer
+
+
+def run_case(case: Case, ctx: Context) -> tuple[str, str]:
+    """(outcome, message): outcome is the exception or warning class name, or 'no error'/'exit N'."""
+    import warnings
+
+    if case.cli:
+        from ase_e3density.cli import main
+        stderr, stdout = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(stdout):
+            code = main(case.run(ctx))
+        lines = [line for line in stderr.getvalue().splitlines() if line.strip()]
+        return f"exit {code}", lines[-1] if lines else ""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            case.run(ctx)
+        except Exception as exc:  # noqa: BLE001 - the point is to see what comes out
+            return type(exc).__name__, str(exc)
+    flagged = [w for w in caught if issubclass(w.category, E.DomainWarning)]
+    if flagged:
+        return flagged[0].category.__name__, str(flagged[0].message)
+    return "no error", ""
+
+
+def make_context(root: Path) -> Context:
+    """The files the cases need: a small deployed model and two one-row reference databases."""
+    from ase.db import connect
+
+    from ase_e3density import AtomicDensity, load_basis
+    from ase_e3density.electron.database import write_density_row
+    from ase_e3density.models import deploy
+    from model_helpers import small_model
+
+    root.mkdir(parents=True, exist_ok=True)
+    model = root / "model.pt"
+    deploy(small_model(), model)
+    paths = {}
+    for name in ("def2-universal-jfit-decontracted", "def2-universal-jkfit"):
+        basis, atoms = load_basis(name), water()
+        coefficients = np.concatenate([basis[s].charge_integrals * z / (basis[s].charge_integrals @ basis[s].charge_integrals)
+                                       for s, z in zip(atoms.get_chemical_symbols(), atoms.numbers)])
+        path = root / f"{name}.db"
+        write_density_row(connect(path), AtomicDensity(atoms, basis, coefficients), uid=name)
+        paths[name] = path
+    return Context(root, model, paths["def2-universal-jfit-decontracted"], paths["def2-universal-jkfit"])
