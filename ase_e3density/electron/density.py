@@ -239,6 +239,12 @@ class AtomicDensity:
         """Electric field (V/Å) of nuclei plus electrons at points (Å), shape (..., 3)."""
         return electrostatics.electric_field(self, points, tolerance)
 
+    def esp_charges(self, sampling: str = "mk", restraint: float = 0.0, **options):
+        """Charges (an :class:`~ase_e3density.electron.esp_charges.ESPFit`) fitted to this density's potential."""
+        from .esp_charges import esp_charges
+
+        return esp_charges(self, sampling, restraint, **options)
+
     def esp_on_grid(self, spacing: float = 0.2, padding: float = 4.0) -> tuple[UniformGrid, np.ndarray]:
         """Electrostatic potential (V) on a padded uniform box grid (molecules only)."""
         grid = uniform_grid(self.atoms, spacing, padding)
