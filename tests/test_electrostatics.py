@@ -31,7 +31,7 @@ def _pyscf_potential(density: AtomicDensity, points: np.ndarray) -> np.ndarray:
     symbols = density.atoms.get_chemical_symbols()
     centres = density.atoms.positions / Bohr  # ASE's bohr on both sides: PySCF's own constant differs by 1e-9
     auxmol = gto.M(atom=[(s, tuple(p)) for s, p in zip(symbols, centres)], unit="Bohr",
-                   basis=_pyscf_basis(density.basis, symbols), verbose=0)
+                   basis=_pyscf_basis(density.basis, symbols), spin=None, verbose=0)
     charges = gto.fakemol_for_charges(points / Bohr)
     integrals = gto.mole.intor_cross("int2c2e", auxmol, charges)  # (naux, npoints)
     c_pyscf = _to_e3nn_matrix(density.basis, symbols).T @ density.coefficients
