@@ -75,3 +75,14 @@ def test_run_dft_takes_a_guess_and_counts_iterations():
     model = run_dft(water, guess=lambda mol: guess_from_density(dft_density(water), mol))
     assert model.energy == pytest.approx(minao.energy, abs=1e-6)  # eV
     assert 0 < model.info["scf_cycles"] < minao.info["scf_cycles"]
+
+
+@pytest.mark.slow
+def test_cli_reference_with_the_models_guess(tmp_path, capsys):
+    from ase.io import write
+
+    from ase_e3density.cli import main
+
+    write(tmp_path / "w.xyz", molecule("H2O"))
+    assert main(["reference", str(tmp_path / "w.xyz"), "-o", str(tmp_path / "r.db"), "--guess", "model"]) == 0
+    assert "SCF iterations" in capsys.readouterr().err
