@@ -11,10 +11,11 @@ from .errors import (ConfigError, E3DensityError, InvalidStructureError, ModelFi
                      UnknownBasisError, UnsupportedElementError)
 
 __all__ = ["AtomicDensity", "E3DensityCalculator", "BasisSet", "load_basis", "available_basis_sets", "density_error",
-           "load_model", "E3DensityError", "UnsupportedElementError", "UnknownBasisError", "InvalidStructureError",
+           "load_model", "initial_guess", "E3DensityError", "UnsupportedElementError", "UnknownBasisError", "InvalidStructureError",
            "ModelFileError", "ModelVersionError", "ConfigError", "__version__"]
 
-_LAZY = {"E3DensityCalculator": ("calculator", "E3DensityCalculator"), "load_model": ("models", "load_model")}
+_LAZY = {"E3DensityCalculator": ("calculator", "E3DensityCalculator"), "load_model": ("models", "load_model"),
+         "initial_guess": ("scf", "initial_guess")}
 
 
 def __getattr__(name: str):

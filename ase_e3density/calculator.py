@@ -9,7 +9,7 @@ from ase import Atoms
 from ase.calculators.calculator import Calculator, all_changes
 
 from .electron.density import AtomicDensity
-from .errors import CalculatorParameterError, DomainWarning
+from .errors import CalculatorParameterError, DomainWarning, E3DensityError
 from .graph.checks import check_structure
 from .models import DeployedModel, load_model, resolve_model_path
 
@@ -55,15 +55,18 @@ class E3DensityCalculator(Calculator):
     - ``dtype``: ``"float32"`` or ``"float64"``; ``None`` keeps the file's;
     - ``model_checksum``: filled in on load; when given, the loaded file must match it.
 
-    Results (ASE units): ``charges`` (e), ``dipole`` (e·Å) and ``quadrupole`` (traceless,
-    Buckingham, e·Å²) about the centre of mass, ``n_electrons``, ``density_coefficients``, and
-    ``domain_warnings``: why the structure lies outside the model's training domain (also issued as a
-    :class:`~ase_e3density.errors.DomainWarning`); empty when it lies inside.
+    Results (ASE units): ``charges`` (e, the s-function partition), ``esp_charges`` (e, fitted to the
+    predicted electrostatic potential on Merz-Kollman surfaces: the charges force fields want),
+    ``dipole`` (e·Å) and ``quadrupole`` (traceless, Buckingham, e·Å²) about the centre of mass,
+    ``n_electrons``, ``density_coefficients``, and ``domain_warnings``: why the structure lies outside
+    the model's training domain (also issued as a :class:`~ase_e3density.errors.DomainWarning`); empty
+    when it lies inside. The potential and field at any points: :meth:`get_electrostatic_potential`,
+    :meth:`get_electric_field`, :meth:`get_surface_potential`.
     Loaded models are shared between calculators using the same file, so a calculator per
     frame is cheap; a pickled calculator reloads its model from the file.
     """
 
-    implemented_properties = ["charges", "dipole", "quadrupole", "n_electrons", "density_coefficients"]
+    implemented_properties = ["charges", "esp_charges", "dipole", "quadrupole", "n_electrons", "density_coefficients"]
     default_parameters = {"model": "default", "charge": None, "device": "cpu", "dtype": None}
     discard_results_on_any_change = True
 
@@ -146,6 +149,14 @@ class E3DensityCalculator(Calculator):
         return changes
 
     def calculate(self, atoms: Atoms | None = None, properties=None, system_changes=all_changes) -> None:
+        if not system_changes and self._density is not None and self.results:
+            super().calculate(atoms, properties, system_changes)
+        else:
+            self._predict(atoms, properties, system_changes)
+        if "esp_charges" in (properties or ()) and "esp_charges" not in self.results:
+            self.results["esp_charges"] = self._density.esp_charges("mk").charges  # only when asked: costs more
+
+    def _predict(self, atoms: Atoms | None, properties, system_changes) -> None:
         super().calculate(atoms, properties, system_changes)
         atoms = self.atoms
         check_structure(atoms)
@@ -177,3 +188,28 @@ class E3DensityCalculator(Calculator):
     def get_quadrupole(self, atoms: Atoms | None = None) -> np.ndarray:
         """Traceless quadrupole (e·Å², Buckingham) about the centre of mass."""
         return self.get_property("quadrupole", atoms)
+
+    def get_esp_charges(self, atoms: Atoms | None = None) -> np.ndarray:
+        """Charges (e) fitted to the predicted potential on Merz-Kollman surfaces (1.4-2.0 x vdW radii)."""
+        return self.get_property("esp_charges", atoms)
+
+    def get_electrostatic_potential(self, atoms: Atoms | None = None, points=None) -> np.ndarray:
+        """Electrostatic potential (V) of the predicted density plus nuclei at points (Å), shape (..., 3)."""
+        if points is None:
+            raise E3DensityError("pass the points (Å) at which to evaluate the potential")
+        return self.get_atomic_density(atoms).electrostatic_potential(points)
+
+    def get_electric_field(self, atoms: Atoms | None = None, points=None) -> np.ndarray:
+        """Electric field (V/Å) of the predicted density plus nuclei at points (Å), shape (..., 3)."""
+        if points is None:
+            raise E3DensityError("pass the points (Å) at which to evaluate the field")
+        return self.get_atomic_density(atoms).electric_field(points)
+
+    def get_surface_potential(self, atoms: Atoms | None = None, scale: float = 1.4,
+                              density: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+        """Points (Å) on the ``scale`` x vdW surface and the potential (V) there: an ESP map."""
+        from .electron.surfaces import molecular_surface
+
+        rho = self.get_atomic_density(atoms)
+        points = molecular_surface(rho.atoms, scale, density)
+        return points, rho.electrostatic_potential(points)

@@ -174,3 +174,23 @@ def test_shipped_models_by_name_and_missing_default(monkeypatch):
         E3DensityCalculator()
     with pytest.raises(ModelFileError, match="no shipped model named 'phonon'"):
         E3DensityCalculator("phonon")
+
+
+def test_electrostatics_on_the_calculator(model_file, monkeypatch):
+    atoms = molecule("H2O")
+    atoms.calc = E3DensityCalculator(model_file)
+    calls = count_predictions(monkeypatch)
+    density = atoms.calc.get_atomic_density(atoms)
+    points = np.array([[0.0, 0.0, 3.0], [2.5, 1.0, -1.0]])
+    np.testing.assert_array_equal(atoms.calc.get_electrostatic_potential(atoms, points),
+                                  density.electrostatic_potential(points))
+    np.testing.assert_array_equal(atoms.calc.get_electric_field(atoms, points), density.electric_field(points))
+    q = atoms.calc.get_esp_charges(atoms)
+    assert q.sum() == pytest.approx(density.total_charge, abs=1e-12)
+    np.testing.assert_array_equal(atoms.calc.get_property("esp_charges", atoms), q)
+    surface, potential = atoms.calc.get_surface_potential(atoms)
+    assert surface.shape == (len(potential), 3) and len(potential) > 50
+    assert len(calls) == 1  # one prediction serves every electrostatic property
+    atoms.positions[0, 2] += 0.05
+    assert not np.array_equal(atoms.calc.get_esp_charges(atoms), q)
+    assert len(calls) == 2

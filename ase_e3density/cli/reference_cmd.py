@@ -21,6 +21,9 @@ def add_parser(sub) -> None:
     ref.add_argument("--grid-level", type=int, default=3, choices=range(10), metavar="{0..9}", help="PySCF DFT grid level")
     ref.add_argument("--no-stability-check", action="store_true",
                      help="skip PySCF's stability analysis of closed-shell solutions (done when no spin is given)")
+    ref.add_argument("--guess", choices=("minao", "atom", "huckel", "model"), default="minao",
+                     help="SCF initial guess: PySCF's, or 'model' (one Kohn-Sham step from the predicted density)")
+    ref.add_argument("--model", default=None, help="model for --guess model (default: the shipped default)")
     ref.set_defaults(func=run)
 
 
@@ -55,7 +58,7 @@ def _compute(args, structures, aux: str, db) -> int:
         start = time.perf_counter()
         try:
             result = run_dft(atoms, xc=args.xc, basis=args.basis, grid_level=args.grid_level,
-                             check_stability=not args.no_stability_check)
+                             check_stability=not args.no_stability_check, guess=_guess(args, atoms))
             density = fit_density(result, aux)
             eps = fit_error_vs_dft(density, result)
         except Exception as exc:  # one bad structure must not stop a long run
@@ -65,6 +68,15 @@ def _compute(args, structures, aux: str, db) -> int:
         write_density_row(db, density, uid, source=source, fit_eps=eps)
         done.add(uid)
         progress(f"[{n}/{total}] {source} {atoms.get_chemical_formula()}: E={result.energy:.6f} eV "
-                 f"fit eps={eps:.3f}% ({time.perf_counter() - start:.1f} s)")
+                 f"fit eps={eps:.3f}% {result.info['scf_cycles']} SCF iterations ({time.perf_counter() - start:.1f} s)")
     progress(f"done: {total - skipped - failed} computed, {skipped} already present, {failed} failed -> {args.output}")
     return 1 if failed else 0
+
+
+def _guess(args: argparse.Namespace, atoms):
+    """PySCF's guess by name, or a callable giving the model's dm0 for the built molecule."""
+    if args.guess != "model":
+        return args.guess
+    from ..scf import initial_guess
+
+    return lambda mol: initial_guess(atoms, args.model, mol=mol, xc=args.xc)

@@ -11,12 +11,14 @@ from functools import cached_property
 
 import numpy as np
 from ase import Atoms
-from ase.units import Bohr
+from ase.units import Bohr, Hartree
 from scipy.spatial import cKDTree
 
 from ..errors import E3DensityError
 from ..graph.checks import check_structure
+from . import electrostatics
 from .basis import BasisSet, load_basis
+from .electrostatics import TOLERANCE
 from .grids import UniformGrid, uniform_grid
 from .harmonics import evaluate_solid_harmonics
 
@@ -223,6 +225,38 @@ class AtomicDensity:
 
         grid, values = self.on_grid(spacing, padding)
         write_density_cube(path, self.atoms, grid, values * Bohr**3)
+        return grid
+
+    # -- electrostatics ------------------------------------------------------------------
+    def electrostatic_potential(self, points, tolerance: float = TOLERANCE) -> np.ndarray:
+        """Electrostatic potential (V) of nuclei plus electrons at points (Å), shape (..., 3) -> (...).
+
+        Closed-form Gaussian integrals; see :mod:`ase_e3density.electron.electrostatics` for ``tolerance``.
+        """
+        return electrostatics.electrostatic_potential(self, points, tolerance)
+
+    def electric_field(self, points, tolerance: float = TOLERANCE) -> np.ndarray:
+        """Electric field (V/Å) of nuclei plus electrons at points (Å), shape (..., 3)."""
+        return electrostatics.electric_field(self, points, tolerance)
+
+    def esp_charges(self, sampling: str = "mk", restraint: float = 0.0, **options):
+        """Charges (an :class:`~ase_e3density.electron.esp_charges.ESPFit`) fitted to this density's potential."""
+        from .esp_charges import esp_charges
+
+        return esp_charges(self, sampling, restraint, **options)
+
+    def esp_on_grid(self, spacing: float = 0.2, padding: float = 4.0) -> tuple[UniformGrid, np.ndarray]:
+        """Electrostatic potential (V) on a padded uniform box grid (molecules only)."""
+        grid = uniform_grid(self.atoms, spacing, padding)
+        return grid, self.electrostatic_potential(grid.points())
+
+    def write_esp_cube(self, path, spacing: float = 0.2, padding: float = 4.0) -> UniformGrid:
+        """Write the electrostatic potential to a cube file in Hartree/e (atomic units, as cubegen does)."""
+        from .cube import write_density_cube
+
+        grid, values = self.esp_on_grid(spacing, padding)
+        write_density_cube(path, self.atoms, grid, values / Hartree,
+                           comment="ase_e3density electrostatic potential (Hartree/e)")
         return grid
 
     # -- (de)serialisation ---------------------------------------------------------------

@@ -20,7 +20,8 @@ import numpy as np
 
 from ..errors import E3DensityError
 
-__all__ = ["monomials", "solid_harmonic_matrix", "evaluate_solid_harmonics", "pyscf_to_e3nn"]
+__all__ = ["monomials", "solid_harmonic_matrix", "evaluate_solid_harmonics", "solid_harmonic_gradients",
+           "pyscf_to_e3nn"]
 
 
 @lru_cache(maxsize=None)
@@ -89,6 +90,27 @@ def evaluate_solid_harmonics(vectors: np.ndarray, lmax: int) -> list[np.ndarray]
         exps = monomials(l)
         mono = np.stack([px[a] * py[b] * pz[c] for a, b, c in exps], axis=1)
         out.append(mono @ solid_harmonic_matrix(l).T)
+    return out
+
+
+def solid_harmonic_gradients(vectors: np.ndarray, lmax: int) -> list[np.ndarray]:
+    """Gradients of ``r^l Y_lm(r)`` for l = 0..lmax at vectors (n, 3): list of (n, 2l+1, 3) arrays."""
+    n = len(vectors)
+    powers = [[np.ones(n)] for _ in range(3)]
+    for k in range(3):
+        for _ in range(lmax):
+            powers[k].append(powers[k][-1] * vectors[:, k])
+    out = [np.zeros((n, 1, 3))]
+    for l in range(1, lmax + 1):
+        exps = monomials(l)
+        grad = np.zeros((n, len(exps), 3))
+        for j, e in enumerate(exps):
+            for k in range(3):
+                if e[k]:
+                    d = list(e)
+                    d[k] -= 1
+                    grad[:, j, k] = e[k] * powers[0][d[0]] * powers[1][d[1]] * powers[2][d[2]]
+        out.append(np.einsum("mj,njk->nmk", solid_harmonic_matrix(l), grad))
     return out
 
 

@@ -54,8 +54,12 @@ def _charge_and_spin(atoms: Atoms, charge, spin) -> tuple[int, int | None]:
 
 def run_dft(atoms: Atoms, xc: str = "PBE0", basis: str = "cc-pvdz", charge: int | None = None,
             spin: int | None = None, grid_level: int = 3, conv_tol: float = 1e-9, verbose: int = 0,
-            check_stability: bool = True) -> DFTResult:
+            check_stability: bool = True, guess="minao") -> DFTResult:
     """Kohn-Sham DFT with PySCF: RKS for closed shells, UKS when ``spin`` (2S) > 0.
+
+    ``guess``: a PySCF ``init_guess`` name ("minao", "atom", "huckel", ...) or a callable that takes
+    the built ``Mole`` and returns ``dm0`` (e.g. a model's guess, :func:`ase_e3density.scf.initial_guess`).
+    ``info["scf_cycles"]`` holds the number of SCF iterations.
 
     ``charge`` and ``spin`` default to ``atoms.info["charge"]`` / ``atoms.info["spin"]``;
     with no spin given, an odd electron count gets a doublet and an even one a singlet, whose
@@ -84,7 +88,11 @@ def run_dft(atoms: Atoms, xc: str = "PBE0", basis: str = "cc-pvdz", charge: int 
                 unit="Angstrom", basis=basis, charge=charge, spin=spin, verbose=verbose)
     mf = (dft.RKS(mol) if spin == 0 else dft.UKS(mol))
     mf.xc, mf.conv_tol, mf.grids.level = xc, conv_tol, grid_level
-    energy = mf.kernel()
+    if callable(guess):
+        energy = mf.kernel(dm0=guess(mol))
+    else:
+        mf.init_guess = guess
+        energy = mf.kernel()
     if not mf.converged:
         raise E3DensityError(f"SCF did not converge for {atoms.get_chemical_formula()}")
     if check_stability and guessed_spin and spin == 0:
@@ -95,7 +103,7 @@ def run_dft(atoms: Atoms, xc: str = "PBE0", basis: str = "cc-pvdz", charge: int 
         electronic = np.einsum("xij,ji->x", mol.intor_symmetric("int1e_r"), dm)
     nuclear = mol.atom_charges() @ (mol.atom_coords() - com)
     return DFTResult(atoms.copy(), mf, xc, basis, float(energy) * Hartree, (nuclear - electronic) * Bohr,
-                     time.perf_counter() - start, {"charge": charge, "spin": spin})
+                     time.perf_counter() - start, {"charge": charge, "spin": spin, "scf_cycles": int(mf.cycles)})
 
 
 def _check_closed_shell(mf, formula: str) -> None:

@@ -1,0 +1,42 @@
+"""PySCF initial guesses from a deployed density model (needs the ``reference`` extra).
+
+``initial_guess(atoms)`` predicts the density with the model, then takes one Kohn-Sham step from it
+(:func:`ase_e3density.electron.scf_guess.guess_from_density`); pass the result to ``mf.kernel(dm0=...)``.
+"""
+from __future__ import annotations
+
+import numpy as np
+from ase import Atoms
+
+from .electron.scf_guess import build_mole, guess_from_density
+from .errors import E3DensityError
+from .graph.checks import check_structure
+from .models import DeployedModel, load_model, resolve_model_path
+
+__all__ = ["initial_guess"]
+
+
+def _model(model) -> DeployedModel:
+    if isinstance(model, DeployedModel):
+        return model
+    return load_model(resolve_model_path("default" if model is None else model))
+
+
+def initial_guess(atoms: Atoms, model=None, mol=None, xc: str = "PBE0", grids=None,
+                  unrestricted: bool | None = None) -> np.ndarray:
+    """AO density matrix for PySCF from the model's density of ``atoms``.
+
+    ``model``: a shipped model's name, a deployed file or a loaded model (default: the shipped
+    default). ``mol``: the PySCF ``Mole`` to start (default: ``atoms`` in cc-pVDZ, charge and 2S from
+    ``atoms.info``); its charge is the one the model predicts with. ``xc`` and ``grids``: the
+    functional and grid of the SCF (its ``mf.xc``, ``mf.grids``). Returns (nao, nao), or
+    (2, nao, nao) for unrestricted (default when ``mol.spin != 0``).
+    """
+    check_structure(atoms)
+    if atoms.pbc.any():
+        raise E3DensityError("PySCF guesses are molecular: pass atoms with pbc=False")
+    deployed = _model(model)
+    deployed.basis.check_supported(atoms.numbers)
+    mol = build_mole(atoms) if mol is None else mol
+    density = deployed.predict_density(atoms, float(mol.charge))
+    return guess_from_density(density, mol, xc=xc, grids=grids, unrestricted=unrestricted)
