@@ -10,7 +10,6 @@ from ase.calculators.calculator import Calculator, all_changes
 
 from .electron.density import AtomicDensity
 from .errors import CalculatorParameterError, DomainWarning, E3DensityError
-from .graph.checks import check_structure
 from .models import DeployedModel, load_model, resolve_model_path
 
 __all__ = ["E3DensityCalculator"]
@@ -159,8 +158,7 @@ class E3DensityCalculator(Calculator):
     def _predict(self, atoms: Atoms | None, properties, system_changes) -> None:
         super().calculate(atoms, properties, system_changes)
         atoms = self.atoms
-        check_structure(atoms)
-        self.model.basis.check_supported(atoms.numbers)
+        self.model.basis.check_supported(atoms.numbers)  # structure checks: in predict_density
         charge = self._charge_of(atoms)
         density = self.model.predict_density(atoms, charge)
         self._density, self._used_charge = density, charge

@@ -17,7 +17,7 @@ LAYERS = [
     {"electron"},                       # densities as physics objects (numpy, scipy, ase; optional PySCF)
     {"nn"},                             # e3nn networks
     {"models"},                         # deployed files: format, writing, loading, runtime
-    {"train", "calculator", "scf"},     # applications of the layers below
+    {"train", "calculator", "scf", "screen"},  # applications of the layers below
     {"cli"},                            # the command line
 ]
 LAYER_OF = {name: k for k, names in enumerate(LAYERS) for name in names}

@@ -11,7 +11,7 @@ SCRIPT = """
 import os, sys, warnings, torch
 import numpy, scipy, scipy.special, scipy.spatial, scipy.linalg, ase, ase.io, vesin, yaml, e3nn, e3nn.o3, e3nn.nn, e3nn.util.jit
 before = (torch.get_default_dtype(), torch.get_num_threads(), list(warnings.filters), dict(os.environ))
-import ase_e3density, ase_e3density.calculator, ase_e3density.models, ase_e3density.nn, ase_e3density.train
+import ase_e3density, ase_e3density.calculator, ase_e3density.models, ase_e3density.nn, ase_e3density.train, ase_e3density.screen
 from ase_e3density.nn import DensityModel, ModelConfig
 from ase_e3density.models import deploy, load_model
 from ase.build import molecule

@@ -13,7 +13,7 @@ from ase.data import covalent_radii
 
 from ..errors import InvalidStructureError
 
-__all__ = ["check_structure", "check_electron_count", "OVERLAP_FRACTION", "overlap_thresholds"]
+__all__ = ["check_structure", "check_electron_count", "check_overlaps", "OVERLAP_FRACTION", "overlap_thresholds"]
 
 OVERLAP_FRACTION = 0.5
 _SEARCH_MIN = 2.0  # Å; vesin is slow for tiny cutoffs (cell lists of cutoff-sized cells), so search wider
@@ -24,8 +24,12 @@ def overlap_thresholds(numbers_i: np.ndarray, numbers_j: np.ndarray) -> np.ndarr
     return OVERLAP_FRACTION * (covalent_radii[numbers_i] + covalent_radii[numbers_j])
 
 
-def check_structure(atoms: Atoms) -> None:
-    """Raise :class:`InvalidStructureError` for empty, non-finite or overlapping structures."""
+def check_structure(atoms: Atoms, overlaps: bool = True) -> None:
+    """Raise :class:`InvalidStructureError` for empty, non-finite or overlapping structures.
+
+    ``overlaps=False`` leaves the overlap search to the caller, who may already have a neighbour
+    list of at least :func:`overlap_search_radius` (see :func:`check_overlaps`).
+    """
     if not isinstance(atoms, Atoms):
         raise InvalidStructureError(f"expected ase.Atoms, got {type(atoms).__name__}")
     if len(atoms) == 0:
@@ -44,27 +48,40 @@ def check_structure(atoms: Atoms) -> None:
         if np.linalg.matrix_rank(periodic, tol=1e-6) < len(periodic) or (np.linalg.norm(periodic, axis=1) < 1e-6).any():
             raise InvalidStructureError(f"periodic directions {np.flatnonzero(atoms.pbc).tolist()} need nonzero, "
                                         "independent cell vectors (the cell is singular)")
-    _check_overlaps(atoms)
+    if overlaps:
+        _search_overlaps(atoms)
 
 
-def _check_overlaps(atoms: Atoms) -> None:
+def overlap_search_radius(numbers: np.ndarray) -> float:
+    """The largest overlap threshold among these elements (Å): a neighbour list this long sees every overlap."""
+    present = np.unique(numbers)
+    return float(overlap_thresholds(present, present).max())
+
+
+def _search_overlaps(atoms: Atoms) -> None:
     from vesin import NeighborList
 
-    present = np.unique(atoms.numbers)
-    search = max(_SEARCH_MIN, float(overlap_thresholds(present, present).max()) * 1.01)
+    search = max(_SEARCH_MIN, overlap_search_radius(atoms.numbers) * 1.01)
     periodic = [bool(p) for p in atoms.pbc]
     box = atoms.cell.array if any(periodic) else np.zeros((3, 3))
     i, j, d = NeighborList(cutoff=search, full_list=False).compute(
         points=atoms.positions, box=box, periodic=periodic, quantities="ijd")
-    if len(i) == 0 and not any(periodic):
+    check_overlaps(atoms, np.stack([i, j]), d)
+
+
+def check_overlaps(atoms: Atoms, edge_index: np.ndarray, lengths: np.ndarray) -> None:
+    """Refuse pairs of a neighbour list (reaching at least :func:`overlap_search_radius`) that overlap."""
+    if len(lengths) == 0:
         return
+    i, j, d = edge_index[0], edge_index[1], lengths
+    periodic = atoms.pbc.any()
     limit = overlap_thresholds(atoms.numbers[i], atoms.numbers[j])
     close = np.flatnonzero(d < limit)
     if len(close):
         k = close[np.argmin(d[close] / limit[close])]
         a, b = int(i[k]), int(j[k])
         what = "a periodic image of itself" if a == b else f"atom {b} ({atoms[b].symbol})" + (
-            " or its periodic image" if any(periodic) else "")
+            " or its periodic image" if periodic else "")
         raise InvalidStructureError(
             f"atom {a} ({atoms[a].symbol}) is {d[k]:.3g} Å from {what}: closer than {limit[k]:.3g} Å "
             f"({OVERLAP_FRACTION} x the sum of covalent radii), overlapping atoms")

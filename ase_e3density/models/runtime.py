@@ -19,7 +19,7 @@ from ase import Atoms
 from ..electron.basis import BasisSet
 from ..electron.density import AtomicDensity, fix_electron_count
 from ..errors import CalculatorParameterError, ModelFileError
-from ..graph.checks import check_electron_count
+from ..graph.checks import check_electron_count, check_overlaps, check_structure, overlap_search_radius
 from ..graph.domain import domain_report, edge_lengths
 from ..graph.inputs import batch_inputs, structure_graph
 from . import format as fmt
@@ -71,7 +71,12 @@ class DeployedDensityModel(DeployedModel):
 
     def _run(self, atoms: Atoms, charge: float) -> tuple[np.ndarray, list[str]]:
         n_electrons = check_electron_count(atoms, charge)
+        reach = self.cutoff >= overlap_search_radius(atoms.numbers)
+        check_structure(atoms, overlaps=not reach)
         graph = structure_graph(atoms, self.species_index, self.cutoff)
+        if reach:  # the network's own neighbour list sees every overlap: no second search
+            _, _, edge_index, shifts = graph
+            check_overlaps(atoms, edge_index, edge_lengths(atoms.positions, edge_index, shifts))
         inputs = batch_inputs([graph], [charge], self.dtype, self.device)
         with torch.no_grad(), plain_execution():
             padded = self.module(*inputs).cpu().double().numpy()
@@ -97,7 +102,7 @@ class DeployedDensityModel(DeployedModel):
 
     def predict_density(self, atoms: Atoms, charge: float = 0.0) -> AtomicDensity:
         """The predicted :class:`AtomicDensity`; ``info["domain_warnings"]`` says why the structure lies
-        outside the training domain, if it does (structure checks are the caller's)."""
+        outside the training domain, if it does. Impossible structures are refused first."""
         coefficients, reasons = self._run(atoms, charge)
         return AtomicDensity(atoms, self.basis, coefficients, validate=False, info={"domain_warnings": reasons})
 
@@ -137,14 +142,16 @@ def load_model(path, device: str | torch.device = "cpu", dtype: torch.dtype | st
     path = Path(path)
     if path.suffix == ".pt2":
         raise ModelFileError(f"{path}: torch.export (.pt2) models are not supported by this version yet")
+    device = _device(device)
+    if path.is_file():  # an unchanged file (same path, time and size) loaded before: no second read
+        stat = path.stat()
+        key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size, str(device), str(dtype))
+        with _LOCK:
+            if key in _CACHE:
+                _CACHE.move_to_end(key)
+                return _CACHE[key]
     metadata = fmt.read_metadata(path)
-    device, target = _device(device), _dtype(dtype, metadata[fmt.DTYPE])
-    stat = path.stat()
-    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size, metadata[fmt.CHECKSUM], str(device), target)
-    with _LOCK:
-        if key in _CACHE:
-            _CACHE.move_to_end(key)
-            return _CACHE[key]
+    target = _dtype(dtype, metadata[fmt.DTYPE])
     try:
         with quiet_jit():
             module = torch.jit.load(str(path), map_location=device)

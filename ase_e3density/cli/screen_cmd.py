@@ -1,0 +1,68 @@
+"""``e3density screen``: many structures through a model, results into an ase.db / extxyz / CSV as they come."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .common import progress
+
+
+def add_parser(sub) -> None:
+    sc = sub.add_parser("screen", help="many structures through a model, batched and resumable (optionally on Dask)",
+                        description="Results are committed batch by batch; rerunning skips structures already "
+                                    "in RESULTS (by source and structure hash).")
+    sc.add_argument("inputs", nargs="+", metavar="INPUT", help="files ASE reads (all frames), glob patterns, ase.db files")
+    sc.add_argument("-o", "--output", required=True, metavar="RESULTS", help="results: .db (ase.db), .extxyz/.xyz or .csv")
+    sc.add_argument("--model", help="shipped model name or deployed model file (default: the embedded model)")
+    sc.add_argument("--select", help="ase.db selection applied to .db inputs (e.g. 'natoms<30,charge=0')")
+    sc.add_argument("--batch-atoms", type=int, default=512, metavar="N", help="atoms per forward pass (default 512)")
+    sc.add_argument("--workers", type=int, metavar="N", help="start a Dask LocalCluster of N worker processes")
+    sc.add_argument("--scheduler", metavar="ADDRESS", help="join an existing Dask cluster (tcp://host:8786)")
+    sc.add_argument("--threads-per-worker", type=int, default=1, metavar="T",
+                    help="torch threads in each Dask worker (default 1)")
+    sc.add_argument("--retry-failed", action="store_true", help="compute again the structures whose rows hold an error")
+    sc.add_argument("--keep-coefficients", action="store_true", help="also store the density coefficients")
+    sc.add_argument("--sort-by", metavar="KEY", help="after the run, print the rows ranked by this column")
+    sc.add_argument("--top", type=int, default=10, metavar="K", help="rows in the ranked table (default 10)")
+    sc.add_argument("--ascending", action="store_true", help="rank smallest first")
+    sc.add_argument("--no-progress", action="store_true", help="no progress bar")
+    sc.add_argument("--device", default="cpu")
+    sc.set_defaults(func=run)
+
+
+def _bar(total: int | None, disable: bool):
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, unit="structure", file=sys.stderr, disable=disable, dynamic_ncols=True, smoothing=0.1)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..errors import E3DensityError
+    from ..screen import screen
+    from ..screen.ranking import format_table, top_rows
+    from ..screen.writers import open_writer
+
+    run = screen(args.inputs, args.output, args.model, select=args.select, batch_atoms=args.batch_atoms,
+                 workers=args.workers, scheduler=args.scheduler, threads_per_worker=args.threads_per_worker,
+                 retry_failed=args.retry_failed, keep_coefficients=args.keep_coefficients, device=args.device)
+    if args.sort_by and args.sort_by not in run.columns:
+        raise E3DensityError(f"--sort-by {args.sort_by}: not a result column; choose from {', '.join(run.columns)}")
+    run.start()
+    if run.summary.retried:
+        progress(f"retrying {run.summary.retried} failed structure(s)")
+    bar = _bar(run.total, args.no_progress)
+    for result in run:
+        if bar is not None:
+            bar.update(1)
+            if not result.ok:
+                bar.set_postfix(failed=run.summary.failed, refresh=False)
+    if bar is not None:
+        bar.close()
+    progress(f"e3density screen: {run.summary}")
+    if args.sort_by:
+        with open_writer(args.output, run.columns, run.evaluator.arrays) as writer:
+            rows = top_rows(writer, args.sort_by, args.top, args.ascending)
+        print(format_table(rows, args.sort_by))
+    return 1 if run.summary.failed else 0

@@ -1,0 +1,54 @@
+"""What flows through a screening run: structures in (:class:`Item`), results out (:class:`Result`)."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from ase import Atoms
+
+__all__ = ["Item", "Result", "one_line"]
+
+
+@dataclass
+class Item:
+    """One input structure: where it came from, its hash, the structure and its total charge (e)."""
+
+    source: str
+    structure_hash: str
+    atoms: Atoms
+    charge: float = 0.0
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.source, self.structure_hash
+
+
+@dataclass
+class Result:
+    """The outcome for one structure: scalars (``ase db`` columns) and arrays, or an error message."""
+
+    source: str
+    structure_hash: str
+    atoms: Atoms
+    model_checksum: str
+    ok: bool
+    error: str = ""
+    scalars: dict[str, float] = field(default_factory=dict)
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    seconds: float = 0.0
+    time: float = field(default_factory=time.time)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.source, self.structure_hash
+
+    @property
+    def status(self) -> str:
+        return "ok" if self.ok else "failed"
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as a single line (for a row's ``error`` column)."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return f"{type(exc).__name__}: {text}".replace('"', "'")[:500]

@@ -1,0 +1,139 @@
+"""Input structures, read lazily: files ASE reads (every frame), glob patterns, ase.db files with a selection."""
+from __future__ import annotations
+
+import glob
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from ase import Atoms
+
+from ..electron.database import structure_uid
+from ..errors import E3DensityError
+from .records import Item
+
+__all__ = ["structure_hash", "expand_inputs", "iter_items", "items_from_atoms", "count_structures", "is_database"]
+
+DB_SUFFIXES = (".db",)
+
+
+def is_database(path: str | Path) -> bool:
+    """Whether ``path`` is read as an ase.db (by suffix)."""
+    return Path(path).suffix.lower() in DB_SUFFIXES
+
+
+def expand_inputs(inputs: Iterable[str | Path]) -> list[str]:
+    """Paths and glob patterns as a list of existing files, each once, in the order given."""
+    paths: list[str] = []
+    for entry in inputs:
+        entry = str(entry)
+        matches = sorted(glob.glob(entry)) if glob.has_magic(entry) else [entry]
+        if not matches:
+            raise E3DensityError(f"no file matches {entry!r}")
+        for path in matches:
+            if not Path(path).is_file():
+                raise E3DensityError(f"input {path} does not exist" if not Path(path).exists()
+                                     else f"input {path} is not a file")
+            if path not in paths:
+                paths.append(path)
+    return paths
+
+
+def _charge(atoms: Atoms) -> float:
+    try:
+        return float(atoms.info.get("charge", 0.0) or 0.0)
+    except (TypeError, ValueError):
+        return float("nan")  # the runner records it as a failure
+
+
+def structure_hash(atoms: Atoms) -> str:
+    """The structure's hash (numbers, positions to 1e-6 Å, cell, pbc, charge, spin), prefixed with
+    ``s`` so that ase.db never reads an all-digit or ``...e1`` hash as a number."""
+    return "s" + structure_uid(atoms)
+
+
+def _item(source: str, atoms: Atoms) -> Item:
+    return Item(source, structure_hash(atoms), atoms, _charge(atoms))
+
+
+def _iter_database(path: str, select: str | None) -> Iterator[Item]:
+    from ase.db import connect
+
+    db = connect(path)
+    try:
+        rows = db.select(select) if select else db.select()
+        for row in rows:
+            atoms = row.toatoms()
+            if "charge" in row.key_value_pairs:
+                atoms.info["charge"] = row.key_value_pairs["charge"]
+            yield _item(f"{path}@id={row.id}", atoms)
+    except E3DensityError:
+        raise
+    except Exception as exc:  # bad selection syntax, not an ase.db file
+        raise E3DensityError(f"{path}: cannot select rows ({type(exc).__name__}: {exc})") from exc
+
+
+def _iter_file(path: str) -> Iterator[Item]:
+    from ase.io import iread
+
+    frames = iread(path, index=":")
+    index = 0
+    while True:
+        try:
+            atoms = next(frames)
+        except StopIteration:
+            return
+        except Exception as exc:  # ASE raises many kinds for unreadable files
+            raise E3DensityError(f"{path}: ASE cannot read frame {index} ({type(exc).__name__}: {exc})") from exc
+        yield _item(f"{path}@{index}", atoms)
+        index += 1
+
+
+def iter_items(paths: list[str], select: str | None = None) -> Iterator[Item]:
+    """Every structure of every input, one at a time; ``select`` applies to ase.db inputs."""
+    for path in paths:
+        yield from (_iter_database(path, select) if is_database(path) else _iter_file(path))
+
+
+def items_from_atoms(structures: Iterable[Atoms | tuple[str, Atoms]], label: str = "stream") -> Iterator[Item]:
+    """Items from Atoms (source ``label@i``) or from (source, Atoms) pairs, e.g. a generator."""
+    for i, entry in enumerate(structures):
+        source, atoms = entry if isinstance(entry, tuple) else (f"{label}@{i}", entry)
+        yield _item(str(source), atoms)
+
+
+def _count_xyz_frames(path: str) -> int | None:
+    """Frames of an (ext)xyz file by skipping atom lines, without parsing them; None if malformed."""
+    n = 0
+    with open(path, "rb") as handle:
+        for line in handle:
+            if not line.strip():
+                continue
+            try:
+                atoms = int(line)
+            except ValueError:
+                return None
+            for _ in range(atoms + 1):
+                handle.readline()
+            n += 1
+    return n
+
+
+def count_structures(paths: list[str], select: str | None = None) -> int | None:
+    """How many structures the inputs hold, when that is cheap to find out; else None."""
+    total = 0
+    for path in paths:
+        if is_database(path):
+            from ase.db import connect
+
+            try:
+                total += connect(path).count(select) if select else connect(path).count()
+            except Exception:
+                return None
+        elif Path(path).suffix.lower() in (".xyz", ".extxyz"):
+            n = _count_xyz_frames(path)
+            if n is None:
+                return None
+            total += n
+        else:
+            return None
+    return total

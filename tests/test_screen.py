@@ -1,0 +1,239 @@
+"""The screening runner: same numbers as the calculator, resumable, failures recorded, Dask equal to one process."""
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ase import Atoms
+from ase.build import molecule
+from ase.db import connect
+from ase.io import write
+
+from ase_e3density import E3DensityCalculator
+from ase_e3density.cli import main
+from ase_e3density.errors import E3DensityError
+from ase_e3density.screen import screen
+from ase_e3density.screen.writers import open_writer
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def waters(n: int, seed: int = 0) -> list[Atoms]:
+    """``n`` small structures: one to three distorted waters, a few charged."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for k in range(n):
+        atoms = Atoms()
+        for m in range(int(rng.integers(1, 4))):
+            w = molecule("H2O")
+            w.positions += rng.normal(scale=0.03, size=w.positions.shape) + [3.0 * m, rng.normal(), 0]
+            atoms += w
+        if k % 17 == 0:
+            atoms.info["charge"] = 1.0
+        out.append(atoms)
+    return out
+
+
+def bad_structures() -> list[Atoms]:
+    """Unsupported element, overlapping atoms, NaN positions (the default model knows H and O)."""
+    nan = molecule("H2O")
+    nan.positions[1, 0] = np.nan
+    overlap = molecule("H2O")
+    overlap.positions[2] = overlap.positions[1] + 0.01
+    return [molecule("CH4"), overlap, nan]
+
+
+def rows_by_source(path) -> dict[str, list]:
+    out: dict[str, list] = {}
+    for row in connect(path).select():
+        out.setdefault(row.source, []).append(row)
+    return out
+
+
+@pytest.mark.parametrize("dtype, n, atol", [("float64", 24, 1e-9), ("float32", 24, 5e-6),
+                                             pytest.param("float64", 300, 1e-9, marks=pytest.mark.slow)])
+def test_batched_results_equal_the_calculator(tmp_path, dtype, n, atol):
+    """float64: the batching is exact; float32: the network's own rounding differs between a 9-atom
+    and a 200-atom graph (measured up to 2e-6 e·Å on dipoles, 4e-7 e on charges)."""
+    structures = waters(n)
+    calc = E3DensityCalculator(dtype=dtype)
+    results = list(screen(output=tmp_path / "r.db", structures=structures, batch_atoms=200, dtype=dtype))
+    assert len(results) == len(structures) and all(r.ok for r in results)
+    by_source = {r.source: r for r in results}
+    rows = rows_by_source(tmp_path / "r.db")
+    for i, atoms in enumerate(structures):
+        atoms = atoms.copy()
+        atoms.calc = calc
+        r = by_source[f"stream@{i}"]
+        row, = rows[f"stream@{i}"]
+        for name, tol in (("charges", min(atol, 1e-6)), ("dipole", atol), ("quadrupole", atol)):
+            expected = calc.get_property(name, atoms)
+            np.testing.assert_allclose(r.arrays[name], expected, atol=tol, rtol=0)
+            np.testing.assert_allclose(row.data[name], r.arrays[name], atol=0, rtol=0)
+        assert abs(r.scalars["n_electrons"] - calc.get_property("n_electrons", atoms)) < 1e-9
+        assert row.dipole_norm == pytest.approx(np.linalg.norm(calc.get_property("dipole", atoms)), abs=atol)
+        assert row.model_checksum == calc.parameters["model_checksum"] and row.status == "ok" and row.time > 0
+
+
+def test_failures_are_rows_and_the_rest_goes_on(tmp_path):
+    out = tmp_path / "r.db"
+    structures = waters(2) + bad_structures() + waters(2, seed=1)
+    run = screen(output=out, structures=structures, batch_atoms=1000)
+    results = list(run)
+    assert [r.ok for r in results] == [True, True, False, False, False, True, True]
+    errors = [r.error for r in results if not r.ok]
+    assert "UnsupportedElementError" in errors[0] and "C" in errors[0]
+    assert "overlapping" in errors[1] and "non-finite" in errors[2]
+    assert (run.summary.done, run.summary.failed) == (4, 3)
+    again = screen(output=out, structures=structures)
+    assert list(again) == [] and again.summary.skipped == 7
+    retry = screen(output=out, structures=structures, retry_failed=True)
+    assert len(list(retry)) == 3 and retry.summary.retried == 3 and retry.summary.failed == 3
+    rows = rows_by_source(out)
+    assert sorted(rows) == [f"stream@{i}" for i in range(7)] and all(len(v) == 1 for v in rows.values())
+    assert rows["stream@2"][0].status == "failed" and "error" in rows["stream@2"][0]
+
+
+def test_interrupted_run_resumes_each_structure_once(tmp_path):
+    path, out = tmp_path / "in.extxyz", tmp_path / "r.db"
+    write(path, waters(60))
+    run = screen(path, out, batch_atoms=60)
+    for k, _ in enumerate(run):
+        if k == 25:  # stop inside the third batch: those results were never committed
+            break
+    first = sum(len(v) for v in rows_by_source(out).values())
+    assert 0 < first < 60
+    rest = screen(path, out, batch_atoms=60)
+    assert rest.start().total == 60 - first
+    list(rest)
+    rows = rows_by_source(out)
+    assert sorted(rows) == sorted(f"{path}@{i}" for i in range(60)) and all(len(v) == 1 for v in rows.values())
+    assert rest.summary.skipped == first
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".extxyz"])
+def test_text_outputs_resume_after_a_cut_line(tmp_path, suffix):
+    out = tmp_path / f"r{suffix}"
+    structures = waters(12) + bad_structures()
+    first = list(screen(output=out, structures=structures[:8], batch_atoms=30))
+    with open(out, "a") as handle:
+        handle.write("9\nPartial frame, stru" if suffix == ".extxyz" else "stream@99,abc,partial")  # a kill mid-write
+    second = list(screen(output=out, structures=structures))
+    assert len(first) + len(second) == len(structures)
+    with open_writer(out) if suffix != ".csv" else open_writer(out, *_density_columns()) as writer:
+        existing = list(writer.existing())
+        ranked = [r["source"] for r in writer.rows()]
+    assert sorted(e[0] for e in existing) == sorted(f"stream@{i}" for i in range(len(structures)))
+    assert sum(e[2] == "failed" for e in existing) == 3 and len(ranked) == 12
+
+
+def _density_columns():
+    from ase_e3density.screen.density_kind import DensityEvaluator
+
+    return DensityEvaluator.columns, ("charges", "dipole", "quadrupole")
+
+
+def test_cli_over_files_and_an_ase_db_with_ranked_table(tmp_path, capsys):
+    write(tmp_path / "a.xyz", waters(6))
+    write(tmp_path / "b.xyz", waters(4, seed=3))
+    src = connect(tmp_path / "src.db")
+    for k, atoms in enumerate(waters(5, seed=4)):
+        src.write(atoms, group=k % 2)
+    assert main(["screen", str(tmp_path / "*.xyz"), str(tmp_path / "src.db"), "--select", "group=1",
+                 "-o", str(tmp_path / "r.db"), "--no-progress", "--sort-by", "dipole_norm", "--top", "3"]) == 0
+    captured = capsys.readouterr()
+    assert "12 done, 0 failed, 0 skipped" in captured.err
+    table = captured.out.strip().splitlines()
+    assert table[0].split()[:2] == ["rank", "dipole_norm"] and len(table) == 4
+    values = [float(line.split()[1]) for line in table[1:]]
+    assert values == sorted(values, reverse=True)
+    sources = set(rows_by_source(tmp_path / "r.db"))
+    assert sum("src.db@id=" in s for s in sources) == 2 and len(sources) == 12
+    assert main(["screen", str(tmp_path / "a.xyz"), "-o", str(tmp_path / "r.db"), "--sort-by", "nope"]) == 2
+
+
+def test_one_writer_per_output(tmp_path):
+    with open_writer(tmp_path / "r.db"):
+        with pytest.raises(E3DensityError, match="another process is writing to screening output"):
+            open_writer(tmp_path / "r.db")
+
+
+def test_bad_inputs_are_one_line_errors(tmp_path):
+    with pytest.raises(E3DensityError, match="no file matches"):
+        screen(str(tmp_path / "*.xyz"))
+    with pytest.raises(E3DensityError, match="unknown output type"):
+        list(screen(output=tmp_path / "r.parquet", structures=waters(1)))
+
+
+# -- slow: subprocesses and Dask clusters ---------------------------------------------------------
+def _count_rows(path) -> int:
+    try:
+        with sqlite3.connect(path, timeout=1) as con:
+            return con.execute("select count(*) from systems").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
+@pytest.mark.slow
+def test_kill_9_mid_run_then_rerun_gives_every_structure_once(tmp_path):
+    path, out = tmp_path / "in.extxyz", tmp_path / "r.db"
+    n = 400
+    write(path, waters(n))
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    cmd = [sys.executable, "-m", "ase_e3density.cli", "screen", str(path), "-o", str(out), "--batch-atoms", "24",
+           "--no-progress"]
+    proc = subprocess.Popen(cmd, env=env, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while _count_rows(out) < 30 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    written = _count_rows(out)
+    assert 0 < written < n, "the run ended before it could be killed"
+    subprocess.run(cmd, env=env, check=True, stderr=subprocess.DEVNULL)
+    rows = rows_by_source(out)
+    assert sorted(rows) == sorted(f"{path}@{i}" for i in range(n))
+    assert all(len(v) == 1 and v[0].status == "ok" for v in rows.values())
+
+
+@pytest.mark.slow
+def test_two_dask_workers_equal_one_process(tmp_path):
+    pytest.importorskip("distributed")
+    path = tmp_path / "in.extxyz"
+    write(path, waters(120))
+    one = {r.source: r for r in screen(path, tmp_path / "one.db", batch_atoms=64)}
+    two = {r.source: r for r in screen(path, tmp_path / "two.db", batch_atoms=64, workers=2)}
+    assert sorted(one) == sorted(two)
+    for source, r in one.items():
+        for name in ("charges", "dipole", "quadrupole"):
+            np.testing.assert_allclose(two[source].arrays[name], r.arrays[name], atol=1e-6, rtol=0)
+    assert len(rows_by_source(tmp_path / "two.db")) == 120
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_run_loses_nothing(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    path, out = tmp_path / "in.extxyz", tmp_path / "r.db"
+    n = 300
+    write(path, waters(n))
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        run = screen(path, out, batch_atoms=24, scheduler=cluster.scheduler_address)
+        killed = False
+        for k, _ in enumerate(run):
+            if k == 20 and not killed:
+                pids = client.run(os.getpid)
+                os.kill(next(iter(pids.values())), signal.SIGKILL)  # the nanny restarts it
+                killed = True
+        threads = client.run(lambda: __import__("torch").get_num_threads())
+    assert set(threads.values()) == {1}  # the plugin, rerun on the restarted worker too
+    assert killed and run.summary.done == n
+    rows = rows_by_source(out)
+    assert sorted(rows) == sorted(f"{path}@{i}" for i in range(n)) and all(len(v) == 1 for v in rows.values())
