@@ -158,7 +158,6 @@ class E3DensityCalculator(Calculator):
     def _predict(self, atoms: Atoms | None, properties, system_changes) -> None:
         super().calculate(atoms, properties, system_changes)
         atoms = self.atoms
-        self.model.basis.check_supported(atoms.numbers)  # structure checks: in predict_density
         charge = self._charge_of(atoms)
         density = self.model.predict_density(atoms, charge)
         self._density, self._used_charge = density, charge

@@ -30,12 +30,17 @@ def structure_uid(atoms: Atoms, *labels: str) -> str:
     h.update(np.round(atoms.cell.array, 6).astype(np.float64).tobytes())
     h.update(np.asarray(atoms.pbc, dtype=bool).tobytes())
     h.update(repr((atoms.info.get("charge", 0), atoms.info.get("spin"), labels)).encode())
-    return h.hexdigest()[:20]
+    uid = h.hexdigest()[:20]
+    try:  # ase.db would store a hash such as "8040819478071098e123" as a number: keep it text
+        float(uid)
+    except ValueError:
+        return uid
+    return "u" + uid
 
 
 def existing_uids(db) -> set[str]:
     """The ``uid`` of every row already in the database."""
-    return {row.get("uid") for row in db.select(columns=["key_value_pairs"]) if row.get("uid")}
+    return {str(row.get("uid")) for row in db.select(columns=["key_value_pairs"]) if row.get("uid") is not None}
 
 
 def write_density_row(db, density: AtomicDensity, uid: str, source: str = "", **extra) -> int:

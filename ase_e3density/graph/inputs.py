@@ -19,7 +19,7 @@ def species_indices(atoms: Atoms, species_index: dict[str, int]) -> np.ndarray:
     missing = sorted(set(symbols) - set(species_index))
     if missing:
         raise UnsupportedElementError(f"element(s) {', '.join(missing)} not supported by this model; "
-                                      f"it knows {' '.join(species_index)}")
+                                      f"supported: {' '.join(species_index)}")
     return np.array([species_index[s] for s in symbols], dtype=np.int64)
 
 

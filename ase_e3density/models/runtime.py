@@ -70,9 +70,9 @@ class DeployedDensityModel(DeployedModel):
     basis: BasisSet = None  # type: ignore[assignment]
 
     def _run(self, atoms: Atoms, charge: float) -> tuple[np.ndarray, list[str]]:
-        n_electrons = check_electron_count(atoms, charge)
-        reach = self.cutoff >= overlap_search_radius(atoms.numbers)
+        reach = len(atoms) > 0 and self.cutoff >= overlap_search_radius(atoms.numbers)
         check_structure(atoms, overlaps=not reach)
+        n_electrons = check_electron_count(atoms, charge)
         graph = structure_graph(atoms, self.species_index, self.cutoff)
         if reach:  # the network's own neighbour list sees every overlap: no second search
             _, _, edge_index, shifts = graph
