@@ -22,8 +22,8 @@ def main() -> None:
             outcome, message = run_case(case, ctx)
             shown = message.replace(tmp, "TMP").replace("|", "\\|")
             command = " ".join(a.replace(tmp, "TMP") for a in case.run(ctx)) if case.cli else ""
-            what = f"{case.what}: `e3density {command}`" if case.cli else case.what
-            rows.append(f"| {k} | {case.area} | {what.replace('|', '\\|')} | {outcome} | {shown} |")
+            what = (f"{case.what}: `e3density {command}`" if case.cli else case.what).replace("|", "\\|")
+            rows.append(f"| {k} | {case.area} | {what} | {outcome} | {shown} |")
     refused = sum(1 for c in CASES if not issubclass(c.expect, Warning))
     text = "\n".join([
         "# Bad input and what it gives",
