@@ -72,7 +72,7 @@ def run_on_dask(client: Client, ref: ModelRef, batches: Iterable[list[Item]]) ->
     """Results of every batch, as they complete (not in input order)."""
     source = iter(batches)
     pending: set[str] = set()
-    futures = as_completed()
+    futures = as_completed(loop=client.loop)  # this client's loop, even when another client is the default
 
     def submit() -> None:
         batch = next(source, None)
