@@ -69,14 +69,21 @@ class DeployedDensityModel(DeployedModel):
 
     basis: BasisSet = None  # type: ignore[assignment]
 
-    def _run(self, atoms: Atoms, charge: float) -> tuple[np.ndarray, list[str]]:
+    def checked_graph(self, atoms: Atoms, charge: float):
+        """The network's graph of ``atoms`` (positions, species, edges, shifts), after refusing impossible
+        input: bad structures, negative electron counts, elements the model lacks, overlapping atoms."""
         reach = len(atoms) > 0 and self.cutoff >= overlap_search_radius(atoms.numbers)
         check_structure(atoms, overlaps=not reach)
-        n_electrons = check_electron_count(atoms, charge)
+        check_electron_count(atoms, charge)
         graph = structure_graph(atoms, self.species_index, self.cutoff)
         if reach:  # the network's own neighbour list sees every overlap: no second search
             _, _, edge_index, shifts = graph
             check_overlaps(atoms, edge_index, edge_lengths(atoms.positions, edge_index, shifts))
+        return graph
+
+    def _run(self, atoms: Atoms, charge: float) -> tuple[np.ndarray, list[str]]:
+        graph = self.checked_graph(atoms, charge)
+        n_electrons = float(atoms.numbers.sum()) - charge
         inputs = batch_inputs([graph], [charge], self.dtype, self.device)
         with torch.no_grad(), plain_execution():
             padded = self.module(*inputs).cpu().double().numpy()

@@ -14,9 +14,7 @@ import torch
 
 from ..electron.density import AtomicDensity, fix_electron_count
 from ..errors import E3DensityError
-from ..graph.checks import check_electron_count, check_structure
-from ..graph.inputs import batch_inputs, species_indices
-from ..graph.neighbours import neighbour_list
+from ..graph.inputs import batch_inputs
 from ..models import DeployedDensityModel
 from ..models.jit import plain_execution
 from .records import Item
@@ -38,15 +36,10 @@ class DensityEvaluator:
         self.arrays = ("charges", "dipole", "quadrupole") + (("density_coefficients",) if keep_coefficients else ())
 
     def prepare(self, item: Item) -> Graph:
-        atoms = item.atoms
         if not math.isfinite(item.charge):
             raise E3DensityError(f"total charge must be a finite number, got {item.atoms.info.get('charge')!r}")
-        check_structure(atoms)
-        check_electron_count(atoms, item.charge)
-        self.model.basis.check_supported(atoms.numbers)
-        species = species_indices(atoms, self.model.species_index)
-        edge_index, shifts = neighbour_list(atoms, self.model.cutoff)
-        return atoms.positions, species, edge_index, shifts
+        self.model.basis.check_supported(item.atoms.numbers)
+        return self.model.checked_graph(item.atoms, item.charge)
 
     def forward(self, graphs: Sequence[Graph], charges: Sequence[float]) -> list[np.ndarray]:
         """Padded per-atom coefficient rows of each structure (float64), from one forward pass."""

@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import os
+from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
 from pathlib import Path
@@ -27,7 +28,7 @@ Existing = tuple[str, str, str, str]
 META = ("source", "structure_hash", "model_checksum", "status", "error", "time", "seconds")
 
 
-class Writer:
+class Writer(ABC):
     """Base: the lock, and the interface each format fills in."""
 
     def __init__(self, path: str | Path):
@@ -44,18 +45,21 @@ class Writer:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    @abstractmethod
     def existing(self) -> Iterator[Existing]:
-        raise NotImplementedError
+        """(source, structure hash, model checksum, status) of every row already written."""
 
+    @abstractmethod
     def drop_failed(self) -> int:
-        raise NotImplementedError
+        """Remove the rows of failed structures (for --retry-failed); how many were removed."""
 
+    @abstractmethod
     def write(self, results: Sequence[Result]) -> None:
-        raise NotImplementedError
+        """Commit one batch of results."""
 
+    @abstractmethod
     def rows(self) -> Iterator[dict]:
         """Scalars and metadata of every ok row."""
-        raise NotImplementedError
 
 
 def _flat_info(r: Result) -> dict:
