@@ -32,11 +32,10 @@ def initial_guess(atoms: Atoms, model=None, mol=None, xc: str = "PBE0", grids=No
     functional and grid of the SCF (its ``mf.xc``, ``mf.grids``). Returns (nao, nao), or
     (2, nao, nao) for unrestricted (default when ``mol.spin != 0``).
     """
-    check_structure(atoms)
+    check_structure(atoms, overlaps=False)  # before PySCF sees the atoms; overlaps: in predict_density
     if atoms.pbc.any():
         raise E3DensityError("PySCF guesses are molecular: pass atoms with pbc=False")
     deployed = _model(model)
-    deployed.basis.check_supported(atoms.numbers)
     mol = build_mole(atoms) if mol is None else mol
-    density = deployed.predict_density(atoms, float(mol.charge))
+    density = deployed.predict_density(atoms, float(mol.charge))  # refuses impossible structures first
     return guess_from_density(density, mol, xc=xc, grids=grids, unrestricted=unrestricted)
