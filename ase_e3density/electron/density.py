@@ -74,15 +74,27 @@ class AtomicDensity:
         """Coefficients as per-atom rows zero-padded to ``width``, shape (n_atoms, width)."""
         return self.basis.pad(self.coefficients, self.atoms.get_chemical_symbols(), width)
 
-    def _per_atom(self, attribute: str) -> list[np.ndarray]:
-        return [getattr(self.basis[s], attribute) for s in self.atoms.get_chemical_symbols()]
-
     # -- analytic integrals ------------------------------------------------------------
     @cached_property
+    def _local_moments(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each atom's own electron count, first and second moments about its nucleus (bohr units),
+        shapes (N,), (N, 3), (N, 3, 3); computed once, element by element."""
+        symbols = np.array(self.atoms.get_chemical_symbols())
+        n = len(symbols)
+        m0, m1, m2 = np.zeros(n), np.zeros((n, 3)), np.zeros((n, 3, 3))
+        for symbol in dict.fromkeys(symbols.tolist()):
+            atoms = np.flatnonzero(symbols == symbol)
+            eb = self.basis[symbol]
+            c = self.coefficients[self.offsets[atoms][:, None] + np.arange(eb.n_functions)]  # (n_el, k)
+            m0[atoms] = c @ eb.charge_integrals
+            m1[atoms] = c @ eb.dipole_integrals
+            m2[atoms] = np.einsum("ak,kij->aij", c, eb.second_moment_integrals)
+        return m0, m1, m2
+
+    @property
     def atomic_populations(self) -> np.ndarray:
         """Electrons in each atom's functions (only s functions carry charge), shape (N,)."""
-        q = self._per_atom("charge_integrals")
-        return np.array([self.atom_coefficients(a) @ q[a] for a in range(len(self.atoms))])
+        return self._local_moments[0]
 
     @property
     def n_electrons(self) -> float:
@@ -104,14 +116,11 @@ class AtomicDensity:
 
     def _electronic_moments(self, origin: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """First and second moments of the electron density about origin (bohr units)."""
-        q, d, s = self._per_atom("charge_integrals"), self._per_atom("dipole_integrals"), self._per_atom("second_moment_integrals")
-        first, second = np.zeros(3), np.zeros((3, 3))
-        shifts = (self.atoms.get_positions() - origin) / Bohr
-        for a, r in enumerate(shifts):
-            c = self.atom_coefficients(a)
-            m0, m1, m2 = c @ q[a], c @ d[a], np.einsum("k,kij->ij", c, s[a])
-            first += m1 + r * m0
-            second += m2 + np.outer(r, m1) + np.outer(m1, r) + np.outer(r, r) * m0
+        m0, m1, m2 = self._local_moments
+        r = (self.atoms.get_positions() - origin) / Bohr
+        first = (m1 + r * m0[:, None]).sum(axis=0)
+        cross = np.einsum("ai,aj->ij", r, m1)
+        second = m2.sum(axis=0) + cross + cross.T + np.einsum("a,ai,aj->ij", m0, r, r)
         return first, second
 
     def get_dipole(self, origin=None) -> np.ndarray:
