@@ -81,18 +81,27 @@ class DeployedDensityModel(DeployedModel):
             check_overlaps(atoms, edge_index, edge_lengths(atoms.positions, edge_index, shifts))
         return graph
 
-    def _run(self, atoms: Atoms, charge: float) -> tuple[np.ndarray, list[str]]:
-        graph = self.checked_graph(atoms, charge)
-        n_electrons = float(atoms.numbers.sum()) - charge
-        inputs = batch_inputs([graph], [charge], self.dtype, self.device)
+    def forward(self, graphs, charges) -> list[np.ndarray]:
+        """Padded per-atom output rows (float64) of each structure, from one pass over all of them."""
+        inputs = batch_inputs(list(graphs), list(charges), self.dtype, self.device)
         with torch.no_grad(), plain_execution():
             padded = self.module(*inputs).cpu().double().numpy()
+        return np.split(padded, np.cumsum([len(g[1]) for g in graphs])[:-1])
+
+    def coefficients(self, atoms: Atoms, padded: np.ndarray, charge: float) -> np.ndarray:
+        """Flat coefficients of ``atoms`` from its padded output rows.
+
+        The network conserves charge in its own dtype; the projection is redone in float64 so that
+        float32 models also hold the electron count to 1e-12.
+        """
         symbols = atoms.get_chemical_symbols()
-        # The network conserves charge in its own dtype; redo the projection in float64 so
-        # float32 models also hold the electron count to 1e-12.
         q = np.concatenate([self.basis[s].charge_integrals for s in symbols])
-        coefficients = fix_electron_count(self.basis.unpad(padded, symbols), q, n_electrons)
-        return coefficients, self.domain_report(atoms, graph, charge)
+        return fix_electron_count(self.basis.unpad(padded, symbols), q, float(atoms.numbers.sum()) - charge)
+
+    def _run(self, atoms: Atoms, charge: float) -> tuple[np.ndarray, list[str]]:
+        graph = self.checked_graph(atoms, charge)
+        padded, = self.forward([graph], [charge])
+        return self.coefficients(atoms, padded, charge), self.domain_report(atoms, graph, charge)
 
     def domain_report(self, atoms: Atoms, graph, charge: float) -> list[str]:
         """Why ``atoms`` lies outside the training domain recorded in the file (empty: inside)."""

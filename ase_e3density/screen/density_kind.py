@@ -2,7 +2,7 @@
 
 Each structure's result is what :class:`~ase_e3density.calculator.E3DensityCalculator` gives:
 the network's padded output for its atoms, unpadded, the electron count re-projected in float64
-exactly as ``DeployedDensityModel.predict`` does, then an :class:`AtomicDensity` for the multipoles.
+by ``DeployedDensityModel.coefficients``, as for single structures, then an :class:`AtomicDensity` for the multipoles.
 """
 from __future__ import annotations
 
@@ -10,13 +10,10 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-import torch
 
-from ..electron.density import AtomicDensity, fix_electron_count
+from ..electron.density import AtomicDensity
 from ..errors import E3DensityError
-from ..graph.inputs import batch_inputs
 from ..models import DeployedDensityModel
-from ..models.jit import plain_execution
 from .records import Item
 
 __all__ = ["DensityEvaluator"]
@@ -43,18 +40,12 @@ class DensityEvaluator:
 
     def forward(self, graphs: Sequence[Graph], charges: Sequence[float]) -> list[np.ndarray]:
         """Padded per-atom coefficient rows of each structure (float64), from one forward pass."""
-        inputs = batch_inputs(graphs, charges, self.model.dtype, self.model.device)
-        with torch.no_grad(), plain_execution():
-            padded = self.model.module(*inputs).cpu().double().numpy()
-        sizes = [len(g[1]) for g in graphs]
-        return np.split(padded, np.cumsum(sizes)[:-1])
+        return self.model.forward(graphs, charges)
 
     def result(self, item: Item, padded: np.ndarray, graph: Graph) -> tuple[dict[str, float], dict[str, np.ndarray]]:
-        atoms, basis = item.atoms, self.model.basis
-        symbols = atoms.get_chemical_symbols()
-        q = np.concatenate([basis[s].charge_integrals for s in symbols])
-        coefficients = fix_electron_count(basis.unpad(padded, symbols), q, float(atoms.numbers.sum()) - item.charge)
-        density = AtomicDensity(atoms, basis, coefficients, validate=False)  # refuses NaN coefficients
+        atoms = item.atoms
+        coefficients = self.model.coefficients(atoms, padded, item.charge)
+        density = AtomicDensity(atoms, self.model.basis, coefficients, validate=False)  # refuses NaN coefficients
         charges, dipole, quadrupole = density.charges, density.dipole, density.quadrupole
         reasons = self.model.domain_report(atoms, graph, item.charge)
         scalars = {"n_atoms": len(atoms), "total_charge": item.charge, "n_electrons": float(density.n_electrons),
