@@ -18,6 +18,7 @@ LAYERS = [
     {"nn"},                             # e3nn networks
     {"models"},                         # deployed files: format, writing, loading, runtime
     {"train", "calculator", "scf", "screen"},  # applications of the layers below
+    {"hierarchy"},                      # studies built on the trainer
     {"cli"},                            # the command line
 ]
 LAYER_OF = {name: k for k, names in enumerate(LAYERS) for name in names}

@@ -1,6 +1,8 @@
 """The density error metric eps_rho = 100 * int |rho_a - rho_b| dr / N_e (percent)."""
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import numpy as np
 
 from .density import AtomicDensity
@@ -26,8 +28,30 @@ def errors_by_l(a_by_l: np.ndarray, b_by_l: np.ndarray, weights: np.ndarray, n_e
 
 def quadrature(density: AtomicDensity, level: int = 3, spacing: float = 0.1):
     """Points (Å) and weights (Å^3) fit to integrate ``density``: Becke for finite systems,
-    the uniform cell grid (``spacing`` Å) for fully periodic ones."""
+    the uniform cell grid (``spacing`` Å) for fully periodic ones.
+
+    Becke grids of up to 10^6 points are kept for the last 256 structures (as read-only
+    arrays): validation and studies integrate the same structures again and again.
+    """
     atoms = density.atoms
+    key = (atoms.numbers.tobytes(), atoms.positions.tobytes(), atoms.cell.array.tobytes(), atoms.pbc.tobytes(),
+           int(level), float(spacing))
+    if key in _GRIDS:
+        _GRIDS.move_to_end(key)
+        return _GRIDS[key]
+    points, weights = _quadrature(atoms, level, spacing)
+    if not atoms.pbc.any() and len(points) <= 1_000_000:
+        points.flags.writeable = weights.flags.writeable = False
+        _GRIDS[key] = (points, weights)
+        if len(_GRIDS) > 256:
+            _GRIDS.popitem(last=False)
+    return points, weights
+
+
+_GRIDS: OrderedDict[tuple, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+
+
+def _quadrature(atoms, level: int, spacing: float) -> tuple[np.ndarray, np.ndarray]:
     if atoms.pbc.all():
         grid = uniform_grid(atoms, spacing)
         pts = grid.points().reshape(-1, 3)

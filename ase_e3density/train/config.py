@@ -45,6 +45,9 @@ class TrainConfig:
     validate_every: int = 1                      # epochs between density metrics (eps, dipole) on validation
     device: str = "cpu"
     dtype: str = "float32"
+    output_lmax: int | None = None               # learn outputs up to this l only (0: scalars, 1: l<=1); null: all
+    feature_stats_every: int = 0                 # record hidden-feature norms every N steps (0: off)
+    feature_stats_probe: int = 8                 # validation structures in the fixed probe batch
     base_dir: str = field(default=".", metadata={"yaml": False})
 
     def __post_init__(self):
@@ -91,7 +94,8 @@ _RANGES = {"validation_fraction": (0.0, 1.0, False), "lr": (0.0, None, False), "
            "lr_factor": (0.0, 1.0, False), "min_lr": (0.0, None, True), "dipole_weight": (0.0, None, True),
            "batch_size": (1, None, True), "epochs": (0, None, True), "lr_patience": (0, None, True),
            "early_stopping_patience": (1, None, True), "validate_every": (1, None, True),
-           "max_structures": (1, None, True), "time_budget_minutes": (0.0, None, False), "grid_level": (1, 5, True)}
+           "max_structures": (1, None, True), "time_budget_minutes": (0.0, None, False), "grid_level": (1, 5, True),
+           "output_lmax": (0, 4, True), "feature_stats_every": (0, None, True), "feature_stats_probe": (1, None, True)}
 _CHOICES = {"free_atom": ("pyscf", "mean"), "dtype": ("float32", "float64")}
 
 

@@ -28,7 +28,9 @@ from .baseline import free_atom_table, output_scale_table
 from .checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from .config import RESUMABLE_CHANGES, TrainConfig
 from .data import Sample, collate, load_samples
+from .feature_stats import FeatureRecorder
 from .loss import DensityLoss
+from .outputs import output_mask, restricted_reference
 
 __all__ = ["train"]
 
@@ -51,7 +53,8 @@ class Run:
     scheduler: object = None
     loss_fn: DensityLoss | None = None
     refs: list[ReferenceOnGrid] = field(default_factory=list)
-    progress: dict = field(default_factory=lambda: {"epoch": 0, "best": float("inf"), "best_epoch": 0,
+    recorder: FeatureRecorder | None = None
+    progress: dict = field(default_factory=lambda: {"epoch": 0, "steps": 0, "best": float("inf"), "best_epoch": 0,
                                                     "bad_epochs": 0, "seconds": 0.0, "history": [],
                                                     "resumes": []})
 
@@ -141,7 +144,8 @@ def load_data(config: TrainConfig, out: Path, rank: int, world: int) -> Run:
     max_dim = max(basis[s].n_functions for s in species)
     if rank == 0:
         print(f"loading {train_path}", file=sys.stderr, flush=True)
-    samples = load_samples(train_path, species, mcfg.cutoff, max_dim, progress=rank == 0)
+    limit = config.max_structures if config.validation else None  # a seeded split needs every row
+    samples = load_samples(train_path, species, mcfg.cutoff, max_dim, limit=limit, progress=rank == 0)
     names = {s.density.basis.name for s in samples}
     if names != {basis.name}:
         raise E3DensityError(f"training data is in {sorted(names)}, the model predicts {basis.name}")
@@ -169,8 +173,9 @@ def build_model(run: Run, state: dict | None) -> None:
     if state is None:
         max_dim = run.train_set[0].target.shape[1]
         free = free_atom_table(config.free_atom, run.train_set, mcfg.species, mcfg.basis, max_dim)
-        model = DensityModel(mcfg, free, output_scale_table(run.train_set, free, mcfg.species, mcfg.basis),
-                             dtype=run.dtype)
+        learned = output_mask(load_basis(mcfg.basis), mcfg.species, max_dim, config.output_lmax)
+        scale = output_scale_table(run.train_set, free, mcfg.species, mcfg.basis) * learned
+        model = DensityModel(mcfg, free, scale, dtype=run.dtype)
     else:
         if state["config"] != mcfg.to_dict():
             raise ConfigError(f"{run.checkpoint_path} was trained with another model configuration; use a new "
@@ -184,14 +189,30 @@ def build_model(run: Run, state: dict | None) -> None:
         run.optimizer.load_state_dict(state["optimizer"])
         run.scheduler.load_state_dict(state["scheduler"])
         run.progress = state["progress"]
+        run.progress.setdefault("steps", 0)
         run.progress.setdefault("resumes", []).append(
             {"after_epoch": run.progress["epoch"], "changed": _applied_changes(state.get("train_config", {}), config)})
         run.log(f"resuming {run.out} after epoch {run.progress['epoch']}")
     basis = load_basis(mcfg.basis)
-    run.loss_fn = DensityLoss(basis, mcfg.species, run.train_set[0].target.shape[1], config.dipole_weight).to(run.device)
+    run.loss_fn = DensityLoss(basis, mcfg.species, run.train_set[0].target.shape[1], config.dipole_weight,
+                              config.output_lmax).to(run.device)
     if run.rank == 0:
         run.log(f"preparing validation grids for {len(run.val_set)} structures")
-        run.refs = [ReferenceOnGrid.build(s.density, config.grid_level) for s in run.val_set]
+        free_atoms = {s: model.free_atom[k, : model.dims[k]].double().cpu().numpy() for k, s in enumerate(mcfg.species)}
+        run.refs = [ReferenceOnGrid.build(restricted_reference(s.density, free_atoms, config.output_lmax),
+                                          config.grid_level) for s in run.val_set]
+        if config.feature_stats_every:
+            start_recorder(run)
+
+
+def start_recorder(run: Run) -> None:
+    """Feature statistics on a fixed probe batch (the first validation structures), from step 0."""
+    probe, _ = collate(run.val_set[: run.config.feature_stats_probe], run.dtype, run.device)
+    run.recorder = FeatureRecorder(run.out / "feature_stats.jsonl", probe, run.config.feature_stats_every)
+    steps = run.progress["steps"]
+    run.recorder.discard_after(steps if steps else -1)
+    if steps == 0:
+        run.recorder.maybe_record(run.model, 0, 0.0)
 
 
 def _applied_changes(before: dict, config: TrainConfig) -> dict:
@@ -216,12 +237,16 @@ def train_epoch(run: Run, net) -> dict:
     run.model.train()
     total = torch.zeros(2, dtype=torch.float64)
     start = time.perf_counter()
-    for b in batches[run.rank::run.world]:
+    mine = batches[run.rank::run.world]
+    for done, b in enumerate(mine, start=1):
         loss, n_atoms = batch_loss(run, net, [run.train_set[i] for i in b])
         run.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         run.optimizer.step()
         total += torch.tensor([float(loss.detach()) * n_atoms, n_atoms], dtype=torch.float64)
+        run.progress["steps"] += 1
+        if run.recorder is not None:
+            run.recorder.maybe_record(run.model, run.progress["steps"], epoch - 1 + done / len(mine))
     elapsed = torch.tensor([time.perf_counter() - start], dtype=torch.float64)
     if run.world > 1:
         torch.distributed.all_reduce(total)
@@ -230,16 +255,21 @@ def train_epoch(run: Run, net) -> dict:
     return {"epoch": epoch, "train_loss": float(total[0] / total[1]), "lr": run.optimizer.param_groups[0]["lr"]}
 
 
-def validation_loss(run: Run) -> float:
-    """Mean loss per atom over the validation set (the same on every rank)."""
+def validation_loss(run: Run) -> tuple[float, dict[int, float]]:
+    """Mean loss per atom over the validation set (the same on every rank), and its density term per l."""
     run.model.eval()
-    total, atoms = 0.0, 0
+    total, atoms, by_l = 0.0, 0, {}
     with torch.no_grad():
         for start in range(0, len(run.val_set), run.config.batch_size):
-            loss, n = batch_loss(run, run.model, run.val_set[start:start + run.config.batch_size])
-            total += float(loss) * n
+            inputs, target = collate(run.val_set[start:start + run.config.batch_size], run.dtype, run.device)
+            positions, species, _, _, charge, batch = inputs
+            predicted = run.model(*inputs)
+            n = len(target)
+            total += float(run.loss_fn(predicted, target, species, positions, batch, len(charge))) * n
+            for l, value in run.loss_fn.density_term_by_l(predicted, target, species).items():
+                by_l[l] = by_l.get(l, 0.0) + value * n
             atoms += n
-    return total / atoms
+    return total / atoms, {l: v / atoms for l, v in by_l.items()}
 
 
 def density_metrics(run: Run, model: DensityModel) -> dict:
@@ -257,8 +287,9 @@ def density_metrics(run: Run, model: DensityModel) -> dict:
 
 def validate_epoch(run: Run, record: dict) -> None:
     """Validation loss (drives the scheduler and early stopping) and, every few epochs, density metrics."""
-    val_loss = validation_loss(run)
+    val_loss, by_l = validation_loss(run)
     record["val_loss"] = val_loss
+    record.update({f"val_loss_l{l}": v for l, v in by_l.items()})
     run.scheduler.step(val_loss)
     progress = run.progress
     improved = val_loss < progress["best"]
@@ -316,7 +347,8 @@ def deploy_best(run: Run, command: str | None) -> Path:
     if not run.best_path.exists():
         raise E3DensityError(f"{run.out}: no epoch was trained (epochs: {run.config.epochs})")
     best = load_checkpoint(run.best_path)
-    model = model_from_checkpoint(best).to(run.device)
+    model = run.model  # training is over: the same network takes the best epoch's weights (no rebuild)
+    model.load_state_dict(best["model"])
     validation = density_metrics(run, model)
     config = run.config
     provenance = {
@@ -325,6 +357,7 @@ def deploy_best(run: Run, command: str | None) -> Path:
         "train": config.train, "validation": config.validation or f"{config.validation_fraction} of train",
         "n_train": len(run.train_set), "n_val": len(run.val_set), "seed": config.seed,
         "best_epoch": best["epoch"], "epochs_run": run.progress["epoch"],
+        "n_parameters": sum(p.numel() for p in model.parameters()),
         "training_seconds": round(run.progress["seconds"], 1),
         "val_loss": best["metrics"]["val_loss"],
         "validation_metrics": {**validation, "grid_level": config.grid_level},
