@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: test test-slow test-all lint venv demo default-model model-card water-data
+.PHONY: test test-slow test-all lint venv demo default-model model-card water-data hierarchy
 
 venv: $(VENV)/.installed
 
@@ -40,3 +40,7 @@ default-model: $(VENV)/.installed
 
 model-card: $(VENV)/.installed
 	$(PY) scripts/make_model_card.py
+
+# the hierarchy study at its default scale (about 90 min on 2 cores); docs/hierarchy.md shows its results
+hierarchy: $(VENV)/.installed
+	$(VENV)/bin/e3density hierarchy -o runs/hierarchy --threads 1

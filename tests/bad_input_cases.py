@@ -229,6 +229,8 @@ CASES: list[Case] = [
     Case("training", "free_atom: zero", lambda c: train_config(c, "train: x.db\nfree_atom: zero\n"), E.ConfigError, "option free_atom: must be one of pyscf, mean"),
     Case("training", "dtype: float16", lambda c: train_config(c, "train: x.db\ndtype: float16\n"), E.ConfigError, "option dtype: must be one of float32, float64"),
     Case("training", "no train option", lambda c: train_config(c, "epochs: 3\n"), E.ConfigError, "'train'.*is required"),
+    Case("training", "output_lmax: 7", lambda c: train_config(c, "train: x.db\noutput_lmax: 7\n"), E.ConfigError, "option output_lmax: must be >= 0 and <= 4"),
+    Case("training", "feature_stats_every: -1", lambda c: train_config(c, "train: x.db\nfeature_stats_every: -1\n"), E.ConfigError, "option feature_stats_every: must be >= 0"),
     Case("training", "not valid YAML", lambda c: train_config(c, "train: [unclosed\n"), E.ConfigError, "not valid YAML"),
     Case("training", "a YAML list instead of options", lambda c: train_config(c, "- 1\n- 2\n"), E.ConfigError, "expected a mapping of options"),
     Case("training", "configuration file missing", lambda c: __import__("ase_e3density.train", fromlist=["x"]).TrainConfig.from_yaml(c.root / "none.yaml"), E.ConfigError, "no such training configuration"),
@@ -249,6 +251,9 @@ CASES: list[Case] = [
     Case("cli", "train: epochs: ten", lambda c: ["train", str(yaml_config(c, "ten.yaml", "train: x.db\nepochs: ten\n"))], E.ConfigError, "option epochs: expected an integer", cli=True),
     Case("cli", "info: a checkpoint, not a deployed model", lambda c: ["info", str(write(c, "ck.pt", b"PK\x03\x04"))], E.ModelFileError, "not an ase_e3density model", cli=True),
     Case("cli", "deploy: checkpoint missing", lambda c: ["deploy", str(c.root / "none.ck"), "-o", str(c.root / "m.pt")], E.ModelNotFoundError, "no such checkpoint", cli=True),
+    Case("cli", "hierarchy: study file missing", lambda c: ["hierarchy", str(c.root / "none.yaml"), "-o", str(c.root / "s")], E.ConfigError, "no such study file", cli=True),
+    Case("cli", "hierarchy: hidden_lmax: [5]", lambda c: ["hierarchy", str(write(c, "study.yaml", "training: {train: x.db}\nhidden_lmax: [5]\n")), "-o", str(c.root / "s")], E.ConfigError, "hidden_lmax must be a non-empty list of integers in 0..4", cli=True),
+    Case("cli", "hierarchy: a study file and --quick", lambda c: ["hierarchy", str(write(c, "s2.yaml", "training: {train: x.db}\n")), "--quick", "-o", str(c.root / "s")], E.E3DensityError, "a study file or --quick, not both", cli=True),
     Case("cli", "reference: structure file missing", lambda c: ["reference", str(c.root / "none.xyz"), "-o", str(c.root / "r.db")], E.E3DensityError, "structure file .*does not exist", cli=True),
 ]
 
