@@ -70,7 +70,7 @@ def dos_from_phonopy(phonon, *, mesh=None, dos: str = "tetrahedron", atoms: Atom
     if mesh is not None:
         if phonon.force_constants is None:
             raise E3DensityError("the phonopy object has no force constants: produce them before asking for a DOS")
-        phonon.run_mesh(mesh)
+        phonon.run_mesh(mesh, is_gamma_center=True)  # Gamma-centred: keeps the full point group
     result = phonon.mesh
     if result is None:
         raise E3DensityError("the phonopy object has no mesh: pass mesh= (e.g. 50.0) or call run_mesh first")

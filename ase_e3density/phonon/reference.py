@@ -5,8 +5,7 @@ One structure at a time (:func:`reference_phonons`):
 1. relax positions and cell with ASE's ``FrechetCellFilter`` and BFGS or FIRE to ``fmax`` (eV/Å; the
    stress is scaled by the filter), or positions only, or not at all;
 2. a supercell of the relaxed cell whose every width (distance between opposite faces) is at least
-   ``min_width`` Å, the one with fewest atoms among the diagonal multiples of the cell and ASE's most
-   cubic shapes (:func:`supercell_matrix`);
+   ``min_width`` Å, with as few atoms as :func:`supercell_matrix` finds (near-cubic, often non-diagonal);
 3. phonopy's symmetry-reduced finite displacements (``displacement`` Å), forces from the calculator,
    force constants (symmetrised: translational invariance), phonopy's primitive cell;
 4. the mesh (``mesh``: phonopy's length in Å, or three numbers), the tetrahedron DOS and the thermal
@@ -19,6 +18,7 @@ packages, optional extras), or ``module:Class`` (or ``module:function``) called 
 from __future__ import annotations
 
 import importlib
+import itertools
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -119,33 +119,37 @@ def cell_widths(cell) -> np.ndarray:
     return np.array([volume / np.linalg.norm(np.cross(cell[(i + 1) % 3], cell[(i + 2) % 3])) for i in range(3)])
 
 
-def supercell_matrix(cell, min_width: float, max_tries: int = 4) -> np.ndarray:
-    """An integer matrix P (ASE's convention: supercell = P @ cell) whose supercell has every width
-    >= ``min_width`` Å, with as few cells as found among: the diagonal multiples of ``cell`` and ASE's
-    most cubic shapes (``find_optimal_cell_shape``) for up to ``max_tries`` sizes from the lower bound
-    (a cube of side ``min_width``) upwards."""
-    from ase.build import find_optimal_cell_shape
+_FLOOR_OR_CEIL = np.array(list(itertools.product((0, 1), repeat=9)), dtype=float).reshape(-1, 3, 3)
 
+
+def supercell_matrix(cell, min_width: float, n_lengths: int = 60) -> np.ndarray:
+    """An integer matrix P (ASE's convention: supercell = P @ cell) whose supercell has every width
+    >= ``min_width`` Å, with as few cells as found.
+
+    A cube has the largest smallest width for its volume, so the search rounds the matrix of a cube of
+    side L, ``L inv(cell)``, each entry down or up (512 matrices), for ``n_lengths`` sides L from
+    ``min_width`` to 1.5 ``min_width``, and keeps the smallest that qualifies; the diagonal multiples of
+    ``cell`` are the fallback and win ties. About 0.1 s.
+    """
     cell = np.asarray(cell, dtype=float)
     if min_width <= 0:
         return np.eye(3, dtype=int)
-    diagonal = np.diag(np.ceil(min_width / cell_widths(cell) - 1e-9).astype(int))
-    best, best_n = diagonal, int(round(abs(np.linalg.det(diagonal))))
+    best = np.diag(np.ceil(min_width / cell_widths(cell) - 1e-9).astype(int))
+    best_n = int(round(np.linalg.det(best)))
     volume = abs(np.linalg.det(cell))
-    n = max(1, int(np.ceil(min_width**3 / volume)))
-    for _ in range(max_tries):
-        if n >= best_n:
-            break
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            P = np.asarray(find_optimal_cell_shape(cell, n, "sc", verbose=False), dtype=int)
-        size = int(round(abs(np.linalg.det(P))))
-        if 0 < size < best_n and cell_widths(P @ cell).min() >= min_width - 1e-9:
-            best, best_n = P, size
-            break
-        n = int(np.ceil(n * 1.15))
-    if np.linalg.det(best) < 0:  # keep a right-handed supercell
-        best = -best
+    inverse = np.linalg.inv(cell)
+    for side in np.linspace(min_width, 1.5 * min_width, n_lengths):
+        candidates = np.floor(side * inverse)[None] + _FLOOR_OR_CEIL
+        det = np.rint(np.linalg.det(candidates))
+        lattice = candidates @ cell
+        areas = np.stack([np.linalg.norm(np.cross(lattice[:, (i + 1) % 3], lattice[:, (i + 2) % 3]), axis=1)
+                          for i in range(3)], axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            widths = (np.abs(det) * volume)[:, None] / areas
+        ok = (det > 0) & (det < best_n) & (widths.min(axis=1) >= min_width - 1e-9)
+        if ok.any():
+            i = np.flatnonzero(ok)[np.argmin(det[ok])]
+            best, best_n = candidates[i].astype(int), int(det[i])
     return best
 
 
