@@ -338,12 +338,14 @@ def test_cli_reports_imaginary_modes(tmp_path, capsys):
     from ase.db import connect
     write(tmp_path / "sc.xyz", Atoms("Cu", cell=[2.4] * 3, pbc=True))
     db = tmp_path / "sc.db"
-    code, err = _cli(["phonons", str(tmp_path / "sc.xyz"), "-o", str(db), "--calculator", "emt", "--min-width", "7",
-                      "--mesh", "8 8 8"], capsys)
+    code, err = _cli(["phonons", str(tmp_path / "sc.xyz"), "-o", str(db), "--calculator", "ase.calculators.emt:EMT",
+                      "--min-width", "7", "--mesh", "8 8 8"], capsys)  # a calculator given as module:Class
     assert code == 0, err
     assert "WARNING:" in err and "imaginary modes" in err and "(1 with imaginary modes)" in err
     row = connect(db, use_lock_file=False).get(1)
     assert row.n_imaginary_modes > 0 and row.imaginary_fraction > 0.01 and row.min_frequency < -1
+    assert row.force_calculator == "ase.calculators.emt:EMT" and row.calculator_version == row.ase_version
+    assert row.mesh == "8 8 8" and row.data.mode_frequencies.shape[1] == 3
 
 
 @pytest.mark.parametrize("case, argv_tail, message", [
