@@ -10,7 +10,7 @@ $(VENV)/.installed: setup.cfg pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -c constraints.txt -e ".[reference,test,screen]"
+	$(PY) -m pip install -q -c constraints.txt -e ".[reference,test,screen,phonons,plot]"
 	touch $@
 
 lint: $(VENV)/.installed

@@ -10,7 +10,8 @@ from ase.calculators.calculator import CalculatorSetupError
 
 __all__ = ["E3DensityError", "UnsupportedElementError", "UnknownBasisError", "InvalidStructureError",
            "ModelFileError", "ModelNotFoundError", "ModelVersionError", "ConfigError", "InputFileError",
-           "CalculatorParameterError", "ResourceError", "DomainWarning"]
+           "CalculatorParameterError", "ResourceError", "MissingDependencyError", "DomainWarning",
+           "ImaginaryModesWarning"]
 
 
 class E3DensityError(ValueError):
@@ -63,5 +64,13 @@ class ResourceError(E3DensityError):
     """A request would need far more memory or time than is reasonable (e.g. a 7 TiB grid)."""
 
 
+class MissingDependencyError(E3DensityError, ImportError):
+    """An optional package (phonopy, chgnet, sevenn, ...) is needed and not installed."""
+
+
 class DomainWarning(UserWarning):
     """A structure lies outside what the model saw in training: its numbers are extrapolation."""
+
+
+class ImaginaryModesWarning(UserWarning):
+    """A phonon DOS has imaginary modes; they are left out of the thermal properties."""

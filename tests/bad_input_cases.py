@@ -255,7 +255,41 @@ CASES: list[Case] = [
     Case("cli", "hierarchy: hidden_lmax: [5]", lambda c: ["hierarchy", str(write(c, "study.yaml", "training: {train: x.db}\nhidden_lmax: [5]\n")), "-o", str(c.root / "s")], E.ConfigError, "hidden_lmax must be a non-empty list of integers in 0..4", cli=True),
     Case("cli", "hierarchy: a study file and --quick", lambda c: ["hierarchy", str(write(c, "s2.yaml", "training: {train: x.db}\n")), "--quick", "-o", str(c.root / "s")], E.E3DensityError, "a study file or --quick, not both", cli=True),
     Case("cli", "reference: structure file missing", lambda c: ["reference", str(c.root / "none.xyz"), "-o", str(c.root / "r.db")], E.E3DensityError, "structure file .*does not exist", cli=True),
+    # --- phonons -------------------------------------------------------------------------------
+    Case("phonons", "a DOS per atom that does not integrate to 3", lambda c: phonon_dos(np.full(11, 1.0)), E.E3DensityError, "integrates to 3 modes per atom"),
+    Case("phonons", "a negative DOS", lambda c: phonon_dos(np.linspace(-1, 1, 11), normalize=True), E.E3DensityError, "the DOS is negative"),
+    Case("phonons", "frequencies not increasing", lambda c: phonon_dos(np.ones(11), frequencies=np.linspace(10, 0, 11), normalize=True), E.E3DensityError, "strictly increasing"),
+    Case("phonons", "heat capacity per='mole'", lambda c: phonon_dos(None).heat_capacity(300, per="mole"), E.E3DensityError, "per must be 'atom' .* or 'cell'"),
+    Case("phonons", "a negative temperature", lambda c: phonon_dos(None).heat_capacity(-5), E.E3DensityError, "temperatures must be finite and >= 0 K"),
+    Case("phonons", "volumetric heat capacity without a structure", lambda c: phonon_dos(None).volumetric_heat_capacity(300), E.E3DensityError, "need the structure"),
+    Case("phonons", "total_dos.dat missing", lambda c: phonon_module("dos").PhononDOS.from_total_dos_file(c.root / "none.dat"), E.InputFileError, "no such DOS file"),
+    Case("phonons", "phonopy.yaml missing", lambda c: phonon_module("dos").PhononDOS.from_phonopy_files(c.root / "phonopy.yaml"), E.InputFileError, "no such phonopy file"),
+    Case("phonons", "unknown calculator 'lj'", lambda c: phonon_module("reference").get_calculator("lj"), E.E3DensityError, "unknown calculator 'lj'"),
+    Case("phonons", "a molecule (no cell)", lambda c: phonon_module("reference").check_crystal(molecule("H2O")), E.InvalidStructureError, "no 3D cell"),
+    Case("cli", "phonons: a molecule (no cell)", lambda c: ["phonons", str(write(c, "cu2.xyz", "2\n\nCu 0 0 0\nCu 0 0 2.3\n")), "-o", str(c.root / "p.db"), "--calculator", "emt"], E.InvalidStructureError, "no 3D cell", cli=True),
+    Case("cli", "phonons: a slab (pbc T T F)", lambda c: ["phonons", str(write(c, "slab.xyz", '1\nLattice="2.5 0 0 0 2.5 0 0 0 10" pbc="T T F"\nCu 0 0 0\n')), "-o", str(c.root / "p.db"), "--calculator", "emt"], E.InvalidStructureError, "periodic boundary conditions in all three directions", cli=True),
+    Case("cli", "phonons: unknown calculator", lambda c: ["phonons", str(crystal_file(c)), "-o", str(c.root / "p.db"), "--calculator", "lj"], E.E3DensityError, "unknown calculator 'lj'", cli=True),
+    Case("cli", "phonons: module:Class that cannot be imported", lambda c: ["phonons", str(crystal_file(c)), "-o", str(c.root / "p.db"), "--calculator", "no_such_package:Calc"], E.MissingDependencyError, "cannot import module 'no_such_package'", cli=True),
+    Case("cli", "phonons: --mesh '1 2'", lambda c: ["phonons", str(crystal_file(c)), "-o", str(c.root / "p.db"), "--calculator", "emt", "--mesh", "1 2"], E.E3DensityError, "--mesh takes a length", cli=True),
 ]
+
+
+def phonon_module(name: str):
+    from importlib import import_module
+
+    return import_module(f"ase_e3density.phonon.{name}")
+
+
+def phonon_dos(dos, frequencies=None, **kwargs):
+    """A PhononDOS on 0..10 THz; ``dos=None`` gives a valid flat one."""
+    from ase_e3density.phonon import PhononDOS
+
+    frequencies = np.linspace(0, 10, 11) if frequencies is None else frequencies
+    return PhononDOS(frequencies, np.full(11, 0.3) if dos is None else dos, **kwargs)
+
+
+def crystal_file(ctx: Context) -> Path:
+    return write(ctx, "cu_fcc.xyz", '1\nLattice="0 1.8 1.8 1.8 0 1.8 1.8 1.8 0" pbc="T T T"\nCu 0 0 0\n')
 
 
 def _squeezed_dimer() -> Atoms:

@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "ase_e3density"
 LAYERS = [
     {"errors", "fileio", "_version"},   # shared exceptions and atomic file writes
     {"graph"},                          # Atoms -> checked structure, neighbour lists, network inputs
-    {"electron"},                       # densities as physics objects (numpy, scipy, ase; optional PySCF)
+    {"electron", "phonon"},             # densities as physics objects (numpy, scipy, ase; optional PySCF, phonopy)
     {"nn"},                             # e3nn networks
     {"models"},                         # deployed files: format, writing, loading, runtime
     {"train", "calculator", "scf", "screen"},  # applications of the layers below
@@ -79,7 +79,7 @@ def test_imports_only_reach_down(path):
 
 
 def test_physics_layers_do_not_need_torch():
-    for folder in ("electron",):
+    for folder in ("electron", "phonon"):
         for path in (PACKAGE / folder).rglob("*.py"):
             tree = ast.parse(path.read_text())
             for node in ast.walk(tree):

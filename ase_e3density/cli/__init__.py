@@ -5,11 +5,11 @@ import argparse
 import sys
 import warnings
 
-from . import deploy_cmd, hierarchy_cmd, predict_cmd, reference_cmd, screen_cmd, train_cmd
+from . import deploy_cmd, hierarchy_cmd, phonons_cmd, predict_cmd, reference_cmd, screen_cmd, train_cmd
 
 __all__ = ["main", "build_parser"]
 
-COMMANDS = (predict_cmd, reference_cmd, train_cmd, deploy_cmd, screen_cmd, hierarchy_cmd)
+COMMANDS = (predict_cmd, reference_cmd, phonons_cmd, train_cmd, deploy_cmd, screen_cmd, hierarchy_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:

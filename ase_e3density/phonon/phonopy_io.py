@@ -1,0 +1,145 @@
+"""PhononDOS from phonopy: ``Phonopy`` objects, ``phonopy.yaml`` files and ``total_dos.dat`` (phonopy optional).
+
+phonopy's thermal properties and total DOS are per unit cell of its primitive cell; a
+:class:`~.dos.PhononDOS` is per atom and knows the cell it calls "per cell" (``atoms``, by default
+phonopy's primitive cell).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms
+
+from ..errors import E3DensityError, InputFileError, MissingDependencyError
+from .dos import PhononDOS
+
+__all__ = ["require_phonopy", "phonopy_to_atoms", "atoms_to_phonopy", "dos_from_phonopy", "dos_from_phonopy_files",
+           "dos_from_total_dos_file", "gamma_acoustic_zeroed"]
+
+
+def require_phonopy():
+    """The phonopy module, or a clear error naming the extra to install."""
+    try:
+        import phonopy
+    except ImportError as exc:
+        raise MissingDependencyError("this needs phonopy: pip install 'ase_e3density[phonons]'") from exc
+    return phonopy
+
+
+def phonopy_to_atoms(cell) -> Atoms:
+    """A ``PhonopyAtoms`` as periodic ASE ``Atoms`` (masses kept)."""
+    return Atoms(symbols=list(cell.symbols), cell=np.asarray(cell.cell), scaled_positions=cell.scaled_positions,
+                 masses=cell.masses, pbc=True)
+
+
+def atoms_to_phonopy(atoms: Atoms):
+    """ASE ``Atoms`` as ``PhonopyAtoms`` with ASE's masses."""
+    require_phonopy()
+    from phonopy.structure.atoms import PhonopyAtoms
+
+    return PhonopyAtoms(symbols=atoms.get_chemical_symbols(), cell=atoms.cell.array,
+                        scaled_positions=atoms.get_scaled_positions(), masses=atoms.get_masses())
+
+
+def gamma_acoustic_zeroed(frequencies: np.ndarray, qpoints: np.ndarray) -> np.ndarray:
+    """A copy with the three modes of smallest |frequency| at Gamma set to 0 (phonopy's
+    ``exclude_gamma_acoustic``): their computed values are numerical noise of either sign."""
+    freqs = np.array(frequencies, dtype=float)
+    at_gamma = np.flatnonzero(np.abs(qpoints - np.rint(qpoints)).max(axis=1) < 1e-8)
+    for i in at_gamma:
+        freqs[i, np.argsort(np.abs(freqs[i]))[:3]] = 0.0
+    return freqs
+
+
+def dos_from_phonopy(phonon, *, mesh=None, dos: str = "tetrahedron", atoms: Atoms | None = None,
+                     exclude_gamma_acoustic: bool = True, pitch: float = 0.05) -> PhononDOS:
+    """The DOS of a ``phonopy.Phonopy`` object with force constants.
+
+    ``mesh``: run phonopy's mesh (a length in Å or three numbers); without it, the mesh already run on
+    the object is used. Thermal sums run over the mesh modes, as phonopy's do; with
+    ``exclude_gamma_acoustic`` (default) the three acoustic modes at Gamma are set to zero first, as
+    phonopy's option of that name does (their tiny computed values otherwise enter F and S).
+    The grid DOS (``dos``) is phonopy's tetrahedron-method total DOS (``"tetrahedron"``, computed on
+    the object) or a Gaussian smearing of the modes (``"gaussian"``), ``pitch`` THz apart.
+    ``atoms``: the cell "per cell" refers to (default: phonopy's primitive cell).
+    """
+    require_phonopy()
+    if dos not in ("tetrahedron", "gaussian"):
+        raise E3DensityError(f"dos must be 'tetrahedron' or 'gaussian', got {dos!r}")
+    if mesh is not None:
+        if phonon.force_constants is None:
+            raise E3DensityError("the phonopy object has no force constants: produce them before asking for a DOS")
+        phonon.run_mesh(mesh, is_gamma_center=True)  # Gamma-centred: keeps the full point group
+    result = phonon.mesh
+    if result is None:
+        raise E3DensityError("the phonopy object has no mesh: pass mesh= (e.g. 50.0) or call run_mesh first")
+    qpoints = np.asarray(result.qpoints, dtype=float)
+    raw = np.asarray(result.frequencies, dtype=float)
+    weights = np.asarray(result.weights, dtype=float)
+    freqs = gamma_acoustic_zeroed(raw, qpoints) if exclude_gamma_acoustic else raw
+    primitive = phonopy_to_atoms(phonon.primitive)
+    atoms = primitive if atoms is None else atoms
+    info = {"source": "phonopy", "mesh": [int(n) for n in np.asarray(result.mesh_numbers)],
+            "exclude_gamma_acoustic": bool(exclude_gamma_acoustic), "n_primitive_atoms": len(primitive)}
+    if dos == "gaussian":
+        return PhononDOS.from_modes(freqs, weights, atoms=atoms, pitch=pitch, info=info)
+    lo, hi = min(float(raw.min()), 0.0), float(raw.max())
+    grid_min = (np.floor(lo / pitch) - 2) * pitch
+    grid_max = (np.ceil(hi / pitch) + 2) * pitch
+    total = phonon.run_total_dos(freq_min=grid_min, freq_max=grid_max, freq_pitch=pitch, use_tetrahedron_method=True)
+    if total is None:  # older phonopy returns nothing
+        total = phonon.total_dos
+    grid = np.asarray(total.frequency_points, dtype=float)
+    per_atom = np.asarray(total.dos, dtype=float) / len(primitive)
+    info["dos_method"] = f"tetrahedron pitch={pitch} THz"
+    return PhononDOS(grid, per_atom, atoms=atoms, modes=(freqs, weights), normalize=True, info=info)
+
+
+def dos_from_phonopy_files(path, *, mesh=50.0, force_sets=None, force_constants=None, **kwargs) -> PhononDOS:
+    """The DOS from ``phonopy.yaml`` / ``phonopy_disp.yaml`` / ``phonopy_params.yaml`` through
+    ``phonopy.load``: forces or force constants inside the file, or ``FORCE_SETS`` /
+    ``FORCE_CONSTANTS`` / ``force_constants.hdf5`` beside it, or the files named by ``force_sets`` /
+    ``force_constants``. ``kwargs`` go to :func:`dos_from_phonopy`."""
+    phonopy = require_phonopy()
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(f"no such phonopy file: {path}")
+    for name, extra in (("force sets", force_sets), ("force constants", force_constants)):
+        if extra is not None and not Path(extra).is_file():
+            raise InputFileError(f"no such {name} file: {extra}")
+    try:
+        phonon = phonopy.load(path, force_sets_filename=force_sets, force_constants_filename=force_constants,
+                              log_level=0)
+    except Exception as exc:  # phonopy raises many kinds on unreadable or inconsistent files
+        raise InputFileError(f"{path}: phonopy cannot load it ({type(exc).__name__}: {exc})") from exc
+    if phonon.force_constants is None:
+        raise E3DensityError(f"{path}: no forces or force constants (put FORCE_SETS or FORCE_CONSTANTS beside it, "
+                             "or pass force_sets= / force_constants=)")
+    dos = dos_from_phonopy(phonon, mesh=mesh, **kwargs)
+    dos.info["source"] = str(path)
+    return dos
+
+
+def dos_from_total_dos_file(path, *, n_atoms: int | None = None, atoms: Atoms | None = None) -> PhononDOS:
+    """phonopy's ``total_dos.dat`` (frequency in THz, DOS per primitive cell). Without ``n_atoms`` or
+    ``atoms``, the atoms of phonopy's cell are read off the integral (3 per atom, within 2 %)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(f"no such DOS file: {path}")
+    try:
+        table = np.loadtxt(path, comments="#", ndmin=2)
+    except ValueError as exc:
+        raise InputFileError(f"{path}: not a two-column total_dos.dat ({exc})") from exc
+    if table.shape[1] < 2 or table.shape[0] < 2:
+        raise InputFileError(f"{path}: not a two-column total_dos.dat (shape {table.shape})")
+    freqs, values = table[:, 0], table[:, 1]
+    integral = float(np.trapezoid(values, freqs))
+    n = len(atoms) if atoms is not None else n_atoms
+    if n is None:
+        n = int(round(integral / 3))
+        if n < 1 or abs(integral / 3 - n) > 0.02 * n:
+            raise E3DensityError(f"{path}: the DOS integrates to {integral:.4g}, not 3 per atom of a whole number "
+                                 "of atoms; pass n_atoms= (atoms in phonopy's primitive cell)")
+    return PhononDOS.from_arrays(freqs, values, per="cell", n_atoms=n, atoms=atoms, normalize=True,
+                                 info={"source": str(path), "integral_per_cell": integral})
