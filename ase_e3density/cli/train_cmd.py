@@ -51,11 +51,18 @@ def _percent(summary: dict) -> str:
     return f"{summary['dipole_error_dft_percent']:.1f} % of |mu_DFT|"
 
 
+def _scaled(row: dict) -> str:
+    """The dipole error (vs DFT where known) in percent of sqrt(n_molecules) mu_monomer."""
+    value = row.get("dipole_error_dft_sqrtn", row.get("dipole_error_sqrtn"))
+    return "-" if value is None else f"{value:.2f}"
+
+
 def run_evaluate(args: argparse.Namespace) -> int:
     from ..calculator import E3DensityCalculator
     from ..electron.database import iter_densities
     from ..errors import E3DensityError
     from ..electron.evaluation import ReferenceOnGrid, compare, summarise
+    from ..electron.free_atoms import load_free_atoms
 
     require_file(args.reference, "reference database")
     calc = E3DensityCalculator(args.model)
@@ -69,8 +76,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
     lmax = max((ref.basis[s].lmax for ref in refs for s in set(ref.atoms.get_chemical_symbols())), default=0)
     ls = range(lmax + 1)
     print("| # | formula | eps_rho (%) | " + " | ".join(f"eps l={l}" for l in ls)
-          + " | dipole err vs fit (e·Å) | vs DFT (e·Å) | |mu_DFT| | charge MAE (e) |")
-    print("| --- " * (len(ls) + 8) + "|")
+          + " | dipole err vs fit (e·Å) | vs DFT (e·Å) | |mu_DFT| | charge MAE (e) "
+          "| molecules | dipole err / sqrt(n) mu (%) | mol. charge RMS (e) | mol. dipole RMS (e·Å) |")
+    print("| --- " * (len(ls) + 11) + "|")
     rows = []
     for k, ref in enumerate(refs, 1):
         atoms = ref.atoms.copy()
@@ -80,12 +88,23 @@ def run_evaluate(args: argparse.Namespace) -> int:
         print(f"| {k} | {atoms.get_chemical_formula()} | {row['eps']:.3f} | "
               + " | ".join(f"{row.get(f'eps_l{l}', 0.0):.3f}" for l in ls)
               + f" | {row['dipole_error']:.4f} | {row.get('dipole_error_dft', float('nan')):.4f} | "
-              f"{row.get('dipole_dft_norm', float('nan')):.3f} | {row['charge_mae']:.4f} |", flush=True)
+              f"{row.get('dipole_dft_norm', float('nan')):.3f} | {row['charge_mae']:.4f} | "
+              f"{row.get('n_molecules', '-')} | {_scaled(row)} | {row.get('molecule_charge_rms', float('nan')):.4f} | "
+              f"{row.get('molecule_dipole_rms', float('nan')):.4f} |", flush=True)
     summary = summarise(rows)
     print(f"\nmean over {len(rows)} structures: eps_rho {summary['eps']:.3f} %, dipole error "
           f"{summary['dipole_error']:.4f} e·Å vs fit, {summary.get('dipole_error_dft', float('nan')):.4f} e·Å vs DFT "
           f"({_percent(summary)}), "
           f"charge MAE {summary['charge_mae']:.4f} e")
+    if "molecule_charge_rms" in summary:
+        key, which = ("dipole_error_dft_sqrtn", "DFT") if "dipole_error_dft_sqrtn" in summary else \
+            ("dipole_error_sqrtn", "fit")
+        print(f"molecules (Hirshfeld, free atoms {load_free_atoms().name}): dipole error vs {which} median "
+              f"{summary[key + '_median']:.2f} % (mean {summary[key]:.2f} %) of sqrt(n) mu_monomer, "
+              f"mu_monomer {summary['mu_monomer']:.3f} e·Å (mean; RMS of the reference's molecular dipoles per "
+              f"structure); per-molecule charge RMS {summary['molecule_charge_rms']:.4f} e (max "
+              f"{summary['molecule_charge_max']:.4f} e), dipole RMS {summary['molecule_dipole_rms']:.4f} e·Å, "
+              f"pooled over {sum(r.get('n_molecules', 0) for r in rows)} molecules")
     print(f"command: e3density evaluate {args.model} {args.reference} --grid-level {args.grid_level}")
     if args.json:
         Path(args.json).write_text(json.dumps({"structures": rows, "summary": summary,
