@@ -142,6 +142,9 @@ def test_compare_reports_charge_moved_between_molecules(trimer):
     assert row["dipole_error"] == pytest.approx(q * np.linalg.norm(shift), rel=1e-9)  # charge moved x distance
     assert row["dipole_error_sqrtn"] == pytest.approx(100 * row["dipole_error"] / (np.sqrt(3) * row["mu_monomer"]))
     assert {"eps", "eps_l0", "eps_l4", "dipole_error", "charge_mae"} <= set(row)  # the keys others read
+    fixed = compare(moved(trimer, 0, 6, q), ref, mu_monomer=0.4)  # a given monomer dipole (e·Å)
+    assert fixed["mu_monomer"] == 0.4
+    assert fixed["dipole_error_sqrtn"] == pytest.approx(100 * row["dipole_error"] / (np.sqrt(3) * 0.4))
     summary = summarise([same, row])
     assert summary["molecule_charge_rms"] == pytest.approx(q * np.sqrt(2 / 6), rel=1e-3)  # pooled over 6 molecules
     assert summary["dipole_error_sqrtn_median"] == pytest.approx(row["dipole_error_sqrtn"] / 2)

@@ -4,8 +4,10 @@ Beside eps_rho and the dipole error, both densities are shared out into molecule
 partition on the reference's grid (:mod:`ase_e3density.electron.partition`): per-molecule net
 charges and dipoles and their RMS errors show charge moving between molecules, which dominates the
 dipole error of large clusters. The dipole error is also given in units of ``sqrt(n) mu_monomer``,
-the size of a sum of ``n`` randomly oriented molecular dipoles, with ``mu_monomer`` the RMS of the
-reference's own molecular dipoles in that structure (so no separate monomer calculation is needed).
+the size of a sum of ``n`` randomly oriented molecular dipoles. ``mu_monomer`` defaults to the RMS of
+the reference's own (Hirshfeld) molecular dipoles in that structure, which needs no separate monomer
+calculation and works for any molecules; a fixed value (e.g. the gas-phase monomer's DFT dipole,
+0.40 e·Å for PBE0/cc-pVDZ water) can be given instead.
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import UnsupportedElementError
+from ..errors import E3DensityError, UnsupportedElementError
 from .density import AtomicDensity
 from .free_atoms import ProAtoms, load_free_atoms
 from .metrics import errors_by_l, quadrature
@@ -53,7 +55,7 @@ class ReferenceOnGrid:
         return cls(density, points, weights, density.evaluate_by_l(points), molecules)
 
 
-def compare(predicted: AtomicDensity, reference: ReferenceOnGrid) -> dict:
+def compare(predicted: AtomicDensity, reference: ReferenceOnGrid, mu_monomer: float | None = None) -> dict:
     """eps_rho and eps_l (%), dipole errors (e·Å, against the fit and the DFT density), charge MAE (e),
     and, with a molecule partition, per-molecule charge and dipole errors and the scaled dipole error.
 
@@ -61,8 +63,11 @@ def compare(predicted: AtomicDensity, reference: ReferenceOnGrid) -> dict:
     ``dipole_error_dft``/``dipole_dft_norm`` (with a DFT dipole), ``n_molecules``, ``mu_monomer``
     (e·Å), ``dipole_error_sqrtn``/``dipole_error_dft_sqrtn`` (percent of ``sqrt(n) mu_monomer``),
     ``molecule_charge_rms`` (e), ``molecule_dipole_rms`` (e·Å, RMS of ``|dmu_F|``), ``molecule_charge_max``.
-    ``molecules`` holds the per-molecule values (lists) of both densities.
+    ``molecules`` holds the per-molecule values (lists) of both densities. ``mu_monomer`` (e·Å)
+    fixes the scale instead of the reference's RMS molecular dipole.
     """
+    if mu_monomer is not None and not (np.isfinite(mu_monomer) and mu_monomer > 0):
+        raise E3DensityError(f"mu_monomer must be a positive dipole in e·Å, got {mu_monomer}")
     ref = reference.density
     predicted_by_l = predicted.evaluate_by_l(reference.points)
     errors = errors_by_l(predicted_by_l, reference.values_by_l, reference.weights, ref.n_electrons)
@@ -75,15 +80,17 @@ def compare(predicted: AtomicDensity, reference: ReferenceOnGrid) -> dict:
         out["dipole_dft_norm"] = float(np.linalg.norm(dft))
     if reference.molecules is not None:
         out.update(_molecule_metrics(reference.molecules, predicted_by_l.sum(axis=0),
-                                     reference.values_by_l.sum(axis=0), out))
+                                     reference.values_by_l.sum(axis=0), out, mu_monomer))
     return out
 
 
-def _molecule_metrics(molecules: GridPartition, predicted: np.ndarray, reference: np.ndarray, row: dict) -> dict:
+def _molecule_metrics(molecules: GridPartition, predicted: np.ndarray, reference: np.ndarray, row: dict,
+                      mu_monomer: float | None) -> dict:
     q_pred, mu_pred = molecules.charges_and_dipoles(predicted)
     q_ref, mu_ref = molecules.charges_and_dipoles(reference)
     n = len(q_ref)
-    mu_monomer = float(np.sqrt(np.mean(np.sum(mu_ref**2, axis=1))))
+    if mu_monomer is None:
+        mu_monomer = float(np.sqrt(np.mean(np.sum(mu_ref**2, axis=1))))
     scale = np.sqrt(n) * mu_monomer
     out = {"n_molecules": n, "mu_monomer": mu_monomer,
            "dipole_error_sqrtn": 100 * row["dipole_error"] / scale,
