@@ -161,3 +161,27 @@ def test_elements_without_free_atoms_leave_the_molecule_metrics_out():
     assert "molecule_charge_rms" not in row and row["eps"] == 0.0
     with pytest.raises(UnsupportedElementError):
         partition(density, level=1)
+
+
+def test_evaluate_prints_the_molecule_metrics(tmp_path, capsys):
+    import json
+
+    from ase.db import connect
+
+    from ase_e3density.cli import main
+
+    db = tmp_path / "trimer.db"
+    with connect(DATA) as src, connect(db) as dst:
+        for row in src.select(natoms=9, limit=1):
+            dst.write(row.toatoms(), data=row.data, **row.key_value_pairs)
+    assert main(["evaluate", "default", str(db), "--grid-level", "1", "--json", str(tmp_path / "e.json")]) == 0
+    out = capsys.readouterr().out
+    header = out.splitlines()[0]
+    assert "eps l=4" in header and "mol. charge RMS (e)" in header and "dipole err / sqrt(n) mu (%)" in header
+    assert len(out.splitlines()[1].split("|")) == len(out.splitlines()[2].split("|"))  # separator fits the rows
+    assert "per-molecule charge RMS" in out and "pooled over 3 molecules" in out
+    result = json.loads((tmp_path / "e.json").read_text())
+    row = result["structures"][0]
+    assert row["n_molecules"] == 3 and len(row["molecules"]["charges_predicted"]) == 3
+    assert result["summary"]["molecule_charge_rms"] == pytest.approx(row["molecule_charge_rms"])
+    assert 0 < row["molecule_charge_rms"] < 0.05
