@@ -130,6 +130,16 @@ def default_density(atoms: Atoms):
     return load_model(shipped_model_path()).predict_density(atoms)
 
 
+def partition_of(atoms: Atoms, **kwargs):
+    """A Hirshfeld partition of a neutral density of s functions only (each atom holds Z electrons)."""
+    from ase_e3density import load_basis
+    from ase_e3density.electron.partition import partition
+    basis = load_basis()
+    c = np.concatenate([basis[s].charge_integrals * z / (basis[s].charge_integrals @ basis[s].charge_integrals)
+                        for s, z in zip(atoms.get_chemical_symbols(), atoms.numbers)])
+    return partition(density(atoms, c), level=1, **kwargs)
+
+
 def hydrogen_lattice() -> Atoms:
     grid = np.stack(np.meshgrid(*[np.arange(6)] * 3, indexing="ij"), -1).reshape(-1, 3) * 1.2
     return Atoms(f"H{len(grid)}", positions=grid)
@@ -210,6 +220,8 @@ CASES: list[Case] = [
     Case("physics", "grid padding -1", lambda c: default_density(water()).on_grid(padding=-1), E.E3DensityError, "padding must be a non-negative"),
     Case("physics", "cube grid of 7 TiB (spacing 0.001 Å)", lambda c: default_density(water()).write_cube(c.root / "x.cube", spacing=0.001), E.ResourceError, "would need about .* GiB"),
     Case("physics", "quadrature grid level 9", lambda c: __import__("ase_e3density.electron.grids", fromlist=["x"]).molecular_grid(water(), 9), E.E3DensityError, "grid level must be one of"),
+    Case("physics", "partition: fragments that miss an atom", lambda c: partition_of(water(), fragments=[[0, 1]]), E.E3DensityError, "fragments must hold every atom index"),
+    Case("physics", "partition: an element without a free-atom density (K)", lambda c: partition_of(Atoms("KH", positions=[[0, 0, 0], [0, 0, 2.3]])), E.UnsupportedElementError, "no free-atom density for K"),
     Case("physics", "density_error of two different structures", lambda c: compare_different(), E.E3DensityError, "same structure"),
     # --- PySCF references ---------------------------------------------------------------------
     Case("reference", "water with charge +1 forced closed-shell", lambda c: dft(water(), charge=1, spin=0), E.E3DensityError, "cannot form a closed-shell state"),
@@ -231,6 +243,7 @@ CASES: list[Case] = [
     Case("training", "no train option", lambda c: train_config(c, "epochs: 3\n"), E.ConfigError, "'train'.*is required"),
     Case("training", "output_lmax: 7", lambda c: train_config(c, "train: x.db\noutput_lmax: 7\n"), E.ConfigError, "option output_lmax: must be >= 0 and <= 4"),
     Case("training", "feature_stats_every: -1", lambda c: train_config(c, "train: x.db\nfeature_stats_every: -1\n"), E.ConfigError, "option feature_stats_every: must be >= 0"),
+    Case("training", "coulomb_weight: -1", lambda c: train_config(c, "train: x.db\ncoulomb_weight: -1\n"), E.ConfigError, "option coulomb_weight: must be >= 0"),
     Case("training", "not valid YAML", lambda c: train_config(c, "train: [unclosed\n"), E.ConfigError, "not valid YAML"),
     Case("training", "a YAML list instead of options", lambda c: train_config(c, "- 1\n- 2\n"), E.ConfigError, "expected a mapping of options"),
     Case("training", "configuration file missing", lambda c: __import__("ase_e3density.train", fromlist=["x"]).TrainConfig.from_yaml(c.root / "none.yaml"), E.ConfigError, "no such training configuration"),
@@ -247,6 +260,7 @@ CASES: list[Case] = [
     Case("cli", "evaluate: database missing (none is created)", lambda c: ["evaluate", "default", str(c.root / "none.db")], E.E3DensityError, "reference database .*none.db does not exist", cli=True),
     Case("cli", "evaluate: an xyz file as the database", lambda c: ["evaluate", "default", str(write(c, "w.xyz", "1\n\nO 0 0 0\n"))], E.E3DensityError, "is not an ase.db database", cli=True),
     Case("cli", "evaluate: reference in another basis", lambda c: ["evaluate", "default", str(c.other_basis_db)], E.E3DensityError, "holds densities in def2-universal-jkfit.*compare like with like", cli=True),
+    Case("cli", "evaluate: --mu-monomer 0", lambda c: ["evaluate", "default", str(c.reference_db), "--mu-monomer", "0"], E.E3DensityError, "--mu-monomer must be a positive dipole", cli=True),
     Case("cli", "train: configuration missing", lambda c: ["train", str(c.root / "none.yaml")], E.ConfigError, "no such training configuration", cli=True),
     Case("cli", "train: epochs: ten", lambda c: ["train", str(yaml_config(c, "ten.yaml", "train: x.db\nepochs: ten\n"))], E.ConfigError, "option epochs: expected an integer", cli=True),
     Case("cli", "info: a checkpoint, not a deployed model", lambda c: ["info", str(write(c, "ck.pt", b"PK\x03\x04"))], E.ModelFileError, "not an ase_e3density model", cli=True),

@@ -8,12 +8,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..electron.coulomb import coulomb_matrix
 from ..electron.database import iter_densities
 from ..electron.density import AtomicDensity
 from ..graph.inputs import batch_inputs, species_indices
 from ..graph.neighbours import neighbour_list
 
-__all__ = ["Sample", "load_samples", "collate"]
+__all__ = ["Sample", "load_samples", "collate", "coulomb_matrices"]
 
 
 @dataclass
@@ -26,6 +27,7 @@ class Sample:
     edge_shift: np.ndarray    # (E, 3)
     charge: float
     target: np.ndarray        # (n, max_dim)
+    coulomb: np.ndarray | None = None  # (n_functions, n_functions) Coulomb matrix, float64 (coulomb loss only)
 
     @property
     def graph(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -33,15 +35,17 @@ class Sample:
 
 
 def load_samples(path, species: list[str], cutoff: float, max_dim: int, limit: int | None = None,
-                 progress: bool = False) -> list[Sample]:
-    """Rows of an ase.db of reference densities (the first ``limit``), ready for the model."""
+                 progress: bool = False, coulomb: bool = False) -> list[Sample]:
+    """Rows of an ase.db of reference densities (the first ``limit``), ready for the model;
+    ``coulomb``: also each structure's two-centre Coulomb matrix (for the loss's Coulomb term)."""
     index = {s: k for k, s in enumerate(species)}
     samples, start = [], time.perf_counter()
     for density in iter_densities(path):
         atoms = density.atoms
         edge_index, shifts = neighbour_list(atoms, cutoff)
+        matrix = coulomb_matrix(atoms, density.basis) if coulomb else None
         samples.append(Sample(density, species_indices(atoms, index), edge_index, shifts, float(density.total_charge),
-                              density.padded_coefficients(max_dim)))
+                              density.padded_coefficients(max_dim), matrix))
         if progress and len(samples) % 100 == 0:
             print(f"  loaded {len(samples)} structures from {path} ({time.perf_counter() - start:.0f} s)",
                   file=sys.stderr, flush=True)
@@ -56,3 +60,10 @@ def collate(samples: list[Sample], dtype: torch.dtype,
     inputs = batch_inputs([s.graph for s in samples], [s.charge for s in samples], dtype, device)
     target = torch.as_tensor(np.concatenate([s.target for s in samples]), dtype=dtype, device=device)
     return inputs, target
+
+
+def coulomb_matrices(samples: list[Sample], device: str | torch.device = "cpu") -> list[torch.Tensor] | None:
+    """The samples' Coulomb matrices as float64 tensors (shared memory on CPU), or None if they have none."""
+    if any(s.coulomb is None for s in samples):
+        return None
+    return [torch.as_tensor(s.coulomb, device=device) for s in samples]

@@ -27,7 +27,7 @@ from ..nn import DensityModel, ModelConfig
 from .baseline import free_atom_table, output_scale_table
 from .checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from .config import RESUMABLE_CHANGES, TrainConfig
-from .data import Sample, collate, load_samples
+from .data import Sample, collate, coulomb_matrices, load_samples
 from .feature_stats import FeatureRecorder
 from .loss import DensityLoss
 from .outputs import output_mask, restricted_reference
@@ -145,13 +145,15 @@ def load_data(config: TrainConfig, out: Path, rank: int, world: int) -> Run:
     if rank == 0:
         print(f"loading {train_path}", file=sys.stderr, flush=True)
     limit = config.max_structures if config.validation else None  # a seeded split needs every row
-    samples = load_samples(train_path, species, mcfg.cutoff, max_dim, limit=limit, progress=rank == 0)
+    coulomb = config.coulomb_weight > 0
+    samples = load_samples(train_path, species, mcfg.cutoff, max_dim, limit=limit, progress=rank == 0,
+                           coulomb=coulomb)
     names = {s.density.basis.name for s in samples}
     if names != {basis.name}:
         raise E3DensityError(f"training data is in {sorted(names)}, the model predicts {basis.name}")
     if config.validation:
         train_set = samples
-        val_set = load_samples(config.path("validation"), species, mcfg.cutoff, max_dim)
+        val_set = load_samples(config.path("validation"), species, mcfg.cutoff, max_dim, coulomb=coulomb)
     else:
         order = np.random.default_rng(config.seed).permutation(len(samples))
         n_val = max(1, int(round(config.validation_fraction * len(samples))))
@@ -195,7 +197,7 @@ def build_model(run: Run, state: dict | None) -> None:
         run.log(f"resuming {run.out} after epoch {run.progress['epoch']}")
     basis = load_basis(mcfg.basis)
     run.loss_fn = DensityLoss(basis, mcfg.species, run.train_set[0].target.shape[1], config.dipole_weight,
-                              config.output_lmax).to(run.device)
+                              config.output_lmax, config.coulomb_weight).to(run.device)
     if run.rank == 0:
         run.log(f"preparing validation grids for {len(run.val_set)} structures")
         free_atoms = {s: model.free_atom[k, : model.dims[k]].double().cpu().numpy() for k, s in enumerate(mcfg.species)}
@@ -224,7 +226,8 @@ def batch_loss(run: Run, net, samples: list[Sample]) -> tuple[torch.Tensor, int]
     """Loss of one batch and its number of atoms."""
     inputs, target = collate(samples, run.dtype, run.device)
     positions, species, _, _, charge, batch = inputs
-    return run.loss_fn(net(*inputs), target, species, positions, batch, len(charge)), len(target)
+    return (run.loss_fn(net(*inputs), target, species, positions, batch, len(charge),
+                        coulomb_matrices(samples, run.device)), len(target))
 
 
 def train_epoch(run: Run, net) -> dict:
@@ -261,11 +264,13 @@ def validation_loss(run: Run) -> tuple[float, dict[int, float]]:
     total, atoms, by_l = 0.0, 0, {}
     with torch.no_grad():
         for start in range(0, len(run.val_set), run.config.batch_size):
-            inputs, target = collate(run.val_set[start:start + run.config.batch_size], run.dtype, run.device)
+            chunk = run.val_set[start:start + run.config.batch_size]
+            inputs, target = collate(chunk, run.dtype, run.device)
             positions, species, _, _, charge, batch = inputs
             predicted = run.model(*inputs)
             n = len(target)
-            total += float(run.loss_fn(predicted, target, species, positions, batch, len(charge))) * n
+            total += float(run.loss_fn(predicted, target, species, positions, batch, len(charge),
+                                       coulomb_matrices(chunk, run.device))) * n
             for l, value in run.loss_fn.density_term_by_l(predicted, target, species).items():
                 by_l[l] = by_l.get(l, 0.0) + value * n
             atoms += n
@@ -316,6 +321,8 @@ def write_checkpoints(run: Run, record: dict) -> None:
                         train_config=run.config.to_dict())
         write_log(run.out / "log.jsonl", run.progress["history"])
         eps = f" eps {record['val_eps']:.2f}% dipole {record['val_dipole_error']:.4f} e·Å" if "val_eps" in record else ""
+        if "val_molecule_charge_rms" in record:
+            eps += f" mol. charge RMS {record['val_molecule_charge_rms']:.4f} e"
         run.log(f"epoch {record['epoch']}/{run.config.epochs} loss {record['train_loss']:.3e} "
                 f"val {record['val_loss']:.3e}{eps} lr {record['lr']:.1e} "
                 f"({record['seconds_epoch']:.1f} s with validation)")

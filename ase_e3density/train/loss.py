@@ -1,4 +1,5 @@
-"""A loss that measures density error: overlap-weighted coefficients plus the dipole error."""
+"""A loss that measures density error: overlap-weighted coefficients, the dipole error, and the
+Coulomb (Hartree) energy of the density difference."""
 from __future__ import annotations
 
 import numpy as np
@@ -20,10 +21,15 @@ class DensityLoss(torch.nn.Module):
     (e·Å) of structure g, ``-sum_A [(q.dc_A) R_A + Bohr D_A^T dc_A]``, linear in the
     coefficients; both densities hold the same electron count, so it is origin independent.
     With ``output_lmax`` set, ``dc`` is zero above that l: the loss ignores those columns.
+
+    ``coulomb_weight`` adds ``mean_g 1/2 dc_g^T J_g dc_g`` (Hartree): the Coulomb self-energy of
+    structure g's density error over the whole structure, ``J_g`` its two-centre Coulomb matrix
+    (:func:`ase_e3density.electron.coulomb.coulomb_matrix`, precomputed per sample in float64).
+    It grows with the distance charge is moved over: the term the one-centre overlap lacks.
     """
 
     def __init__(self, basis: BasisSet, species: list[str], max_dim: int, dipole_weight: float = 0.0,
-                 output_lmax: int | None = None):
+                 output_lmax: int | None = None, coulomb_weight: float = 0.0):
         super().__init__()
         factors = np.zeros((len(species), max_dim, max_dim))
         for k, s in enumerate(species):
@@ -35,6 +41,7 @@ class DensityLoss(torch.nn.Module):
         self.register_buffer("mask", output_mask(basis, species, max_dim, output_lmax))
         self.register_buffer("function_l", torch.as_tensor(function_l_table(basis, species, max_dim)))
         self.dipole_weight = float(dipole_weight)
+        self.coulomb_weight = float(coulomb_weight)
 
     def density_term(self, diff: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
         weighted = torch.bmm(self.factors[species].to(diff.dtype), diff.unsqueeze(-1)).squeeze(-1)
@@ -51,12 +58,32 @@ class DensityLoss(torch.nn.Module):
         per_atom = populations * (positions - centre[batch]) + local
         return -zeros.index_add(0, batch, per_atom)
 
+    def coulomb_term(self, diff: torch.Tensor, species: torch.Tensor, batch: torch.Tensor,
+                     matrices: list[torch.Tensor]) -> torch.Tensor:
+        """``1/2 dc_g^T J_g dc_g`` (Hartree) per structure, shape (n_graphs,), computed in float64.
+
+        ``matrices[g]`` is structure g's Coulomb matrix over its unpadded coefficients (atom by atom).
+        """
+        real = self.function_l[species] >= 0
+        energies = []
+        for g, matrix in enumerate(matrices):
+            rows = batch == g
+            dc = diff[rows][real[rows]].to(torch.float64)
+            energies.append(0.5 * dc @ (matrix.to(dc.device) @ dc))
+        return torch.stack(energies).to(diff.dtype)
+
     def forward(self, predicted: torch.Tensor, target: torch.Tensor, species: torch.Tensor,
-                positions: torch.Tensor, batch: torch.Tensor, n_graphs: int) -> torch.Tensor:
+                positions: torch.Tensor, batch: torch.Tensor, n_graphs: int,
+                coulomb: list[torch.Tensor] | None = None) -> torch.Tensor:
+        """The loss of a batch; ``coulomb``: each structure's Coulomb matrix (needed when ``coulomb_weight > 0``)."""
         diff = (predicted - target) * self.mask[species].to(predicted.dtype)
         loss = self.density_term(diff, species)
         if self.dipole_weight > 0:
             loss = loss + self.dipole_weight * self.dipole_error(diff, species, positions, batch, n_graphs).square().sum(1).mean()
+        if self.coulomb_weight > 0:
+            if coulomb is None or len(coulomb) != n_graphs:
+                raise ValueError("coulomb_weight > 0 needs one Coulomb matrix per structure in the batch")
+            loss = loss + self.coulomb_weight * self.coulomb_term(diff, species, batch, coulomb).mean()
         return loss
 
     def density_term_by_l(self, predicted: torch.Tensor, target: torch.Tensor, species: torch.Tensor) -> dict[int, float]:
