@@ -20,7 +20,7 @@ from .study import RunSpec, output_label
 __all__ = ["run_record", "summarise_runs", "write_summary", "read_history", "METRICS"]
 
 METRICS = ("eps", "eps_l0", "eps_l1", "eps_l2", "eps_l3", "eps_l4", "dipole_error", "dipole_error_dft",
-           "charge_mae", "training_seconds")
+           "dipole_error_sqrtn", "charge_mae", "molecule_charge_rms", "training_seconds")
 
 
 def run_record(spec: RunSpec, deployed: Path) -> dict:
