@@ -41,7 +41,7 @@ def main() -> None:
     for row in rows:
         by_size.setdefault(row.natoms // 3, []).append(row)
     picked_train, picked_val = [], []
-    for size, group in sorted(by_size.items()):
+    for _, group in sorted(by_size.items()):
         order = rng.permutation(len(group))
         share = len(group) / len(rows)
         n_val, n_train = max(1, round(args.val * share)), max(1, round(args.train * share))
