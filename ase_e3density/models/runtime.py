@@ -27,6 +27,11 @@ from .jit import plain_execution, quiet_jit
 
 __all__ = ["DeployedModel", "DeployedDensityModel", "load_model", "clear_model_cache"]
 
+EDGE_CHUNK = 256
+"""Edges per chunk of the dense inference path (files scripted with it; older files run as scripted).
+Read when a file is loaded; measured in docs/benchmark.md (256-4096 cost within noise of each other,
+all edges at once is 3x slower per atom at 3,000 atoms)."""
+
 _CACHE: OrderedDict[tuple, "DeployedModel"] = OrderedDict()
 _CACHE_SIZE = 8
 _LOCK = threading.Lock()
@@ -95,7 +100,9 @@ class DeployedDensityModel(DeployedModel):
         float32 models also hold the electron count to 1e-12.
         """
         symbols = atoms.get_chemical_symbols()
-        q = np.concatenate([self.basis[s].charge_integrals for s in symbols])
+        kinds, inverse = np.unique(symbols, return_inverse=True)
+        table = self.basis.padded_table([str(k) for k in kinds], "charge_integrals", padded.shape[1])
+        q = self.basis.unpad(table[inverse.reshape(-1)], symbols)
         return fix_electron_count(self.basis.unpad(padded, symbols), q, float(atoms.numbers.sum()) - charge)
 
     def _run(self, atoms: Atoms, charge: float) -> tuple[np.ndarray, list[str]]:
@@ -176,7 +183,11 @@ def load_model(path, device: str | torch.device = "cpu", dtype: torch.dtype | st
                              f"({str(exc).splitlines()[0]})") from exc
     if fmt.weights_sha256(module) != metadata[fmt.WEIGHTS_SHA256]:
         raise ModelFileError(f"{path}: weights do not match the checksum in its metadata (corrupt file)")
-    loaded = _runtime(module.to(dtype=target).eval(), metadata, target, device, path)
+    module = module.to(dtype=target).eval()
+    if hasattr(module, "prepare_inference"):  # files scripted before issue 15 lack the dense path
+        with plain_execution():
+            module.prepare_inference(EDGE_CHUNK)
+    loaded = _runtime(module, metadata, target, device, path)
     with _LOCK:
         _CACHE[key] = loaded
         while len(_CACHE) > _CACHE_SIZE:
