@@ -74,6 +74,13 @@ class Interaction(torch.nn.Module):
         self.residual = self.irreps_in == self.irreps_out
         self._dense_layout(mid_sorted)
         self._output_layout(mid_sorted, wanted)
+        # the gate as a few elementwise operations when every scalar is even (SiLU); e3nn's Gate otherwise
+        self.n_scalars, self.n_gates = scalars.dim, gates.dim
+        self.plain_gate = all(ir.p == 1 for _, ir in scalars)
+        self.gate_index = torch.tensor([k for k, ir in enumerate(ir for mul, ir in gated for _ in range(mul))
+                                        for _ in range(ir.dim)], dtype=torch.long)
+        self.scalar_scale = torch.zeros(0)
+        self.gated_scale = torch.zeros(0)
 
     # -- the dense inference path --------------------------------------------------------------
     def _dense_layout(self, mid: o3.Irreps) -> None:
@@ -181,8 +188,27 @@ class Interaction(torch.nn.Module):
         self.block_coupling = coupling
         self.to_mid = self.to_mid.to(like.device)
         self.weight_index = self.weight_index.to(like.device)
+        # e3nn's activations carry normalisation constants: read them off the gate itself
+        probe = torch.zeros((1, self.n_scalars + self.n_gates + self.gate_index.shape[0]), dtype=like.dtype,
+                            device=like.device)
+        probe[:, :self.n_scalars] = 1.0
+        probe[:, self.n_scalars + self.n_gates:] = 1.0  # gates at 0: sigmoid 1/2
+        gated = self.gate(probe)[0]
+        one = torch.ones(1, dtype=like.dtype, device=like.device)
+        self.scalar_scale = gated[:self.n_scalars] / torch.nn.functional.silu(one)
+        self.gated_scale = gated[self.n_scalars:] * 2.0
+        self.gate_index = self.gate_index.to(like.device)
         self.edge_chunk = edge_chunk
         self.fused = True
+
+    def _gate(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.plain_gate:
+            return self.gate(x)
+        scalars = torch.nn.functional.silu(x[:, :self.n_scalars]) * self.scalar_scale
+        if self.n_gates == 0:
+            return scalars
+        gates = torch.sigmoid(x[:, self.n_scalars:self.n_scalars + self.n_gates]).index_select(1, self.gate_index)
+        return torch.cat([scalars, x[:, self.n_scalars + self.n_gates:] * gates * self.gated_scale], dim=1)
 
     def _messages(self, x: torch.Tensor, edge_sh: torch.Tensor, edge_radial: torch.Tensor) -> torch.Tensor:
         """Dense-path messages (edges, n_mid) in this block's own layout; ``x``: sender features."""
@@ -220,7 +246,7 @@ class Interaction(torch.nn.Module):
             start += channels * dim
             mixed = torch.mm(block, self.out_weights[k]).view(n, dim, -1)
             parts.append(mixed.transpose(1, 2).reshape(n, -1))
-        out = self.gate(skip.index_add(1, self.out_target, torch.cat(parts, dim=1)))
+        out = self._gate(skip.index_add(1, self.out_target, torch.cat(parts, dim=1)))
         if self.residual:
             out = out + h
         return out
