@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -74,6 +75,11 @@ class DeployedDensityModel(DeployedModel):
 
     basis: BasisSet = None  # type: ignore[assignment]
 
+    @cached_property
+    def _charge_table(self) -> np.ndarray:
+        """Charge integrals of each species' functions, padded to the widest: (n_species, width)."""
+        return self.basis.padded_table(self.species, "charge_integrals")
+
     def checked_graph(self, atoms: Atoms, charge: float):
         """The network's graph of ``atoms`` (positions, species, edges, shifts), after refusing impossible
         input: bad structures, negative electron counts, elements the model lacks, overlapping atoms."""
@@ -100,9 +106,8 @@ class DeployedDensityModel(DeployedModel):
         float32 models also hold the electron count to 1e-12.
         """
         symbols = atoms.get_chemical_symbols()
-        kinds, inverse = np.unique(symbols, return_inverse=True)
-        table = self.basis.padded_table([str(k) for k in kinds], "charge_integrals", padded.shape[1])
-        q = self.basis.unpad(table[inverse.reshape(-1)], symbols)
+        species = np.array([self.species_index[s] for s in symbols], dtype=np.int64)
+        q = self.basis.unpad(self._charge_table[species, : padded.shape[1]], symbols)
         return fix_electron_count(self.basis.unpad(padded, symbols), q, float(atoms.numbers.sum()) - charge)
 
     def _run(self, atoms: Atoms, charge: float) -> tuple[np.ndarray, list[str]]:
