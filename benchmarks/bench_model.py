@@ -21,6 +21,7 @@ from ase import Atoms
 from ase.build import molecule
 
 from ase_e3density.graph import model_inputs, neighbour_list
+from ase_e3density.models.jit import plain_execution
 from ase_e3density.nn import DensityModel, ModelConfig
 
 
@@ -102,7 +103,7 @@ def main() -> None:
         t_nl = best_time(lambda: neighbour_list(atoms, cfg.cutoff), args.repeat)
         inputs = model_inputs(atoms, index, cfg.cutoff, 0.0)
         rep = 1 if len(atoms) > 5000 else args.repeat
-        with torch.no_grad():
+        with torch.no_grad(), plain_execution():  # as the runtime runs deployed files
             t_eager = best_time(lambda: model(*inputs), rep)
             scripted(*inputs)  # first call compiles/optimises
             t_script = best_time(lambda: scripted(*inputs), rep)
