@@ -105,7 +105,7 @@ class ElementBasis:
     symbol: str
     shells: tuple[Shell, ...]
 
-    @property
+    @cached_property
     def n_functions(self) -> int:
         return sum(s.size for s in self.shells)
 
@@ -226,9 +226,18 @@ class BasisSet:
             out[k, : len(values)] = values
         return out
 
+    def widths(self, symbols) -> np.ndarray:
+        """Number of functions of each atom, shape (n,)."""
+        kinds, inverse = np.unique(np.asarray(list(symbols), dtype=object).astype(str), return_inverse=True)
+        return np.array([self[str(s)].n_functions for s in kinds], dtype=np.int64)[inverse.reshape(-1)]
+
     def unpad(self, rows: np.ndarray, symbols) -> np.ndarray:
         """Flat coefficients (atom by atom) from per-atom rows padded to a common width."""
-        return np.concatenate([row[: self[s].n_functions] for row, s in zip(rows, symbols)])
+        rows = np.asarray(rows)
+        widths = self.widths(symbols)
+        if len(widths) == 0:
+            return rows.reshape(-1)[:0]
+        return rows[:, : widths.max()][np.arange(widths.max()) < widths[:, None]]
 
     def pad(self, coefficients: np.ndarray, symbols, width: int) -> np.ndarray:
         """Per-atom rows padded with zeros to ``width``: the inverse of :meth:`unpad`."""
@@ -243,7 +252,7 @@ class BasisSet:
 
     def offsets(self, symbols) -> np.ndarray:
         """Start of each atom's coefficients in a flat vector, plus the total, shape (n+1,)."""
-        return np.concatenate([[0], np.cumsum([self[s].n_functions for s in symbols])]).astype(np.int64)
+        return np.concatenate([[0], np.cumsum(self.widths(symbols))]).astype(np.int64)
 
     def subset(self, symbols) -> "BasisSet":
         """The same basis restricted to ``symbols``."""

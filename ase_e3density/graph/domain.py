@@ -68,29 +68,38 @@ def domain_report(domain: dict, numbers: np.ndarray, edge_index: np.ndarray, len
     if not lo - 1e-6 <= charge <= hi + 1e-6:
         reasons.append(f"total charge {charge:+g} outside the training range [{lo:+g}, {hi:+g}]")
     receiver, sender = edge_index
-    pairs = np.array([_pair(a, b) for a, b in zip(numbers[receiver], numbers[sender])], dtype=object)
-    unseen = sorted(set(pairs.tolist()) - set(domain["shortest"]))
+    z_r, z_s = numbers[receiver], numbers[sender]
+    codes, inverse = np.unique(np.minimum(z_r, z_s) * 1000 + np.maximum(z_r, z_s), return_inverse=True)
+    names = [_pair(c // 1000, c % 1000) for c in codes.tolist()]  # one string per pair of elements, not per edge
+    inverse = inverse.reshape(-1)
+    unseen = sorted(set(names) - set(domain["shortest"]))
     if unseen:
         reasons.append(f"element pairs {', '.join(unseen)} within {domain['cutoff']:g} Å never met in training")
-    seen = np.array([domain["shortest"].get(p, 0.0) for p in pairs])
+    seen = np.array([domain["shortest"].get(p, 0.0) for p in names] or [0.0])[inverse]
     short = np.flatnonzero(lengths < SHORT_FACTOR * seen)
     if len(short):
         k = short[np.argmin(lengths[short] / seen[short])]
-        reasons.append(f"{len(short) // 2 or 1} pair(s) closer than in training: {pairs[k]} at {lengths[k]:.3g} Å "
+        reasons.append(f"{len(short) // 2 or 1} pair(s) closer than in training: {names[inverse[k]]} at {lengths[k]:.3g} Å "
                        f"(training: >= {seen[k]:.3g} Å)")
     counts, nearest = _graph_stats(numbers, edge_index, lengths)
     nearest = np.minimum(nearest, domain["cutoff"])
-    symbols = [chemical_symbols[int(z)] for z in numbers]
-    far = [a for a, s in enumerate(symbols) if nearest[a] > FAR_FACTOR * domain["farthest_nearest"].get(s, np.inf)]
-    if far:
-        a = far[0]
-        reasons.append(f"{len(far)} atom(s) more isolated than in training: atom {a} ({symbols[a]}) has its nearest "
+    elements, of_atom = np.unique(numbers, return_inverse=True)
+    of_atom = of_atom.reshape(-1)
+    symbols = [chemical_symbols[int(z)] for z in elements]
+    farthest = np.array([domain["farthest_nearest"].get(s, np.inf) for s in symbols])[of_atom]
+    far = np.flatnonzero(nearest > FAR_FACTOR * farthest)
+    if len(far):
+        a = int(far[0])
+        s_a = symbols[of_atom[a]]
+        reasons.append(f"{len(far)} atom(s) more isolated than in training: atom {a} ({s_a}) has its nearest "
                        f"neighbour at {'>' if nearest[a] >= domain['cutoff'] else ''}{nearest[a]:.3g} Å "
-                       f"(training: <= {domain['farthest_nearest'][symbols[a]]:.3g} Å)")
-    crowded = [a for a, s in enumerate(symbols) if counts[a] > CROWD_FACTOR * domain["most_neighbours"].get(s, np.inf)]
-    if crowded:
-        a = max(crowded, key=lambda k: counts[k])
-        reasons.append(f"{len(crowded)} atom(s) more crowded than in training: atom {a} ({symbols[a]}) has "
+                       f"(training: <= {domain['farthest_nearest'][s_a]:.3g} Å)")
+    most = np.array([domain["most_neighbours"].get(s, np.inf) for s in symbols], dtype=float)[of_atom]
+    crowded = np.flatnonzero(counts > CROWD_FACTOR * most)
+    if len(crowded):
+        a = int(crowded[np.argmax(counts[crowded])])
+        s_a = symbols[of_atom[a]]
+        reasons.append(f"{len(crowded)} atom(s) more crowded than in training: atom {a} ({s_a}) has "
                        f"{counts[a]} neighbours within {domain['cutoff']:g} Å (training: <= "
-                       f"{domain['most_neighbours'][symbols[a]]})")
+                       f"{domain['most_neighbours'][s_a]})")
     return reasons

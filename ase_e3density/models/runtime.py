@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,11 @@ from . import format as fmt
 from .jit import plain_execution, quiet_jit
 
 __all__ = ["DeployedModel", "DeployedDensityModel", "load_model", "clear_model_cache"]
+
+EDGE_CHUNK = 256
+"""Edges per chunk of the dense inference path (files scripted with it; older files run as scripted).
+Read when a file is loaded; measured in docs/benchmark.md (256-4096 cost within noise of each other,
+all edges at once is 3x slower per atom at 3,000 atoms)."""
 
 _CACHE: OrderedDict[tuple, "DeployedModel"] = OrderedDict()
 _CACHE_SIZE = 8
@@ -69,6 +75,11 @@ class DeployedDensityModel(DeployedModel):
 
     basis: BasisSet = None  # type: ignore[assignment]
 
+    @cached_property
+    def _charge_table(self) -> np.ndarray:
+        """Charge integrals of each species' functions, padded to the widest: (n_species, width)."""
+        return self.basis.padded_table(self.species, "charge_integrals")
+
     def checked_graph(self, atoms: Atoms, charge: float):
         """The network's graph of ``atoms`` (positions, species, edges, shifts), after refusing impossible
         input: bad structures, negative electron counts, elements the model lacks, overlapping atoms."""
@@ -95,7 +106,8 @@ class DeployedDensityModel(DeployedModel):
         float32 models also hold the electron count to 1e-12.
         """
         symbols = atoms.get_chemical_symbols()
-        q = np.concatenate([self.basis[s].charge_integrals for s in symbols])
+        species = np.array([self.species_index[s] for s in symbols], dtype=np.int64)
+        q = self.basis.unpad(self._charge_table[species, : padded.shape[1]], symbols)
         return fix_electron_count(self.basis.unpad(padded, symbols), q, float(atoms.numbers.sum()) - charge)
 
     def _run(self, atoms: Atoms, charge: float) -> tuple[np.ndarray, list[str]]:
@@ -176,7 +188,11 @@ def load_model(path, device: str | torch.device = "cpu", dtype: torch.dtype | st
                              f"({str(exc).splitlines()[0]})") from exc
     if fmt.weights_sha256(module) != metadata[fmt.WEIGHTS_SHA256]:
         raise ModelFileError(f"{path}: weights do not match the checksum in its metadata (corrupt file)")
-    loaded = _runtime(module.to(dtype=target).eval(), metadata, target, device, path)
+    module = module.to(dtype=target).eval()
+    if hasattr(module, "prepare_inference"):  # files scripted before issue 15 lack the dense path
+        with plain_execution():
+            module.prepare_inference(EDGE_CHUNK)
+    loaded = _runtime(module, metadata, target, device, path)
     with _LOCK:
         _CACHE[key] = loaded
         while len(_CACHE) > _CACHE_SIZE:

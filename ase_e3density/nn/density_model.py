@@ -109,12 +109,37 @@ class DensityModel(torch.nn.Module):
             irreps_in = irreps_out
         self.layers = torch.nn.ModuleList(layers)
         self.heads = torch.nn.ModuleList([o3.Linear(last, o3.Irreps(ir)) for ir in self.species_irreps])
+        self.last_dim = last.dim
+        self.head_weight = torch.zeros(0)  # dense heads of the inference path (prepare_inference)
+        self.head_bias = torch.zeros(0)
+        self.fused = False
         buffers = {name: b.clone() for name, b in self.named_buffers() if "." not in name}
         self.to(dtype)
         for name, b in buffers.items():  # keep float64 tables exact rather than round-tripped through float32
             setattr(self, name, b.to(dtype))
 
     kind = "electron_density"
+
+    @torch.jit.export
+    def prepare_inference(self, edge_chunk: int) -> None:
+        """Copy the current weights into the dense inference path (used without autograd) and process
+        edges ``edge_chunk`` at a time (0: all at once). Call again after the weights or dtype change."""
+        for layer in self.layers:
+            layer.prepare(edge_chunk)
+        with torch.no_grad():
+            like = self.free_atom
+            eye = torch.eye(self.last_dim, dtype=like.dtype, device=like.device)
+            zero = torch.zeros((1, self.last_dim), dtype=like.dtype, device=like.device)
+            weights: List[torch.Tensor] = []
+            biases: List[torch.Tensor] = []
+            for head in self.heads:  # each head as (matrix, bias), padded to max_dim, side by side
+                bias = head(zero)
+                pad = self.max_dim - bias.shape[1]
+                weights.append(torch.nn.functional.pad(head(eye) - bias, (0, pad)))
+                biases.append(torch.nn.functional.pad(bias[0], (0, pad)))
+            self.head_weight = torch.cat(weights, dim=1)
+            self.head_bias = torch.cat(biases)
+        self.fused = True
 
     def deploy_metadata(self) -> Dict[str, object]:
         """What a deployed file must record to turn this network's output back into densities."""
@@ -153,6 +178,11 @@ class DensityModel(torch.nn.Module):
         ``batch`` gives each atom's structure; ``total_charge`` has one entry per structure.
         """
         h = self.features(positions, species, edge_index, edge_shift)[-1]
+        if self.fused and not torch.is_grad_enabled():
+            every = torch.addmm(self.head_bias, h, self.head_weight).view(h.shape[0], -1, self.max_dim)
+            raw = every.gather(1, species.view(-1, 1, 1).expand(-1, 1, self.max_dim)).squeeze(1)
+            coeffs = self.free_atom[species] + self.output_scale[species] * raw
+            return self.conserve_charge(coeffs, species, total_charge, batch)
         raw = torch.zeros((h.shape[0], self.max_dim), dtype=h.dtype, device=h.device)
         for k, head in enumerate(self.heads):
             idx = torch.nonzero(species == k).flatten()
