@@ -1,6 +1,6 @@
 """Script a deployed file's network again from this package's code, weights and metadata kept.
 
-Command (how the shipped default model got the dense, edge-chunked inference path of issue 15,
+Command (how the shipped default model got the dense, edge-chunked inference path,
 from its file of commit 2e8e82c):
     git show 2e8e82c:ase_e3density/data/models/default.pt > ase_e3density/data/models/default.pt
     python scripts/rescript_model_file.py ase_e3density/data/models/default.pt
@@ -75,7 +75,7 @@ def main() -> None:
     notes = list(body[fmt.PROVENANCE].get("rescripted", []))
     notes.append({"command": f"python scripts/rescript_model_file.py {args.model.as_posix()}",
                   "by": f"ase_e3density {__version__}, torch {torch.__version__}",
-                  "reason": "dense, edge-chunked inference path (issue 15); weights unchanged",
+                  "reason": "dense, edge-chunked inference path; weights unchanged",
                   "max_coefficient_change": worst})
     body[fmt.PROVENANCE] = {**body[fmt.PROVENANCE], "rescripted": notes}
     out = args.output or args.model

@@ -1,4 +1,4 @@
-"""The dense, edge-chunked inference path computes the network's function (issue 15), not timings."""
+"""The dense, edge-chunked inference path computes the network's function, not timings."""
 import numpy as np
 import pytest
 import torch

@@ -44,9 +44,9 @@ def summarise_runs(records: list[dict]) -> list[dict]:
     for (lmax, outputs), runs in groups.items():
         row = {"hidden_lmax": lmax, "outputs": outputs, "channels": runs[0]["channels"],
                "n_parameters": runs[0]["n_parameters"], "n_seeds": len(runs)}
-        for key in METRICS:
-            values = np.array([r[key] for r in runs if key in r], dtype=float)
-            if len(values):
+        for key in METRICS:  # only metrics every run of the group recorded
+            if all(key in r for r in runs):
+                values = np.array([r[key] for r in runs], dtype=float)
                 row[f"{key}_mean"] = float(values.mean())
                 row[f"{key}_std"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
         rows.append(row)

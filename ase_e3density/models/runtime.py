@@ -189,7 +189,7 @@ def load_model(path, device: str | torch.device = "cpu", dtype: torch.dtype | st
     if fmt.weights_sha256(module) != metadata[fmt.WEIGHTS_SHA256]:
         raise ModelFileError(f"{path}: weights do not match the checksum in its metadata (corrupt file)")
     module = module.to(dtype=target).eval()
-    if hasattr(module, "prepare_inference"):  # files scripted before issue 15 lack the dense path
+    if hasattr(module, "prepare_inference"):  # files scripted before the dense path lack it
         with plain_execution():
             module.prepare_inference(EDGE_CHUNK)
     loaded = _runtime(module, metadata, target, device, path)
