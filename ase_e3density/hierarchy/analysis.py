@@ -25,6 +25,7 @@ def analyse_study(study: Study, out, finished: list[tuple[RunSpec, Path]], comma
     largest = max(study.hidden_lmax)
     stats_by_outputs: dict[str, list[list[dict]]] = {}
     eps_panels: dict[str, list] = {}
+    loss_panels: dict[str, list] = {}
     for outputs in study.outputs:
         label = output_label(outputs)
         specs = [spec for spec, _ in finished if spec.hidden_lmax == largest and spec.output_lmax == outputs]
@@ -38,8 +39,14 @@ def analyse_study(study: Study, out, finished: list[tuple[RunSpec, Path]], comma
         curves = [eps_by_l(h) for h, _ in histories if any("val_eps" in r for r in h)]
         if curves:
             eps_panels[label] = curves
+        losses = [eps_by_l(h, "val_loss_l") for h, _ in histories if h]
+        if losses:
+            loss_panels[label] = losses
     if eps_panels:
         written += plot_eps_by_l(eps_panels, f"validation eps_l by epoch, hidden l_max {largest}", out)
+    if loss_panels:
+        written += plot_eps_by_l(loss_panels, f"validation loss (density term) by l, every epoch, hidden l_max {largest}",
+                                 out, "validation loss of the l components", "loss_l_vs_epoch")
     text = report_text(study.name, command, rows, stats_by_outputs, largest, len(study.seeds))
     with atomic_path(out / "report.md") as tmp:
         tmp.write_text(text)

@@ -1,7 +1,7 @@
 """Curves against epoch from the runs' own records, averaged over seeds.
 
 ``norms_by_l``: mean hidden-feature norm of each l (over channels and both parities) per layer;
-``eps_by_l``: validation eps_l at each epoch with density metrics.
+``eps_by_l``: validation eps_l at each epoch with density metrics (or the per-l loss of every epoch).
 """
 from __future__ import annotations
 
@@ -29,11 +29,12 @@ def norms_by_l(stats: list[dict]) -> tuple[np.ndarray, list[dict[int, np.ndarray
     return epochs, layers
 
 
-def eps_by_l(history: list[dict]) -> tuple[np.ndarray, dict[int, np.ndarray]]:
-    """Epochs with density metrics, and ``{l: validation eps_l (%)}`` at them."""
-    rows = [r for r in history if "val_eps" in r]
-    ls = sorted({int(k[len("val_eps_l"):]) for r in rows for k in r if k.startswith("val_eps_l")})
-    return np.array([r["epoch"] for r in rows]), {l: np.array([r[f"val_eps_l{l}"] for r in rows]) for l in ls}
+def eps_by_l(history: list[dict], prefix: str = "val_eps_l") -> tuple[np.ndarray, dict[int, np.ndarray]]:
+    """Epochs that recorded ``prefix{l}`` (validation eps_l, %, by default; ``"val_loss_l"`` for the
+    per-l loss of every epoch), and ``{l: values}`` at them."""
+    rows = [r for r in history if f"{prefix}0" in r]
+    ls = sorted({int(k[len(prefix):]) for r in rows for k in r if k.startswith(prefix)})
+    return np.array([r["epoch"] for r in rows]), {l: np.array([r[f"{prefix}{l}"] for r in rows]) for l in ls}
 
 
 def mean_over_seeds(curves: list[tuple[np.ndarray, dict]]) -> tuple[np.ndarray, dict]:

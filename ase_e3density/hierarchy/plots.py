@@ -62,8 +62,9 @@ def plot_feature_norms(curves: list[tuple[np.ndarray, list[dict]]], title: str, 
     return save(fig, out, stem)
 
 
-def plot_eps_by_l(panels: dict[str, list[tuple[np.ndarray, dict]]], title: str, out: Path) -> list[Path]:
-    """Validation eps_l against epoch, one panel per output restriction (seed mean)."""
+def plot_eps_by_l(panels: dict[str, list[tuple[np.ndarray, dict]]], title: str, out: Path,
+                  ylabel: str = "validation eps_l (%)", stem: str = "eps_l_vs_epoch") -> list[Path]:
+    """Validation eps_l (or another per-l curve) against epoch, one panel per output restriction (seed mean)."""
     fig, axes = _figure(len(panels))
     for ax, (outputs, curves) in zip(axes, panels.items()):
         epochs, by_l = mean_over_seeds(curves)
@@ -74,6 +75,6 @@ def plot_eps_by_l(panels: dict[str, list[tuple[np.ndarray, dict]]], title: str, 
         ax.set_xlabel("epoch")
         ax.set_yscale("log")
         ax.legend(fontsize=8)
-    axes[0].set_ylabel("validation eps_l (%)")
+    axes[0].set_ylabel(ylabel)
     fig.suptitle(title)
-    return save(fig, out, "eps_l_vs_epoch")
+    return save(fig, out, stem)

@@ -34,17 +34,20 @@ def output_order_finding(rows: list[dict]) -> tuple[str, list[str]]:
     if len(drops) < 2:
         return "not testable: the study needs hidden l_max 0 and another, for at least two output restrictions", lines
     order = list(drops)  # as the study lists them: lowest output order first
-    rising = all(drops[a][0] <= drops[b][0] for a, b in zip(order, order[1:]))
+    tolerance = [max(drops[a][1], drops[b][1]) for a, b in zip(order, order[1:])]
+    rising = all(drops[b][0] >= drops[a][0] - tol for (a, b), tol in zip(zip(order, order[1:]), tolerance))
     first, last = drops[order[0]], drops[order[-1]]
     beyond = last[0] - first[0] > max(first[1], last[1])
+    listed = ", ".join(f"{o} {d[0]:.1f} %" for o, d in drops.items())
     if rising and beyond:
+        flat = [f"{a} -> {b}" for (a, b) in zip(order, order[1:]) if drops[b][0] < drops[a][0] + max(drops[a][1], drops[b][1])]
         verdict = (f"holds: non-scalar hidden features cut the error by {first[0]:.1f} % for outputs {order[0]} and "
-                   f"{last[0]:.1f} % for outputs {order[-1]}, rising with the output order, beyond the seed spread")
+                   f"{last[0]:.1f} % for outputs {order[-1]} ({listed}), beyond the seed spread"
+                   + (f"; within the spread from {', '.join(flat)}" if flat else ""))
     elif rising:
-        verdict = (f"weakly: the drop rises with the output order ({', '.join(f'{o} {d[0]:.1f} %' for o, d in drops.items())}), "
-                   "but not beyond the seed spread")
+        verdict = f"weakly: the drop rises with the output order ({listed}), but not beyond the seed spread"
     else:
-        verdict = f"does not hold here: drops {', '.join(f'{o} {d[0]:.1f} %' for o, d in drops.items())} do not rise with the output order"
+        verdict = f"does not hold here: drops {listed} do not rise with the output order"
     return verdict, lines
 
 
@@ -54,10 +57,15 @@ def _ordered(norms: dict[int, float]) -> bool:
 
 
 def hierarchy_finding(stats_by_outputs: dict[str, list[list[dict]]]) -> tuple[str, list[str]]:
-    """(verdict, table lines) for finding 2: per output restriction, the seed-mean norms per layer, first and last record."""
-    lines = ["| outputs | layer | norms by l at step 0 | norms by l at the end | falls with l at the end |",
-             "| --- | --- | --- | --- | --- |"]
-    final_ordered, initial_ordered, checked = [], [], 0
+    """(verdict, table lines) for finding 2: per output restriction and hidden layer, seed-mean norms by l.
+
+    Two measures: the channel norm as recorded, and the RMS per component, norm / sqrt(2l + 1), which
+    takes out the sqrt(2l + 1) that component-normalised features of order l carry at any size.
+    """
+    lines = ["| outputs | layer | norm by l, step 0 | norm by l, end | RMS per component by l, end | falls with l (norm / per component) |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    counts = {"norm": [0, 0], "component": [0, 0]}  # [layers ordered at the end, at step 0]
+    checked = 0
     for outputs, runs in stats_by_outputs.items():
         runs = [r for r in runs if r]
         if not runs:
@@ -69,20 +77,28 @@ def hierarchy_finding(stats_by_outputs: dict[str, list[list[dict]]]) -> tuple[st
             if len(last) < 2:
                 continue
             checked += 1
-            final_ordered.append(_ordered(last))
-            initial_ordered.append(_ordered(first))
+            per_component = {l: v / np.sqrt(2 * l + 1) for l, v in last.items()}
+            first_component = {l: v / np.sqrt(2 * l + 1) for l, v in first.items()}
+            counts["norm"][0] += _ordered(last)
+            counts["norm"][1] += _ordered(first)
+            counts["component"][0] += _ordered(per_component)
+            counts["component"][1] += _ordered(first_component)
             fmt = lambda d: ", ".join(f"{l}: {v:.3g}" for l, v in d.items())  # noqa: E731
-            lines.append(f"| {outputs} | {k} | {fmt(first)} | {fmt(last)} | {'yes' if _ordered(last) else 'no'} |")
+            yes = lambda d: "yes" if _ordered(d) else "no"  # noqa: E731
+            lines.append(f"| {outputs} | {k} | {fmt(first)} | {fmt(last)} | {fmt(per_component)} | "
+                         f"{yes(last)} / {yes(per_component)} |")
     if not checked:
         return "not testable: no run with hidden features of l > 0 recorded feature statistics", lines
-    n_final, n_initial = sum(final_ordered), sum(initial_ordered)
-    if n_final == checked:
-        verdict = f"holds: at the end the norms fall with l in all {checked} layers"
-    elif n_final > checked / 2:
-        verdict = f"mostly: at the end the norms fall with l in {n_final} of {checked} layers"
+    n_norm, n_comp = counts["norm"][0], counts["component"][0]
+    best = max(n_norm, n_comp)
+    if n_norm == checked:
+        verdict = f"holds: at the end the channel norms fall with l in all {checked} hidden layers"
+    elif best > checked / 2:
+        verdict = f"partly: at the end the norms fall with l in {n_norm} of {checked} hidden layers, per component in {n_comp}"
     else:
-        verdict = f"does not hold here: the norms fall with l in only {n_final} of {checked} layers at the end"
-    return verdict + f" (at step 0: {n_initial} of {checked})", lines
+        verdict = (f"does not hold here: at the end the channel norms fall with l in {n_norm} of {checked} hidden "
+                   f"layers, per component in {n_comp}")
+    return (verdict + f" (at step 0: {counts['norm'][1]} and {counts['component'][1]} of {checked})"), lines
 
 
 def _seed_mean(dicts: list[dict[int, float]]) -> dict[int, float]:
@@ -102,4 +118,5 @@ def report_text(name: str, command: str, rows: list[dict], stats_by_outputs: dic
         f"**{v1}.**", "", *t1, "",
         f"## Finding 2: hidden-feature norms fall with l (networks with hidden l_max {largest_lmax})", "",
         f"**{v2}.**", "", *t2, "",
-        "Figures: `error_vs_lmax.png`, `feature_norms_out_*.png`, `eps_l_vs_epoch.png` (PDF beside each).", ""])
+        "Figures: `error_vs_lmax.png`, `feature_norms_out_*.png`, `eps_l_vs_epoch.png`, `loss_l_vs_epoch.png` "
+        "(PDF beside each).", ""])
