@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 from importlib import resources
-from math import pi, sqrt
+from math import pi
 
 import numpy as np
 from ase.data import chemical_symbols
 
 from ase_e3density.electron.basis import load_basis
+from ase_e3density.electron.free_atoms import spherical_gaussians
 from ase_e3density.electron.reference import free_atom_coefficients
 
 AUXBASIS = "def2-universal-jfit-decontracted"
@@ -27,15 +28,9 @@ def main() -> None:
     free = free_atom_coefficients(ELEMENTS, xc="PBE0", basis="cc-pvdz", auxbasis=AUXBASIS)
     elements = {}
     for symbol in ELEMENTS:
-        c = free[symbol]
-        exponents, weights = [], []
-        for shell, part in basis[symbol].shell_slices:
-            if shell.l == 0:
-                for a, w in zip(shell.exponents, shell.weights):
-                    exponents.append(a)
-                    weights.append(float(c[part][0]) * w / sqrt(4 * pi))  # Y_00 = 1/sqrt(4 pi)
-        electrons = float(np.sum(np.asarray(weights) * (pi / np.asarray(exponents)) ** 1.5))
-        elements[symbol] = {"exponents": exponents, "weights": weights, "electrons": electrons}
+        exponents, weights = spherical_gaussians(basis, symbol, np.asarray(free[symbol], dtype=float))
+        electrons = float(np.sum(weights * (pi / exponents) ** 1.5))
+        elements[symbol] = {"exponents": exponents.tolist(), "weights": weights.tolist(), "electrons": electrons}
         print(f"{symbol}: {len(exponents)} Gaussians, {electrons:.10f} electrons")
     doc = {"name": "pbe0-cc-pvdz", "source": "PySCF atom_ks (spherical, neutral), PBE0/cc-pVDZ, Coulomb-metric fit "
            f"onto {AUXBASIS}; scripts/make_free_atom_table.py", "units": "exponents bohr^-2, weights e/bohr^3",

@@ -19,7 +19,7 @@ from ase.data import atomic_numbers
 from ..errors import E3DensityError, UnsupportedElementError
 from .basis import BasisSet
 
-__all__ = ["ProAtoms", "load_free_atoms", "DEFAULT_FREE_ATOMS"]
+__all__ = ["ProAtoms", "load_free_atoms", "spherical_gaussians", "DEFAULT_FREE_ATOMS"]
 
 DEFAULT_FREE_ATOMS = "pbe0-cc-pvdz"
 
@@ -69,14 +69,20 @@ class ProAtoms:
             if len(c) != basis[symbol].n_functions:
                 raise E3DensityError(f"free atom {symbol}: expected {basis[symbol].n_functions} coefficients in "
                                      f"{basis.name}, got {len(c)}")
-            exponents, weights = [], []
-            for shell, part in basis[symbol].shell_slices:
-                if shell.l == 0:
-                    for a, w in zip(shell.exponents, shell.weights):
-                        exponents.append(a)
-                        weights.append(float(c[part][0]) * w / sqrt(4 * pi))  # Y_00 = 1 / sqrt(4 pi)
-            terms[symbol] = (np.array(exponents), np.array(weights))
+            terms[symbol] = spherical_gaussians(basis, symbol, c)
         return cls(name, terms)
+
+
+def spherical_gaussians(basis: BasisSet, symbol: str, coefficients: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A spherical atom's density as ``sum_k w_k exp(-a_k r^2)``: (exponents a_k, weights w_k) from the
+    s-function coefficients of one atom in ``basis`` (functions normalised in bohr)."""
+    exponents, weights = [], []
+    for shell, part in basis[symbol].shell_slices:
+        if shell.l == 0:
+            for a, w in zip(shell.exponents, shell.weights):
+                exponents.append(a)
+                weights.append(float(coefficients[part][0]) * w / sqrt(4 * pi))  # Y_00 = 1 / sqrt(4 pi)
+    return np.array(exponents), np.array(weights)
 
 
 @lru_cache(maxsize=None)
