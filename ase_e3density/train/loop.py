@@ -222,12 +222,14 @@ def _applied_changes(before: dict, config: TrainConfig) -> dict:
     return {k: [before.get(k), now[k]] for k in RESUMABLE_CHANGES if k in before and before[k] != now[k]}
 
 
-def batch_loss(run: Run, net, samples: list[Sample]) -> tuple[torch.Tensor, int]:
-    """Loss of one batch and its number of atoms."""
+def batch_loss(run: Run, net, samples: list[Sample], per_l: bool = False) -> tuple[torch.Tensor, int, dict[int, float]]:
+    """Loss of one batch, its number of atoms and (with ``per_l``) the density term of each output l."""
     inputs, target = collate(samples, run.dtype, run.device)
     positions, species, _, _, charge, batch = inputs
-    return (run.loss_fn(net(*inputs), target, species, positions, batch, len(charge),
-                        coulomb_matrices(samples, run.device)), len(target))
+    predicted = net(*inputs)
+    loss = run.loss_fn(predicted, target, species, positions, batch, len(charge), coulomb_matrices(samples, run.device))
+    parts = run.loss_fn.density_term_by_l(predicted, target, species) if per_l else {}
+    return loss, len(target), parts
 
 
 def train_epoch(run: Run, net) -> dict:
@@ -242,7 +244,7 @@ def train_epoch(run: Run, net) -> dict:
     start = time.perf_counter()
     mine = batches[run.rank::run.world]
     for done, b in enumerate(mine, start=1):
-        loss, n_atoms = batch_loss(run, net, [run.train_set[i] for i in b])
+        loss, n_atoms, _ = batch_loss(run, net, [run.train_set[i] for i in b])
         run.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         run.optimizer.step()
@@ -264,14 +266,9 @@ def validation_loss(run: Run) -> tuple[float, dict[int, float]]:
     total, atoms, by_l = 0.0, 0, {}
     with torch.no_grad():
         for start in range(0, len(run.val_set), run.config.batch_size):
-            chunk = run.val_set[start:start + run.config.batch_size]
-            inputs, target = collate(chunk, run.dtype, run.device)
-            positions, species, _, _, charge, batch = inputs
-            predicted = run.model(*inputs)
-            n = len(target)
-            total += float(run.loss_fn(predicted, target, species, positions, batch, len(charge),
-                                       coulomb_matrices(chunk, run.device))) * n
-            for l, value in run.loss_fn.density_term_by_l(predicted, target, species).items():
+            loss, n, parts = batch_loss(run, run.model, run.val_set[start:start + run.config.batch_size], per_l=True)
+            total += float(loss) * n
+            for l, value in parts.items():
                 by_l[l] = by_l.get(l, 0.0) + value * n
             atoms += n
     return total / atoms, {l: v / atoms for l, v in by_l.items()}

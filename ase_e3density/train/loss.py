@@ -43,6 +43,10 @@ class DensityLoss(torch.nn.Module):
         self.dipole_weight = float(dipole_weight)
         self.coulomb_weight = float(coulomb_weight)
 
+    def masked_difference(self, predicted: torch.Tensor, target: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
+        """``predicted - target`` on the learned columns, zero elsewhere."""
+        return (predicted - target) * self.mask[species].to(predicted.dtype)
+
     def density_term(self, diff: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
         weighted = torch.bmm(self.factors[species].to(diff.dtype), diff.unsqueeze(-1)).squeeze(-1)
         return weighted.square().sum(dim=1).mean()
@@ -76,7 +80,7 @@ class DensityLoss(torch.nn.Module):
                 positions: torch.Tensor, batch: torch.Tensor, n_graphs: int,
                 coulomb: list[torch.Tensor] | None = None) -> torch.Tensor:
         """The loss of a batch; ``coulomb``: each structure's Coulomb matrix (needed when ``coulomb_weight > 0``)."""
-        diff = (predicted - target) * self.mask[species].to(predicted.dtype)
+        diff = self.masked_difference(predicted, target, species)
         loss = self.density_term(diff, species)
         if self.dipole_weight > 0:
             loss = loss + self.dipole_weight * self.dipole_error(diff, species, positions, batch, n_graphs).square().sum(1).mean()
@@ -88,7 +92,7 @@ class DensityLoss(torch.nn.Module):
 
     def density_term_by_l(self, predicted: torch.Tensor, target: torch.Tensor, species: torch.Tensor) -> dict[int, float]:
         """The density term of the learned columns of each angular order l alone (S has no l-l' blocks)."""
-        diff = (predicted - target) * self.mask[species].to(predicted.dtype)
+        diff = self.masked_difference(predicted, target, species)
         ls = self.function_l[species]
         return {int(l): float(self.density_term(diff * (ls == l).to(diff.dtype), species))
                 for l in torch.unique(self.function_l[self.function_l >= 0]).tolist()}
