@@ -20,10 +20,9 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-import yaml
-
 from ..errors import ConfigError
 from ..train import TrainConfig
+from ..train.config import read_yaml_mapping
 
 __all__ = ["Study", "RunSpec", "packaged_study", "output_label"]
 
@@ -70,14 +69,7 @@ class Study:
     @classmethod
     def from_yaml(cls, path) -> "Study":
         path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"no such study file: {path}")
-        try:
-            raw = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML: {getattr(exc, 'problem', exc)}") from exc
-        if not isinstance(raw, dict):
-            raise ConfigError(f"{path}: expected a mapping of study options")
+        raw = read_yaml_mapping(path, "study file")
         unknown = sorted(set(raw) - STUDY_KEYS)
         if unknown:
             raise ConfigError(f"{path}: unknown study option(s) {', '.join(unknown)}; known: {', '.join(sorted(STUDY_KEYS))}")

@@ -9,7 +9,7 @@ import yaml
 
 from ..errors import ConfigError
 
-__all__ = ["TrainConfig", "RESUMABLE_CHANGES"]
+__all__ = ["TrainConfig", "RESUMABLE_CHANGES", "read_yaml_mapping"]
 
 # Settings that may change between a run and its resume; any other change is refused.
 RESUMABLE_CHANGES = ("epochs", "time_budget_minutes", "early_stopping_patience", "validate_every", "output")
@@ -57,16 +57,7 @@ class TrainConfig:
     @classmethod
     def from_yaml(cls, path) -> "TrainConfig":
         path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"no such training configuration: {path}")
-        try:
-            raw = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as exc:
-            where = getattr(exc, "problem_mark", None)
-            at = f" (line {where.line + 1})" if where is not None else ""
-            raise ConfigError(f"{path}: not valid YAML{at}: {getattr(exc, 'problem', exc)}") from exc
-        if not isinstance(raw, dict):
-            raise ConfigError(f"{path}: expected a mapping of options, got {type(raw).__name__}")
+        raw = read_yaml_mapping(path, "training configuration")
         if "base_dir" in raw:
             raise ConfigError(f"{path}: base_dir is not an option (paths are relative to the YAML file)")
         return cls(**_known(raw, str(path)), base_dir=str(path.resolve().parent))
@@ -79,6 +70,21 @@ class TrainConfig:
     def to_dict(self) -> dict:
         """The YAML options, paths as written (relative to the configuration file)."""
         return {k: v for k, v in asdict(self).items() if k != "base_dir"}
+
+
+def read_yaml_mapping(path: Path, what: str) -> dict:
+    """The mapping of options in the YAML file ``path`` (a ``what``), or one :class:`ConfigError` line."""
+    if not path.is_file():
+        raise ConfigError(f"no such {what}: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        at = f" (line {where.line + 1})" if where is not None else ""
+        raise ConfigError(f"{path}: not valid YAML{at}: {getattr(exc, 'problem', exc)}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of options, got {type(raw).__name__}")
+    return raw
 
 
 def _known(raw: dict, where: str) -> dict:
