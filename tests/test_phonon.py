@@ -12,6 +12,7 @@ from ase.io import write
 from ase_e3density.errors import E3DensityError, ImaginaryModesWarning, InvalidStructureError
 from ase_e3density.phonon import PhononDOS
 from ase_e3density.phonon import units as U
+from process_helpers import kill_when_rows
 
 phonopy = pytest.importorskip("phonopy")
 
@@ -375,10 +376,8 @@ def test_check_crystal_names_the_problem():
 def test_killed_phonon_run_keeps_its_rows_and_resumes_exactly_once(tmp_path):
     """kill -9 mid-run: finished rows are visible and kept; the rerun computes only the rest."""
     import os
-    import signal
     import subprocess
     import sys
-    import time
 
     from ase.db import connect
     frames = [bulk("Cu", "fcc", a=3.5 + 0.02 * k) for k in range(3)] + [bulk("Ag", "fcc", a=4.0 + 0.02 * k)
@@ -387,19 +386,8 @@ def test_killed_phonon_run_keeps_its_rows_and_resumes_exactly_once(tmp_path):
     db = tmp_path / "ph.db"
     command = [sys.executable, "-m", "ase_e3density.cli", "phonons", str(tmp_path / "in.xyz"), "-o", str(db),
                "--calculator", "emt", "--min-width", "8"]
-    proc = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.PIPE,
-                            env={**os.environ, "OMP_NUM_THREADS": "1"})
-    deadline = time.time() + 240
-    seen = 0
-    while time.time() < deadline and proc.poll() is None:
-        time.sleep(0.2)
-        if db.exists():
-            seen = connect(db, use_lock_file=False).count()
-            if seen >= 2:
-                break
+    seen = kill_when_rows(command, db, rows=2, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert seen >= 2, "rows must be visible while the run goes on"
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
     kept = connect(db, use_lock_file=False).count()
     assert 2 <= kept < 6
     rerun = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)

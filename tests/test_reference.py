@@ -6,6 +6,7 @@ from ase.build import molecule
 from ase.units import Bohr
 
 from ase_e3density import E3DensityError, InvalidStructureError, UnsupportedElementError
+from process_helpers import kill_when_rows
 
 pytest.importorskip("pyscf")
 from ase_e3density.electron.reference import _pyscf_basis, _to_e3nn_matrix, fit_density, fit_error_vs_dft, run_dft  # noqa: E402
@@ -92,11 +93,8 @@ def test_cli_reference_is_resumable(tmp_path):
 @pytest.mark.slow
 def test_killed_reference_run_keeps_its_rows_and_resumes_exactly_once(tmp_path):
     """kill -9 mid-run: finished rows are already visible and kept; the rerun computes only the rest."""
-    import os
-    import signal
     import subprocess
     import sys
-    import time
 
     from ase.db import connect
     from ase.io import write
@@ -108,18 +106,8 @@ def test_killed_reference_run_keeps_its_rows_and_resumes_exactly_once(tmp_path):
     write(tmp_path / "in.xyz", frames)
     db = tmp_path / "ref.db"
     command = [sys.executable, "-m", "ase_e3density.cli", "reference", str(tmp_path / "in.xyz"), "-o", str(db)]
-    proc = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.PIPE)
-    deadline = time.time() + 240
-    seen = 0
-    while time.time() < deadline and proc.poll() is None:
-        time.sleep(0.2)
-        if db.exists():
-            seen = connect(db, use_lock_file=False).count()
-            if seen >= 2:
-                break
+    seen = kill_when_rows(command, db, rows=2)
     assert seen >= 2, "rows must be visible while the run goes on"
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
     kept = connect(db, use_lock_file=False).count()
     assert kept >= seen
     rerun = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
