@@ -52,7 +52,8 @@ class E3DensityCalculator(Calculator):
     - ``charge``: total charge; ``None`` reads ``atoms.info["charge"]``, else 0;
     - ``device``: where the network runs (``"cpu"``, ``"cuda"``);
     - ``dtype``: ``"float32"`` or ``"float64"``; ``None`` keeps the file's;
-    - ``model_checksum``: filled in on load; when given, the loaded file must match it.
+    - ``model_checksum``: filled in on load; when given, the loaded file must match it;
+    - ``temperatures``: K, a number or a list, for the thermal properties of phonon-DOS models.
 
     Results (ASE units): ``charges`` (e, the s-function partition), ``esp_charges`` (e, fitted to the
     predicted electrostatic potential on Merz-Kollman surfaces: the charges force fields want),
@@ -61,19 +62,29 @@ class E3DensityCalculator(Calculator):
     the model's training domain (also issued as a :class:`~ase_e3density.errors.DomainWarning`); empty
     when it lies inside. The potential and field at any points: :meth:`get_electrostatic_potential`,
     :meth:`get_electric_field`, :meth:`get_surface_potential`.
+    A phonon-DOS model file (``model="phonon"``, the shipped one) gives instead :meth:`get_phonon_dos` and
+    ``heat_capacity``, ``vibrational_entropy`` (J/(K mol-atoms)), ``vibrational_free_energy``,
+    ``vibrational_energy`` (kJ/mol-atoms), ``volumetric_heat_capacity`` (J/(K cm^3)) and
+    ``gravimetric_heat_capacity`` (J/(K g)) at ``temperatures``; partial occupancies in
+    ``atoms.info["occupancy"]`` (ASE's CIF reader) make a virtual crystal.
     Loaded models are shared between calculators using the same file, so a calculator per
     frame is cheap; a pickled calculator reloads its model from the file.
     """
 
     implemented_properties = ["charges", "esp_charges", "dipole", "quadrupole", "n_electrons", "density_coefficients"]
-    default_parameters = {"model": "default", "charge": None, "device": "cpu", "dtype": None}
+    phonon_properties = ["heat_capacity", "vibrational_entropy", "vibrational_free_energy", "vibrational_energy",
+                         "volumetric_heat_capacity", "gravimetric_heat_capacity"]
+    default_parameters = {"model": "default", "charge": None, "device": "cpu", "dtype": None, "temperatures": 300.0}
     discard_results_on_any_change = True
 
-    def __init__(self, model=None, device: str = "cpu", dtype=None, charge: float | None = None, **kwargs):
+    def __init__(self, model=None, device: str = "cpu", dtype=None, charge: float | None = None,
+                 temperatures=300.0, **kwargs):
         self.model: DeployedModel | None = model if isinstance(model, DeployedModel) else None
         self._density: AtomicDensity | None = None
+        self._phonon_dos = None
         self._used_charge: float | None = None
-        super().__init__(model=model, device=device, dtype=dtype, charge=charge, **kwargs)
+        self._used_occupancy = None
+        super().__init__(model=model, device=device, dtype=dtype, charge=charge, temperatures=temperatures, **kwargs)
 
     # -- parameters (ASE protocol) -------------------------------------------------------------
     def set(self, **kwargs) -> dict:
@@ -88,6 +99,8 @@ class E3DensityCalculator(Calculator):
             kwargs["device"] = str(kwargs["device"])
         if "charge" in kwargs:
             kwargs["charge"] = _charge_value(kwargs["charge"], "charge")
+        if "temperatures" in kwargs:
+            kwargs["temperatures"] = _temperatures_value(kwargs["temperatures"])
         previous = dict(self.parameters or {})
         changed = super().set(**kwargs)
         if "model" in changed and "model_checksum" not in kwargs:
@@ -115,6 +128,26 @@ class E3DensityCalculator(Calculator):
                                  f"{str(expected)[:12]}...: another file than the one asked for")
         self.model = model
         p["model_checksum"] = model.checksum
+        # what a calculator offers follows the file's model kind
+        self.implemented_properties = list(self.phonon_properties if self.is_phonon_model
+                                           else type(self).implemented_properties)
+
+    @property
+    def is_phonon_model(self) -> bool:
+        """True when the loaded file predicts phonon DOS (model kind ``phonon_dos``)."""
+        return self.model is not None and self.model.kind == "phonon_dos"
+
+    def get_property(self, name, atoms=None, allow_calculation=True):
+        if name not in self.implemented_properties and self.model is not None:
+            from ase.calculators.calculator import PropertyNotImplementedError
+
+            raise PropertyNotImplementedError(
+                f"{name!r} is not predicted by {self.parameters['model']} (a {self.model.kind} model); it gives "
+                f"{', '.join(self.implemented_properties)}")
+        if atoms is None and self.atoms is None:
+            raise CalculatorParameterError("no structure yet: pass atoms, or call a property of atoms that carry this "
+                                           "calculator first")
+        return super().get_property(name, atoms, allow_calculation)
 
     def todict(self, skip_default: bool = True) -> dict:
         """Parameters as ASE records them, always with the model, its checksum and the charge used."""
@@ -145,9 +178,15 @@ class E3DensityCalculator(Calculator):
         if self._used_charge is not None and self.parameters["charge"] is None \
                 and atoms.info.get("charge", 0.0) != self._used_charge:
             changes.append("charge")  # atoms.info["charge"] is part of the input
+        if self._phonon_dos is not None and atoms.info.get("occupancy") != self._used_occupancy:
+            changes.append("occupancy")  # so is a virtual crystal's atoms.info["occupancy"]
         return changes
 
     def calculate(self, atoms: Atoms | None = None, properties=None, system_changes=all_changes) -> None:
+        if self.is_phonon_model:
+            super().calculate(atoms, properties, system_changes)
+            self._predict_phonons(self.atoms)
+            return
         if not system_changes and self._density is not None and self.results:
             super().calculate(atoms, properties, system_changes)
         else:
@@ -210,3 +249,59 @@ class E3DensityCalculator(Calculator):
         rho = self.get_atomic_density(atoms)
         points = molecular_surface(rho.atoms, scale, density)
         return points, rho.electrostatic_potential(points)
+
+    # -- phonon-DOS models -----------------------------------------------------------------------
+    def _predict_phonons(self, atoms: Atoms) -> None:
+        dos = self._dos_of(atoms, None)
+        self._phonon_dos, self._used_occupancy = dos, atoms.info.get("occupancy")
+        t = self.parameters["temperatures"]
+        tp = dos.thermal_properties(t)
+        pick = (lambda a: float(a[0])) if np.ndim(t) == 0 else np.asarray
+        self.results = {"heat_capacity": pick(tp.heat_capacity), "vibrational_entropy": pick(tp.entropy),
+                        "vibrational_free_energy": pick(tp.free_energy), "vibrational_energy": pick(tp.internal_energy),
+                        "volumetric_heat_capacity": pick(dos.volumetric_heat_capacity(np.atleast_1d(t))),
+                        "gravimetric_heat_capacity": pick(dos.gravimetric_heat_capacity(np.atleast_1d(t))),
+                        "domain_warnings": list(dos.info["domain_warnings"])}
+
+    def get_phonon_dos(self, atoms: Atoms | None = None, occupancy=None):
+        """The predicted :class:`~ase_e3density.phonon.PhononDOS` of a crystal: ``.frequencies`` in THz,
+        ``.dos`` per atom (integrates to 3). ``occupancy``: partial occupancies per site (a virtual crystal;
+        see :func:`~ase_e3density.graph.occupancy.site_occupancy`), default ``atoms.info["occupancy"]``."""
+        if not self.is_phonon_model:
+            raise CalculatorParameterError(f"{self.parameters['model']} predicts {self.model.kind}, not phonon DOS; these "
+                                           "come from a phonon_dos model, e.g. E3DensityCalculator(model=\"phonon\")")
+        if atoms is None and self.atoms is None:
+            raise CalculatorParameterError("no structure yet: pass atoms, or attach the calculator to atoms first")
+        if occupancy is not None:
+            return self._dos_of(atoms if atoms is not None else self.atoms, occupancy)
+        self.get_property("heat_capacity", atoms)  # computed once per structure, as every property
+        return self._phonon_dos
+
+    def _dos_of(self, atoms: Atoms, occupancy):
+        dos = self.model.predict_dos(atoms, occupancy)
+        reasons = dos.info["domain_warnings"]
+        if reasons:
+            warnings.warn(f"{atoms.get_chemical_formula()} is outside the training domain of {self.parameters['model']}: "
+                          + "; ".join(reasons), DomainWarning, stacklevel=2)
+        return dos
+
+    def get_heat_capacity(self, atoms: Atoms | None = None):
+        """Cv at the calculator's ``temperatures``, J/(K mol-atoms) (harmonic, from the predicted DOS)."""
+        return self.get_property("heat_capacity", atoms)
+
+    def get_vibrational_entropy(self, atoms: Atoms | None = None):
+        """Vibrational entropy at ``temperatures``, J/(K mol-atoms)."""
+        return self.get_property("vibrational_entropy", atoms)
+
+    def get_vibrational_free_energy(self, atoms: Atoms | None = None):
+        """Harmonic vibrational (Helmholtz) free energy at ``temperatures``, kJ/mol-atoms, zero-point energy
+        included (not ASE's electronic ``free_energy``, which is in eV)."""
+        return self.get_property("vibrational_free_energy", atoms)
+
+
+def _temperatures_value(value):
+    """A temperature (K) or a list of them, checked."""
+    t = np.asarray(value, dtype=float) if not isinstance(value, str) else None
+    if t is None or t.ndim > 1 or t.size == 0 or not np.isfinite(t).all() or (t < 0).any():
+        raise CalculatorParameterError(f"temperatures must be a temperature in K >= 0 or a list of them, got {value!r}")
+    return float(t) if t.ndim == 0 else [float(x) for x in t]

@@ -173,7 +173,7 @@ CASES: list[Case] = [
     # --- the calculator ------------------------------------------------------------------------
     Case("calculator", "model=123", lambda c: calc(c, model=123), E.CalculatorParameterError, "model must be .* not int"),
     Case("calculator", "model file does not exist", lambda c: calc(c, model=c.root / "missing.pt"), E.ModelNotFoundError, "no such model file"),
-    Case("calculator", "model name that is not shipped", lambda c: calc(c, model="phonon"), E.ModelNotFoundError, "no shipped model named 'phonon'"),
+    Case("calculator", "model name that is not shipped", lambda c: calc(c, model="mace"), E.ModelNotFoundError, "no shipped model named 'mace'"),
     Case("calculator", "dtype='int32'", lambda c: calc(c, dtype="int32"), E.CalculatorParameterError, "dtype must be 'float32' or 'float64'"),
     Case("calculator", "device='gpu'", lambda c: calc(c, device="gpu"), E.CalculatorParameterError, "unknown device 'gpu'"),
     Case("calculator", "device='cuda' on a machine without a GPU", lambda c: calc(c, device="cuda"), E.CalculatorParameterError, "sees no CUDA GPU"),

@@ -172,8 +172,8 @@ def test_shipped_models_by_name_and_missing_default(monkeypatch):
     monkeypatch.setattr(shipped, "_models_folder", lambda: __import__("pathlib").Path("/nonexistent"))
     with pytest.raises(ModelFileError, match="ships no 'default' model"):
         E3DensityCalculator()
-    with pytest.raises(ModelFileError, match="no shipped model named 'phonon'"):
-        E3DensityCalculator("phonon")
+    with pytest.raises(ModelFileError, match="no shipped model named 'mace'"):
+        E3DensityCalculator("mace")
 
 
 def test_electrostatics_on_the_calculator(model_file, monkeypatch):

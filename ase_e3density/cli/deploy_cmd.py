@@ -47,11 +47,17 @@ def run_info(args: argparse.Namespace) -> int:
         print(f"basis:        {meta['basis']['name']}")
         for s in meta["species"]:
             print(f"  {s:3s}         {meta['irreps'][s]}")
-    print(f"architecture: hidden {cfg.get('hidden')} ({cfg.get('parity')} parity), {cfg.get('n_layers')} layers, "
-          f"sh l<={cfg.get('sh_lmax')}")
+    parity = f" ({cfg['parity']} parity)" if "parity" in cfg else ""
+    print(f"architecture: hidden {cfg.get('hidden')}{parity}, {cfg.get('n_layers')} layers, sh l<={cfg.get('sh_lmax')}")
+    if "frequencies" in meta:
+        f = meta["frequencies"]
+        print(f"output:       phonon DOS per atom on {len(f)} points, {f[0]:g}-{f[-1]:g} THz")
+        generator = prov.get("generator", {})
+        if generator:
+            print("generator:    " + ", ".join(f"{k} {v}" for k, v in generator.items()))
     print("versions:     " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()))
-    for key in ("command", "train", "validation", "n_train", "n_val", "seed", "best_epoch", "epochs_run",
-                "training_seconds"):
+    for key in ("command", "train", "data", "validation", "n_train", "n_val", "counts", "seed", "best_epoch",
+                "epochs_run", "training_seconds"):
         if key in prov:
             print(f"provenance:   {key}: {prov[key]}")
     metrics = prov.get("validation_metrics")

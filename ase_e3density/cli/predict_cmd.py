@@ -19,6 +19,9 @@ def add_parser(sub) -> None:
     pr.add_argument("--cube", help="also write the density to this cube file (one frame only)")
     pr.add_argument("--spacing", type=float, default=0.2, help="cube grid spacing in Å")
     pr.add_argument("--device", default="cpu")
+    pr.add_argument("--temperatures", default="100,300,500",
+                    help="phonon models: temperatures of the thermal properties, K (default: 100,300,500)")
+    pr.add_argument("--dos", help="phonon models: write the predicted DOS here (THz, states/(THz atom); one frame)")
     pr.set_defaults(func=run)
 
 
@@ -67,6 +70,8 @@ def run(args: argparse.Namespace) -> int:
             atoms.info["charge"] = args.charge
     start = time.perf_counter()
     calc = E3DensityCalculator(args.model, device=args.device)
+    if calc.is_phonon_model:
+        return _run_phonons(args, path, frames, calc, start)
     model = calc.model
     trained_on = model.metadata.get("provenance", {}).get("train", "unrecorded data")
     print(f"model:       {args.model or 'default (embedded)'} ({model.basis.name}; trained on {trained_on}; "
@@ -113,4 +118,46 @@ def run(args: argparse.Namespace) -> int:
 
         write(args.output, frames, format="extxyz")
         print(f"frames with results: {args.output}")
+    return 0
+
+
+def _run_phonons(args: argparse.Namespace, path: str, frames, calc, start: float) -> int:
+    """Phonon DOS and thermal properties of each crystal, from a phonon-DOS model."""
+    import numpy as np
+
+    from ..errors import DomainWarning
+
+    try:
+        temps = [float(t) for t in args.temperatures.split(",") if t.strip()]
+    except ValueError:
+        raise E3DensityError(f"--temperatures takes comma-separated numbers (K), got {args.temperatures!r}") from None
+    if args.cube or args.charge is not None:
+        raise E3DensityError("--cube and --charge are for electron-density models; this is a phonon-DOS model")
+    if args.dos and len(frames) != 1:
+        raise E3DensityError(f"--dos writes one frame; --index {args.index} selects {len(frames)}")
+    calc.set(temperatures=temps)
+    generator = calc.model.metadata.get("provenance", {}).get("generator", {}).get("force_calculator", "unrecorded")
+    print(f"model:       {args.model} (phonon DOS per atom, 0-{calc.model.frequencies[-1]:g} THz; trained on "
+          f"{generator} phonons; checksum {calc.model.checksum[:12]})")
+    print(f"structure:   {path}, {len(frames)} frame(s)")
+    print("| frame | formula | atoms | " + " | ".join(f"Cv {t:g} K" for t in temps)
+          + f" | S {temps[-1]:g} K | F {temps[-1]:g} K | Cv {temps[-1]:g} K (J/(K cm^3)) | training domain |")
+    print("| --- " * (len(temps) + 7) + "|")
+    for k, atoms in enumerate(frames):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DomainWarning)  # reported in the table instead
+            cv = np.atleast_1d(calc.get_heat_capacity(atoms))
+        r = calc.results
+        reasons = r["domain_warnings"]
+        print(f"| {k} | {atoms.get_chemical_formula()} | {len(atoms)} | " + " | ".join(f"{v:.3f}" for v in cv)
+              + f" | {np.atleast_1d(r['vibrational_entropy'])[-1]:.3f} | {np.atleast_1d(r['vibrational_free_energy'])[-1]:.3f}"
+              f" | {np.atleast_1d(r['volumetric_heat_capacity'])[-1]:.4f} | "
+              f"{'outside: ' + '; '.join(reasons) if reasons else 'inside'} |", flush=True)
+    print("units: Cv and S in J/(K mol-atoms), F in kJ/mol-atoms (harmonic, zero-point energy included)")
+    if args.dos:
+        dos = calc.get_phonon_dos(frames[0])
+        np.savetxt(args.dos, np.column_stack([dos.frequencies, dos.dos]), fmt="%.6f",
+                   header="frequency (THz)  DOS per atom (states/THz), integrates to 3")
+        print(f"DOS:         {args.dos}")
+    print(f"{len(frames)} frame(s) in {time.perf_counter() - start:.2f} s (model load included)")
     return 0

@@ -12,7 +12,7 @@ from .common import progress, require_file
 
 
 def add_parser(sub) -> None:
-    tr = sub.add_parser("train", help="train a density model from a YAML configuration (resumes by default)")
+    tr = sub.add_parser("train", help="train a model from a YAML configuration (electron density, or `kind: phonon_dos`; resumes by default)")
     tr.add_argument("config")
     tr.add_argument("--restart", action="store_true", help="ignore an existing checkpoint and start over")
     tr.add_argument("--output", help="run directory (overrides the configuration)")
@@ -28,6 +28,10 @@ def add_parser(sub) -> None:
                     help="scale of the dipole error, sqrt(n_molecules) x this (e·Å); default: the RMS of the "
                          "reference's Hirshfeld molecular dipoles in each structure")
     ev.add_argument("--json", help="also write per-structure and summary numbers here")
+    ev.add_argument("--split", choices=("train", "validation", "test", "held_out"),
+                    help="phonon models: only the rows of this split of the model's training run")
+    ev.add_argument("--select", help="phonon models: an ase.db selection of the rows")
+    ev.add_argument("--temperatures", default="100,300", help="phonon models: temperatures of the Cv errors, K")
     ev.set_defaults(func=run_evaluate)
 
 
@@ -35,8 +39,14 @@ def run_train(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from ..train import TrainConfig, train
+    from ..train.config import read_yaml_mapping
+    from ..train.phonon import PhononTrainConfig, train_phonon
+    from ..train.phonon.config import PHONON_KIND
 
-    config = TrainConfig.from_yaml(args.config)
+    if read_yaml_mapping(Path(args.config), "training configuration").get("kind") == PHONON_KIND:
+        config, train = PhononTrainConfig.from_yaml(args.config), train_phonon
+    else:
+        config = TrainConfig.from_yaml(args.config)
     if args.output:
         config = replace(config, output=str(Path(args.output).resolve()))
     if args.epochs is not None:
@@ -69,6 +79,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from ..electron.free_atoms import load_free_atoms
 
     require_file(args.reference, "reference database")
+    from ..models import read_metadata, resolve_model_path
+
+    if read_metadata(resolve_model_path(args.model)).get("model_kind") == "phonon_dos":
+        return run_evaluate_phonons(args)
     if args.mu_monomer is not None and not (math.isfinite(args.mu_monomer) and args.mu_monomer > 0):
         raise E3DensityError(f"--mu-monomer must be a positive dipole in e·Å, got {args.mu_monomer}")
     calc = E3DensityCalculator(args.model)
@@ -117,4 +131,36 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps({"structures": rows, "summary": summary,
                                                "model_checksum": calc.model.checksum}, indent=1))
+    return 0
+
+
+def run_evaluate_phonons(args: argparse.Namespace) -> int:
+    """``e3density evaluate`` for a phonon-DOS model: DOS and heat-capacity errors, one row per crystal."""
+    from ..errors import E3DensityError
+    from ..models import load_model, resolve_model_path
+    from ..train.phonon.evaluate import evaluate_phonon_model
+
+    try:
+        temps = [float(t) for t in args.temperatures.split(",") if t.strip()]
+    except ValueError:
+        raise E3DensityError(f"--temperatures takes comma-separated numbers (K), got {args.temperatures!r}") from None
+    model = load_model(resolve_model_path(args.model))
+    result = evaluate_phonon_model(model, args.reference, args.split, args.select, temps)
+    per = result["per_structure"]
+    print("| # | crystal | prototype | DOS MAE | R2 | W1 (THz) | " + " | ".join(f"Cv {t:g} K pred / ref" for t in temps) + " |")
+    print("| --- " * (6 + len(temps)) + "|")
+    for k, name in enumerate(per["name"]):
+        print(f"| {k + 1} | {name} | {per['prototype'][k]} | {per['dos_mae'][k]:.4f} | {per['r2'][k]:.3f} | "
+              f"{per['wasserstein'][k]:.3f} | " + " | ".join(f"{per['cv_predicted'][k][j]:.2f} / "
+                                                              f"{per['cv_reference'][k][j]:.2f}"
+                                                              for j in range(len(temps))) + " |")
+    print(f"\nmean over {result['n']} crystals: DOS MAE {result['dos_mae']:.4f} states/(THz atom), R2 {result['r2']:.3f}, "
+          f"Wasserstein {result['wasserstein']:.3f} THz, Cv MAE "
+          + ", ".join(f"{t:g} K {result[f'cv_mae_{t:g}']:.3f}" for t in temps) + " J/(K mol-atoms) (floor of the grid: "
+          + ", ".join(f"{result['floor'][f'cv_mae_{t:g}']:.3f}" for t in temps) + ")")
+    split = f" --split {args.split}" if args.split else ""
+    select = f" --select '{args.select}'" if args.select else ""
+    print(f"command: e3density evaluate {args.model} {args.reference}{split}{select} --temperatures {args.temperatures}")
+    if args.json:
+        Path(args.json).write_text(json.dumps({**result, "model_checksum": model.checksum}, indent=1))
     return 0

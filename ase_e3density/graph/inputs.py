@@ -10,7 +10,7 @@ from ase import Atoms
 from ..errors import UnsupportedElementError
 from .neighbours import neighbour_list
 
-__all__ = ["model_inputs", "batch_inputs", "species_indices", "structure_graph"]
+__all__ = ["model_inputs", "batch_inputs", "species_indices", "structure_graph", "crystal_batch_inputs"]
 
 
 def species_indices(atoms: Atoms, species_index: dict[str, int]) -> np.ndarray:
@@ -51,3 +51,17 @@ def model_inputs(atoms: Atoms, species_index: dict[str, int], cutoff: float, cha
                  dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu") -> tuple[torch.Tensor, ...]:
     """The six tensors a network's ``forward`` takes, for one structure."""
     return batch_inputs([structure_graph(atoms, species_index, cutoff)], [charge], dtype, device)
+
+
+def crystal_batch_inputs(graphs: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
+                         dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu") -> tuple[torch.Tensor, ...]:
+    """The five tensors a phonon network takes, for crystals given as (positions, site occupancies
+    (n_atoms, n_species), edge_index, shifts): positions, occupancies, edges, shifts, batch."""
+    sizes = [len(g[1]) for g in graphs]
+    offsets = np.cumsum([0] + sizes[:-1])
+    positions = torch.as_tensor(np.concatenate([g[0] for g in graphs]), dtype=dtype, device=device)
+    occupancy = torch.as_tensor(np.concatenate([g[1] for g in graphs]), dtype=dtype, device=device)
+    edges = torch.as_tensor(np.concatenate([g[2] + o for g, o in zip(graphs, offsets)], axis=1), device=device)
+    shifts = torch.as_tensor(np.concatenate([g[3] for g in graphs]), dtype=dtype, device=device)
+    batch = torch.as_tensor(np.repeat(np.arange(len(graphs)), sizes), device=device)
+    return positions, occupancy, edges, shifts, batch

@@ -38,7 +38,7 @@ WEIGHTS_SHA256 = "weights_sha256"
 CHECKSUM = "checksum"
 REQUIRED = (FORMAT, KIND, SPECIES, CUTOFF, DTYPE, CONFIG, PROVENANCE, VERSIONS, WEIGHTS_SHA256, CHECKSUM)
 
-KNOWN_KINDS = ("electron_density",)
+KNOWN_KINDS = ("electron_density", "phonon_dos")
 
 
 def weights_sha256(module: torch.nn.Module) -> str:

@@ -138,6 +138,10 @@ class DeployedDensityModel(DeployedModel):
 def _runtime(module, metadata: dict, dtype, device, path: Path) -> DeployedModel:
     if metadata[fmt.KIND] == "electron_density":
         return DeployedDensityModel(module, metadata, dtype, device, path, BasisSet.from_dict(metadata["basis"]))
+    if metadata[fmt.KIND] == "phonon_dos":
+        from .phonon_runtime import DeployedPhononModel
+
+        return DeployedPhononModel(module, metadata, dtype, device, path)
     raise ModelFileError(f"{path}: no runtime for model kind {metadata[fmt.KIND]!r}")  # pragma: no cover
 
 

@@ -8,7 +8,7 @@ from ..errors import CalculatorParameterError, ModelNotFoundError
 
 __all__ = ["SHIPPED_MODELS", "shipped_model_path", "resolve_model_path"]
 
-SHIPPED_MODELS = {"default": "default.pt"}
+SHIPPED_MODELS = {"default": "default.pt", "phonon": "phonon.pt"}
 
 
 def _models_folder() -> Path:

@@ -1,7 +1,7 @@
 """What a model kind contributes to screening: an evaluator that runs batches of structures.
 
-Each deployed file records its kind; :func:`evaluator_for` picks the evaluator for it. A new kind
-(phonon DOS) adds a class with the same three members and an entry in ``EVALUATORS``.
+Each deployed file records its kind; :func:`evaluator_for` picks the evaluator for it. Each kind (electron
+density, phonon DOS) is a class with the same three members and an entry in ``EVALUATORS``.
 """
 from __future__ import annotations
 
@@ -37,7 +37,13 @@ def _density(model: DeployedModel, **options) -> Evaluator:
     return DensityEvaluator(model, **options)
 
 
-EVALUATORS: dict[str, Callable[..., Evaluator]] = {"electron_density": _density}
+def _phonon(model: DeployedModel, **options) -> Evaluator:
+    from .phonon_kind import PhononEvaluator
+
+    return PhononEvaluator(model, **options)
+
+
+EVALUATORS: dict[str, Callable[..., Evaluator]] = {"electron_density": _density, "phonon_dos": _phonon}
 
 
 def evaluator_for(model: DeployedModel, **options) -> Evaluator:

@@ -11,14 +11,14 @@ import torch
 
 from ..errors import ModelFileError, ModelNotFoundError
 from ..fileio import atomic_path
-from ..nn import DensityModel, ModelConfig
+from ..nn import DensityModel, ModelConfig, PhononDOSModel, PhononModelConfig
 
 __all__ = ["save_checkpoint", "load_checkpoint", "model_from_checkpoint"]
 
 CHECKPOINT_FORMAT = "ase_e3density-checkpoint-1"
 
 
-def save_checkpoint(path, model: DensityModel, **extra) -> Path:
+def save_checkpoint(path, model: DensityModel | PhononDOSModel, **extra) -> Path:
     """Write model config and weights (plus ``extra``: optimiser state, epoch, ...) atomically."""
     state = {"format": CHECKPOINT_FORMAT, "config": model.config.to_dict(),
              "dtype": str(next(model.parameters()).dtype).replace("torch.", ""),
@@ -42,9 +42,14 @@ def load_checkpoint(path) -> dict:
     return state
 
 
-def model_from_checkpoint(state_or_path) -> DensityModel:
-    """Rebuild the :class:`DensityModel` stored in a checkpoint (path or loaded dict)."""
+def model_from_checkpoint(state_or_path) -> DensityModel | PhononDOSModel:
+    """Rebuild the network stored in a checkpoint (path or loaded dict): a :class:`DensityModel`, or a
+    :class:`PhononDOSModel` for checkpoints of kind ``phonon_dos``."""
     state = state_or_path if isinstance(state_or_path, dict) else load_checkpoint(state_or_path)
+    if state.get("kind") == PhononDOSModel.kind:
+        model = PhononDOSModel(PhononModelConfig.from_dict(state["config"]), dtype=getattr(torch, state["dtype"]))
+        model.load_state_dict(state["model"])
+        return model
     model = DensityModel(ModelConfig.from_dict(state["config"]), dtype=getattr(torch, state["dtype"]))
     model.load_state_dict(state["model"])
     return model

@@ -9,7 +9,7 @@ import yaml
 
 from ..errors import ConfigError
 
-__all__ = ["TrainConfig", "RESUMABLE_CHANGES", "read_yaml_mapping"]
+__all__ = ["TrainConfig", "RESUMABLE_CHANGES", "read_yaml_mapping", "known_options", "check_options"]
 
 # Settings that may change between a run and its resume; any other change is refused.
 RESUMABLE_CHANGES = ("epochs", "time_budget_minutes", "early_stopping_patience", "validate_every", "output")
@@ -60,7 +60,8 @@ class TrainConfig:
         raw = read_yaml_mapping(path, "training configuration")
         if "base_dir" in raw:
             raise ConfigError(f"{path}: base_dir is not an option (paths are relative to the YAML file)")
-        return cls(**_known(raw, str(path)), base_dir=str(path.resolve().parent))
+        return cls(**known_options(cls, raw, str(path), {"train": "an ase.db of reference densities"}),
+                   base_dir=str(path.resolve().parent))
 
     def path(self, key: str) -> Path | None:
         """The path option ``key`` resolved against ``base_dir``."""
@@ -87,13 +88,15 @@ def read_yaml_mapping(path: Path, what: str) -> dict:
     return raw
 
 
-def _known(raw: dict, where: str) -> dict:
-    known = {f.name for f in fields(TrainConfig) if f.metadata.get("yaml", True)}
+def known_options(cls, raw: dict, where: str, required: dict[str, str]) -> dict:
+    """``raw`` after refusing options the dataclass ``cls`` lacks and missing ``required`` ones (name: what)."""
+    known = {f.name for f in fields(cls) if f.metadata.get("yaml", True)}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise ConfigError(f"{where}: unknown training option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-    if "train" not in raw:
-        raise ConfigError(f"{where}: the option 'train' (an ase.db of reference densities) is required")
+    for name, what in required.items():
+        if name not in raw:
+            raise ConfigError(f"{where}: the option '{name}' ({what}) is required")
     return raw
 
 
@@ -116,33 +119,39 @@ def _type_ok(value, annotation) -> bool:
             return True
         if t is int and isinstance(value, int) and not isinstance(value, bool):
             return True
-        if t in (str, dict) and isinstance(value, t):
+        if t in (str, dict, list) and isinstance(value, t):
             return True
     return False
 
 
 def check(config: TrainConfig) -> None:
     """Raise :class:`ConfigError` naming the first option with a wrong type or value."""
-    hints = typing.get_type_hints(TrainConfig)
-    for f in fields(TrainConfig):
+    check_options(config, _RANGES, _CHOICES)
+    _check_model(config.model)
+
+
+def check_options(config, ranges: dict, choices: dict) -> None:
+    """Types (from the dataclass's annotations), ``ranges`` {name: (low, high, low included)} and
+    ``choices`` {name: allowed values} of every field of ``config``; one :class:`ConfigError` line."""
+    hints = typing.get_type_hints(type(config))
+    for f in fields(config):
         value = getattr(config, f.name)
         if not _type_ok(value, hints[f.name]):
             raise ConfigError(f"option {f.name}: expected {_describe(hints[f.name])}, got {value!r}")
-        if f.name in _RANGES and value is not None:
-            lo, hi, closed = _RANGES[f.name]
+        if f.name in ranges and value is not None:
+            lo, hi, closed = ranges[f.name]
             low_bad = value < lo if closed else value <= lo
             if low_bad or (hi is not None and value > hi):
                 bound = f">= {lo}" if closed else f"> {lo}"
                 raise ConfigError(f"option {f.name}: must be {bound}" + (f" and <= {hi}" if hi is not None else "")
                                   + f", got {value!r}")
-        if f.name in _CHOICES and value not in _CHOICES[f.name]:
-            raise ConfigError(f"option {f.name}: must be one of {', '.join(_CHOICES[f.name])}, got {value!r}")
-    _check_model(config.model)
+        if f.name in choices and value not in choices[f.name]:
+            raise ConfigError(f"option {f.name}: must be one of {', '.join(choices[f.name])}, got {value!r}")
 
 
 def _describe(annotation) -> str:
     args = [a for a in typing.get_args(annotation) or (annotation,) if a is not type(None)]
-    names = {int: "an integer", float: "a number", str: "a string", dict: "a mapping"}
+    names = {int: "an integer", float: "a number", str: "a string", dict: "a mapping", list: "a list"}
     text = " or ".join(names.get(a, str(a)) for a in args)
     return text + (" or null" if type(None) in (typing.get_args(annotation) or ()) else "")
 

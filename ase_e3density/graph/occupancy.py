@@ -1,0 +1,92 @@
+"""Site occupancies: which elements, in which fractions, sit on each site of a crystal.
+
+An ordered crystal has one element per site. A substitutional alloy written as one cell with
+partial occupancies (the virtual crystal) has several: ASE's CIF reader keeps one atom per site
+(the majority element) and puts the fractions in ``atoms.info["occupancy"]`` as {site key: {symbol:
+fraction}}, each atom's key being the CIF site it came from (``atoms.arrays["spacegroup_kinds"]``;
+atoms without that array use their tags); users may also pass fractions per atom. :func:`site_occupancy` turns either into
+a (n_atoms, n_species) matrix of fractions over a model's species.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from ase import Atoms
+from ase.data import atomic_numbers
+
+from ..errors import E3DensityError, UnsupportedElementError
+
+__all__ = ["site_occupancy", "OCCUPANCY_TOLERANCE"]
+
+OCCUPANCY_TOLERANCE = 1e-3
+"""How far a site's fractions may sum from 1 (CIF files write 1/3 as 0.333)."""
+
+
+def _per_atom(atoms: Atoms, occupancy) -> list[Mapping[str, float] | None]:
+    """One {symbol: fraction} (or None: the atom's own element) per atom."""
+    n = len(atoms)
+    if occupancy is None:
+        table = atoms.info.get("occupancy")
+        if not table:
+            return [None] * n
+        if not isinstance(table, Mapping):
+            raise E3DensityError("atoms.info['occupancy'] must map site tags to {symbol: fraction}")
+        keys = atoms.arrays["spacegroup_kinds"] if "spacegroup_kinds" in atoms.arrays else atoms.get_tags()
+        return [table.get(str(key), table.get(key)) for key in np.asarray(keys).tolist()]
+    if isinstance(occupancy, Mapping):
+        bad = [k for k in occupancy if not isinstance(k, (int, np.integer)) or not 0 <= int(k) < n]
+        if bad:
+            raise E3DensityError(f"occupancy keys are atom indices 0..{n - 1}, got {bad[:5]}")
+        return [occupancy.get(i) for i in range(n)]
+    if isinstance(occupancy, Sequence) and not isinstance(occupancy, (str, bytes)):
+        if len(occupancy) != n:
+            raise E3DensityError(f"occupancy has {len(occupancy)} entries for {n} atoms")
+        return list(occupancy)
+    raise E3DensityError("occupancy must be None, {atom index: {symbol: fraction}} or one {symbol: fraction} "
+                         f"(or None) per atom, not {type(occupancy).__name__}")
+
+
+def site_occupancy(atoms: Atoms, species: Sequence[str], occupancy=None) -> np.ndarray:
+    """Fractions (n_atoms, len(species)) of each species on each site; rows sum to 1.
+
+    ``occupancy``: None (read ``atoms.info["occupancy"]`` by CIF site, else one element per site),
+    ``{atom index: {symbol: fraction}}``, or a list with one ``{symbol: fraction}`` or None per atom.
+    Fractions must be >= 0 and sum to 1 within :data:`OCCUPANCY_TOLERANCE` (vacancies are not
+    modelled); every element must be one of ``species``.
+    """
+    index = {s: k for k, s in enumerate(species)}
+    symbols = atoms.get_chemical_symbols()
+    out = np.zeros((len(atoms), len(species)))
+    missing: set[str] = set()
+    for i, site in enumerate(_per_atom(atoms, occupancy)):
+        if site is None:
+            site = {symbols[i]: 1.0}
+        if not isinstance(site, Mapping) or not site:
+            raise E3DensityError(f"site {i}: occupancy must be a non-empty {{symbol: fraction}}, got {site!r}")
+        total = 0.0
+        for symbol, fraction in site.items():
+            if symbol not in atomic_numbers:
+                raise E3DensityError(f"site {i}: unknown element {symbol!r} in its occupancy")
+            try:
+                x = float(fraction)
+            except (TypeError, ValueError):
+                raise E3DensityError(f"site {i}: occupancy of {symbol} must be a number, got {fraction!r}") from None
+            if not (np.isfinite(x) and x >= 0):
+                raise E3DensityError(f"site {i}: occupancy of {symbol} must be a finite fraction >= 0, got {x}")
+            if symbol not in index:
+                if x > 0:
+                    missing.add(symbol)
+                continue
+            out[i, index[symbol]] += x
+            total += x
+        if missing:
+            continue
+        if abs(total - 1.0) > OCCUPANCY_TOLERANCE:
+            raise E3DensityError(f"site {i}: occupancies sum to {total:.4g}, not 1 (vacancies are not modelled; "
+                                 "give every element's fraction)")
+        out[i] /= total
+    if missing:
+        raise UnsupportedElementError(f"element(s) {', '.join(sorted(missing))} not supported by this model; "
+                                      f"supported: {' '.join(species)}")
+    return out

@@ -1,0 +1,158 @@
+"""PhononDOSModel: the phonon density of states of a crystal from an equivariant network.
+
+Input, as in Chen et al. (Adv. Sci. 2021): every site carries a mass-weighted one-hot vector,
+the atomic mass at the index of its element, divided by ``mass_scale``; a site occupied by
+``A_x B_(1-x)`` carries ``x m_A e_A + (1-x) m_B e_B`` (the virtual crystal), so alloys cost
+nothing extra. A linear embedding, gated interaction blocks over a periodic graph, a last block
+down to scalars, then a linear head gives each atom logits on a fixed frequency grid.
+
+Output: a softmax per atom makes each atom's projected DOS non-negative with 3 modes; the
+structure's DOS per atom is their mean, so it integrates to 3 over the grid by construction and is
+the same for any supercell of the crystal. The grid is ``n_bins + 2`` points from 0 to
+``max_frequency`` THz, the two end points held at zero, so the trapezoidal rule used everywhere
+(:class:`~ase_e3density.phonon.PhononDOS`) gives exactly 3.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Dict, List
+
+import torch
+from ase.data import atomic_masses, atomic_numbers
+from e3nn import o3
+from e3nn.util.jit import compile_mode
+
+from ..errors import E3DensityError
+from .blocks import Interaction
+from .radial import BesselBasis
+
+__all__ = ["PhononModelConfig", "PhononDOSModel"]
+
+
+@dataclass
+class PhononModelConfig:
+    """Architecture and output grid. ``hidden`` maps l to channels (l_max = largest key, 0 to 3)."""
+
+    species: List[str]
+    cutoff: float = 5.0
+    hidden: Dict[int, int] = field(default_factory=lambda: {0: 32, 1: 16, 2: 8})
+    sh_lmax: int = 2
+    n_layers: int = 3
+    n_radial: int = 10
+    radial_hidden: int = 64
+    avg_neighbours: float = 40.0
+    max_frequency: float = 40.0  # THz, last grid point
+    n_bins: int = 159            # interior grid points (0.25 THz apart with the defaults)
+    mass_scale: float = 100.0    # amu; input masses are divided by it
+
+    def __post_init__(self):
+        self.hidden = {int(l): int(m) for l, m in self.hidden.items() if int(m) > 0}
+        if not self.species:
+            raise E3DensityError("a model needs at least one species")
+        unknown = [s for s in self.species if s not in atomic_numbers]
+        if unknown:
+            raise E3DensityError(f"unknown element(s) {', '.join(unknown)}")
+        if 0 not in self.hidden or max(self.hidden) > 3:
+            raise E3DensityError("hidden needs scalar channels (l=0) and l_max <= 3")
+        if self.n_layers < 2:
+            raise E3DensityError("n_layers must be at least 2 (the last one returns scalars)")
+        if not (self.max_frequency > 0 and self.n_bins >= 2 and self.cutoff > 0 and self.mass_scale > 0):
+            raise E3DensityError("max_frequency, cutoff and mass_scale must be > 0 and n_bins >= 2")
+
+    def hidden_irreps(self) -> o3.Irreps:
+        return o3.Irreps([(mul, (l, 1 if l % 2 == 0 else -1)) for l, mul in sorted(self.hidden.items())])
+
+    def frequencies(self) -> List[float]:
+        """The output grid, THz (``n_bins + 2`` points, end points included)."""
+        step = self.max_frequency / (self.n_bins + 1)
+        return [k * step for k in range(self.n_bins + 2)]
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["hidden"] = {str(k): v for k, v in self.hidden.items()}
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "PhononModelConfig":
+        d = dict(d)
+        if "hidden" in d:
+            d["hidden"] = {int(k): v for k, v in d["hidden"].items()}
+        return cls(**d)
+
+
+@compile_mode("script")
+class PhononDOSModel(torch.nn.Module):
+    """Equivariant network from a crystal (with site occupancies) to its phonon DOS per atom."""
+
+    kind = "phonon_dos"
+
+    def __init__(self, config: PhononModelConfig, dtype: torch.dtype = torch.float32):
+        super().__init__()
+        self.config = config
+        masses = [float(atomic_masses[atomic_numbers[s]]) / config.mass_scale for s in config.species]
+        self.register_buffer("masses", torch.tensor(masses, dtype=torch.float64))
+        step = config.max_frequency / (config.n_bins + 1)
+        self.step = step
+        self.n_bins = config.n_bins
+        hidden = config.hidden_irreps()
+        irreps_sh = o3.Irreps.spherical_harmonics(config.sh_lmax)
+        n0 = config.hidden[0]
+        self.embedding = torch.nn.Linear(len(config.species), n0, bias=False)
+        self.sh = o3.SphericalHarmonics(irreps_sh, normalize=True, normalization="component")
+        self.radial = BesselBasis(config.cutoff, config.n_radial)
+        scalars = o3.Irreps(f"{n0}x0e")
+        layers, irreps_in = [], scalars
+        for k in range(config.n_layers):
+            irreps_out = scalars if k == config.n_layers - 1 else hidden
+            layers.append(Interaction(irreps_in, irreps_sh, irreps_out, config.n_radial, config.radial_hidden,
+                                      config.avg_neighbours))
+            irreps_in = irreps_out
+        self.layers = torch.nn.ModuleList(layers)
+        self.head = torch.nn.Linear(n0, config.n_bins)
+        self.to(dtype)
+        self.masses = self.masses.to(dtype)
+
+    @torch.jit.export
+    def prepare_inference(self, edge_chunk: int) -> None:
+        """The dense, edge-chunked path of every block (used without autograd)."""
+        for layer in self.layers:
+            layer.prepare(edge_chunk)
+
+    def deploy_metadata(self) -> Dict[str, object]:
+        """What a deployed file records to turn the output back into a DOS."""
+        return {
+            "frequencies": self.config.frequencies(),
+            "masses": {s: float(atomic_masses[atomic_numbers[s]]) for s in self.config.species},
+            "units": {"positions": "angstrom", "frequencies": "THz", "dos": "states/(THz atom), integrates to 3",
+                      "input": "per site: occupancy x atomic mass (amu) / mass_scale, per species"},
+        }
+
+    def atom_dos(self, positions: torch.Tensor, occupancy: torch.Tensor, edge_index: torch.Tensor,
+                 edge_shift: torch.Tensor) -> torch.Tensor:
+        """Each atom's projected DOS (n_atoms, n_bins + 2), states/(THz atom), 3 modes per atom."""
+        sender, receiver = edge_index[1], edge_index[0]
+        vectors = positions[sender] - positions[receiver] + edge_shift
+        edge_sh = self.sh(vectors)
+        edge_radial = self.radial(torch.linalg.norm(vectors, dim=1))
+        h = self.embedding(occupancy * self.masses)
+        for layer in self.layers:
+            h = layer(h, edge_sh, edge_radial, sender, receiver)
+        share = torch.softmax(self.head(h), dim=1) * (3.0 / self.step)
+        return torch.nn.functional.pad(share, (1, 1))
+
+    def forward(self, positions: torch.Tensor, occupancy: torch.Tensor, edge_index: torch.Tensor,
+                edge_shift: torch.Tensor, batch: torch.Tensor) -> torch.Tensor:
+        """DOS per atom of each structure (n_structures, n_bins + 2), states/(THz atom).
+
+        ``occupancy`` (n_atoms, n_species): each site's fraction of every species (one-hot for
+        ordered crystals); ``edge_index[0]`` receives from ``edge_index[1]``, the edge vector being
+        ``positions[edge_index[1]] - positions[edge_index[0]] + edge_shift`` (Å); ``batch`` gives
+        each atom's structure.
+        """
+        per_atom = self.atom_dos(positions, occupancy, edge_index, edge_shift)
+        n = int(batch.max()) + 1
+        total = torch.zeros((n, per_atom.shape[1]), dtype=per_atom.dtype, device=per_atom.device)
+        total = total.index_add(0, batch, per_atom)
+        counts = torch.zeros(n, dtype=per_atom.dtype, device=per_atom.device)
+        counts = counts.index_add(0, batch, torch.ones_like(batch, dtype=per_atom.dtype))
+        return total / counts.unsqueeze(1)

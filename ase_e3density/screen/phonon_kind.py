@@ -1,0 +1,65 @@
+"""Screening with phonon-DOS models: one forward pass per batch, thermal properties per crystal.
+
+Each crystal's result is what :meth:`E3DensityCalculator.get_phonon_dos
+<ase_e3density.calculator.E3DensityCalculator.get_phonon_dos>` gives: the predicted DOS per atom
+and, at ``TEMPERATURES``, heat capacity per mole of atoms, per volume and per mass (the thermal-storage
+ranking), entropy and free energy. Partial occupancies in ``atoms.info["occupancy"]`` make a virtual crystal.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..errors import E3DensityError
+from ..models import DeployedPhononModel
+from ..phonon.database import temperature_key
+from .records import Item
+
+__all__ = ["PhononEvaluator", "TEMPERATURES"]
+
+TEMPERATURES = (100.0, 300.0, 500.0)  # K
+
+
+class PhononEvaluator:
+    """Cv (J/(K mol-atoms), J/(K cm^3), J/(K g)), S (J/(K mol-atoms)), F (kJ/mol-atoms) at ``TEMPERATURES``."""
+
+    columns = ("n_atoms", *(temperature_key(p, t) for t in TEMPERATURES
+                            for p in ("cv_atom", "cv_vol", "cv_grav", "s_atom", "f_atom")),
+               "mean_frequency", "in_domain", "domain_warnings")
+    arrays = ("dos",)
+
+    def __init__(self, model: DeployedPhononModel, **_):
+        self.model = model
+
+    def prepare(self, item: Item):
+        return self.model.checked_graph(item.atoms)
+
+    def result(self, item: Item, values: np.ndarray, graph) -> tuple[dict, dict]:
+        if not np.isfinite(values).all():
+            raise E3DensityError("the model gave non-finite results (NaN or inf)")
+        dos = self.model.to_dos(item.atoms, values, fractions=graph[1])
+        tp = dos.thermal_properties(TEMPERATURES)
+        vol, grav = dos.volumetric_heat_capacity(TEMPERATURES), dos.gravimetric_heat_capacity(TEMPERATURES)
+        scalars: dict = {"n_atoms": len(item.atoms)}
+        for k, t in enumerate(TEMPERATURES):
+            scalars[temperature_key("cv_atom", t)] = float(tp.heat_capacity[k])
+            scalars[temperature_key("cv_vol", t)] = float(vol[k])
+            scalars[temperature_key("cv_grav", t)] = float(grav[k])
+            scalars[temperature_key("s_atom", t)] = float(tp.entropy[k])
+            scalars[temperature_key("f_atom", t)] = float(tp.free_energy[k])
+        scalars["mean_frequency"] = float(np.trapezoid(dos.frequencies * dos.dos, dos.frequencies) / 3.0)
+        reasons = self.model.domain_report(item.atoms, graph)
+        scalars["in_domain"] = not reasons
+        scalars["domain_warnings"] = "; ".join(reasons)
+        return scalars, {"dos": np.asarray(dos.dos)}
+
+    def evaluate(self, items: Sequence[Item], prepared: Sequence) -> list:
+        outputs = self.model.forward(prepared)
+        outcomes: list = []
+        for item, values, graph in zip(items, outputs, prepared):
+            try:
+                outcomes.append(self.result(item, values, graph))
+            except Exception as exc:  # one structure's failure must not fail its batch
+                outcomes.append(exc)
+        return outcomes

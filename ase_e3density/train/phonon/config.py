@@ -1,0 +1,80 @@
+"""Phonon-DOS training configuration, read from YAML and checked in full before any data is read."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ...errors import ConfigError
+from ..config import check_options, known_options, read_yaml_mapping
+
+__all__ = ["PhononTrainConfig", "PHONON_KIND", "RESUMABLE"]
+
+PHONON_KIND = "phonon_dos"
+# settings that may change between a run and its resume
+RESUMABLE = ("epochs", "time_budget_minutes", "early_stopping_patience", "output", "threads")
+
+
+@dataclass
+class PhononTrainConfig:
+    """Every option has a YAML key of the same name; paths are relative to the YAML file's folder."""
+
+    data: str                                    # ase.db written by `e3density phonons`
+    kind: str = PHONON_KIND
+    output: str = "runs/phonon"
+    selection: str | None = None                 # ase.db selection of the rows to use
+    max_imaginary_fraction: float = 0.01         # rows with a larger share of imaginary modes are left out
+    test_prototypes: list = field(default_factory=list)  # `prototype` values held out whole (never trained on)
+    validation_fraction: float = 0.1             # of the remaining rows: early stopping and model selection
+    test_fraction: float = 0.1                   # of the remaining rows: reported only
+    seed: int = 0
+    model: dict = field(default_factory=dict)    # PhononModelConfig fields; species default to the data's
+    loss: str = "wasserstein"                    # "wasserstein" (THz) or "mse" of the DOS per atom
+    heat_capacity_weight: float = 0.0            # weight of ((Cv_pred - Cv_ref) / R)^2 at `heat_capacity_temperatures`
+    heat_capacity_temperatures: list = field(default_factory=lambda: [100.0, 300.0])
+    sigma: float | None = None                   # THz, smearing of the reference modes (default: the grid step)
+    batch_size: int = 16
+    lr: float = 5e-3
+    weight_decay: float = 0.05
+    lr_factor: float = 0.5
+    lr_patience: int = 20
+    min_lr: float = 1e-5
+    epochs: int = 300
+    early_stopping_patience: int = 80
+    time_budget_minutes: float | None = None
+    dtype: str = "float32"
+    threads: int | None = None                   # torch threads (default: torch's)
+    base_dir: str = field(default=".", metadata={"yaml": False})
+
+    def __post_init__(self):
+        check_options(self, _RANGES, _CHOICES)
+        if not all(isinstance(p, str) for p in self.test_prototypes):
+            raise ConfigError("option test_prototypes: expected a list of prototype names")
+        temps = self.heat_capacity_temperatures
+        if not temps or not all(isinstance(t, (int, float)) and not isinstance(t, bool) and t > 0 for t in temps):
+            raise ConfigError(f"option heat_capacity_temperatures: expected temperatures in K > 0, got {temps!r}")
+        if self.validation_fraction + self.test_fraction >= 1:
+            raise ConfigError("options validation_fraction + test_fraction must be < 1")
+
+    @classmethod
+    def from_yaml(cls, path) -> "PhononTrainConfig":
+        path = Path(path)
+        raw = read_yaml_mapping(path, "training configuration")
+        if "base_dir" in raw:
+            raise ConfigError(f"{path}: base_dir is not an option (paths are relative to the YAML file)")
+        raw = known_options(cls, raw, str(path), {"data": "an ase.db written by `e3density phonons`"})
+        return cls(**raw, base_dir=str(path.resolve().parent))
+
+    def path(self, key: str) -> Path:
+        return (Path(self.base_dir) / getattr(self, key)).resolve()
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if k != "base_dir"}
+
+
+_RANGES = {"max_imaginary_fraction": (0.0, 1.0, True), "validation_fraction": (0.0, 1.0, False),
+           "test_fraction": (0.0, 1.0, True), "heat_capacity_weight": (0.0, None, True), "sigma": (0.0, None, False),
+           "batch_size": (1, None, True), "lr": (0.0, None, False), "weight_decay": (0.0, None, True),
+           "lr_factor": (0.0, 1.0, False), "lr_patience": (0, None, True), "min_lr": (0.0, None, True),
+           "epochs": (0, None, True), "early_stopping_patience": (1, None, True),
+           "time_budget_minutes": (0.0, None, False), "threads": (1, None, True)}
+_CHOICES = {"kind": (PHONON_KIND,), "loss": ("wasserstein", "mse"), "dtype": ("float32", "float64")}

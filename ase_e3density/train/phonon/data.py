@@ -1,0 +1,92 @@
+"""Reference phonons as training samples: graphs, target DOS on the model's grid, reference Cv."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from ase import Atoms
+from ase.data import atomic_numbers
+
+from ...errors import ConfigError
+from ...graph.inputs import crystal_batch_inputs
+from ...graph.neighbours import neighbour_list
+from ...graph.occupancy import site_occupancy
+from ...phonon.database import read_phonon_dos, temperature_key
+from ...phonon.targets import dos_on_grid
+
+__all__ = ["CrystalSample", "read_rows", "make_samples", "split", "collate"]
+
+
+@dataclass
+class CrystalSample:
+    """One crystal: its graph, target DOS per atom on the model grid, and the generator's own Cv."""
+
+    uid: str
+    name: str
+    prototype: str
+    atoms: Atoms
+    graph: tuple
+    target: np.ndarray           # (n_grid,), integrates to 3
+    reference_cv: np.ndarray     # (n_T,) J/(K mol-atoms), summed over the generator's mesh modes
+
+
+def read_rows(path, selection: str | None, max_imaginary_fraction: float) -> tuple[list, dict]:
+    """Rows of a phonon ase.db that qualify, and counts of those left out (and why)."""
+    from ase.db import connect
+
+    try:
+        rows = list(connect(path, use_lock_file=False).select(selection))
+    except Exception as exc:
+        raise ConfigError(f"option data: cannot read {path} ({type(exc).__name__}: {exc})") from exc
+    if not rows:
+        raise ConfigError(f"option data: no rows of {path}" + (f" match the selection {selection!r}" if selection else ""))
+    if not any("dos" in r.data for r in rows):
+        raise ConfigError(f"option data: {path} holds no phonon DOS; write phonon databases with `e3density phonons`")
+    kept = [r for r in rows if "dos" in r.data and float(r.get("imaginary_fraction", 0.0)) <= max_imaginary_fraction]
+    counts = {"rows": len(rows), "kept": len(kept), "left_out_unstable": len(rows) - len(kept)}
+    if not kept:
+        raise ConfigError(f"option data: {path} has no phonon rows with imaginary fraction <= {max_imaginary_fraction}")
+    return kept, counts
+
+
+def species_of(rows) -> list[str]:
+    found = {s for r in rows for s in r.toatoms().get_chemical_symbols()}
+    return sorted(found, key=atomic_numbers.__getitem__)
+
+
+def make_samples(rows, species: list[str], cutoff: float, grid, temperatures, sigma) -> list[CrystalSample]:
+    """Samples of ``rows``: ordered crystals (one element per site; alloys as explicit supercells)."""
+    samples = []
+    for row in rows:
+        dos = read_phonon_dos(row)
+        atoms = dos.atoms
+        edge_index, shifts = neighbour_list(atoms, cutoff)
+        graph = (atoms.positions, site_occupancy(atoms, species), edge_index, shifts)
+        cv = [row.get(temperature_key("cv_atom", t)) for t in temperatures]
+        reference_cv = np.array(cv, dtype=float) if None not in cv else dos.heat_capacity(temperatures)
+        samples.append(CrystalSample(uid=row.uid, name=str(row.get("name", atoms.get_chemical_formula())),
+                                     prototype=str(row.get("prototype", "")), atoms=atoms, graph=graph,
+                                     target=dos_on_grid(dos, grid, sigma), reference_cv=np.atleast_1d(reference_cv)))
+    return samples
+
+
+def split(samples: list[CrystalSample], test_prototypes, validation_fraction: float, test_fraction: float,
+          seed: int) -> dict[str, list[CrystalSample]]:
+    """train / validation / test (random, by ``seed``) and held_out (whole prototypes)."""
+    held = [s for s in samples if s.prototype in set(test_prototypes)]
+    rest = [s for s in samples if s.prototype not in set(test_prototypes)]
+    order = np.random.default_rng(seed).permutation(len(rest))
+    n_val = max(1, int(round(validation_fraction * len(rest))))
+    n_test = int(round(test_fraction * len(rest)))
+    if len(rest) - n_val - n_test < 1:
+        raise ConfigError(f"only {len(rest)} structures outside the held-out prototypes: too few to split")
+    pick = [rest[i] for i in order]
+    return {"validation": pick[:n_val], "test": pick[n_val:n_val + n_test], "train": pick[n_val + n_test:],
+            "held_out": held}
+
+
+def collate(samples: list[CrystalSample], dtype: torch.dtype) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
+    """Network inputs of a batch and its targets (n, n_grid)."""
+    inputs = crystal_batch_inputs([s.graph for s in samples], dtype)
+    return inputs, torch.as_tensor(np.stack([s.target for s in samples]), dtype=dtype)

@@ -1,0 +1,268 @@
+"""The phonon-DOS model: invariances, normalisation, virtual crystals, deployed file, calculator, training."""
+import json
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from ase.build import bulk
+from ase.calculators.calculator import PropertyNotImplementedError
+from ase.io import read, write
+from scipy.spatial.transform import Rotation
+from scipy.stats import wasserstein_distance
+
+from ase_e3density import E3DensityCalculator
+from ase_e3density.errors import E3DensityError, InvalidStructureError, UnsupportedElementError
+from ase_e3density.graph.occupancy import site_occupancy
+from ase_e3density.models import DeployedPhononModel, deploy, load_model
+from ase_e3density.nn import PhononDOSModel, PhononModelConfig
+from ase_e3density.phonon import PhononDOS
+from ase_e3density.phonon.targets import dos_on_grid, heat_capacity_weights, wasserstein
+from ase_e3density.train.phonon.loss import PhononLoss
+
+SPECIES = ["Al", "Ni", "Cu", "Ag", "Au"]
+
+
+@pytest.fixture(scope="module")
+def deployed(tmp_path_factory) -> DeployedPhononModel:
+    """An untrained float64 phonon model, deployed and loaded through the runtime (the dense path)."""
+    torch.manual_seed(1)
+    model = PhononDOSModel(PhononModelConfig(species=SPECIES, hidden={0: 8, 1: 4, 2: 2}, n_layers=3, radial_hidden=8,
+                                             n_bins=38, max_frequency=13.0), dtype=torch.float64)
+    with torch.no_grad():  # a random head, so that different inputs give visibly different DOS
+        model.head.weight.normal_(0, 2.0)
+    path = tmp_path_factory.mktemp("phonon") / "phonon.pt"
+    deploy(model, path, provenance={"test": "phonon"})
+    return load_model(path)
+
+
+def cuni() -> "object":
+    atoms = bulk("Cu", "fcc", 3.6, cubic=True)
+    atoms.symbols[[1, 2]] = "Ni"
+    return atoms
+
+
+def test_dos_is_nonnegative_and_integrates_to_three(deployed):
+    dos = deployed.predict_dos(cuni())
+    assert isinstance(dos, PhononDOS) and (dos.dos >= 0).all()
+    assert np.trapezoid(dos.dos, dos.frequencies) == pytest.approx(3.0, abs=1e-12)
+    assert dos.dos[0] == 0 and dos.dos[-1] == 0
+    np.testing.assert_allclose(dos.frequencies, np.linspace(0, 13.0, 40), atol=1e-12)
+
+
+def test_invariant_under_rotation_translation_permutation_and_supercell(deployed):
+    atoms = cuni()
+    atoms.rattle(0.05, seed=3)
+    reference = deployed.predict_dos(atoms).dos
+    rng = np.random.default_rng(7)
+    for rotation in Rotation.random(3, random_state=4).as_matrix():
+        for sign in (1, -1):  # reflections too
+            moved = atoms.copy()
+            matrix = sign * rotation
+            moved.set_cell(moved.cell.array @ matrix.T, scale_atoms=False)
+            moved.positions = moved.positions @ matrix.T + rng.normal(size=3)
+            np.testing.assert_allclose(deployed.predict_dos(moved).dos, reference, atol=1e-6)
+    order = rng.permutation(len(atoms))
+    np.testing.assert_allclose(deployed.predict_dos(atoms[order]).dos, reference, atol=1e-6)
+    for repeat in ((2, 1, 1), (1, 2, 3)):
+        np.testing.assert_allclose(deployed.predict_dos(atoms.repeat(repeat)).dos, reference, atol=1e-6)
+    primitive = bulk("Cu", "fcc", 3.6)
+    np.testing.assert_allclose(deployed.predict_dos(primitive).dos, deployed.predict_dos(primitive * (2, 2, 2)).dos,
+                               atol=1e-6)
+
+
+def test_virtual_crystal(deployed, tmp_path):
+    cu = bulk("Cu", "fcc", 3.6)
+    pure = deployed.predict_dos(cu).dos
+    np.testing.assert_allclose(deployed.predict_dos(cu, occupancy=[{"Cu": 1.0}]).dos, pure, atol=1e-12)
+    np.testing.assert_allclose(deployed.predict_dos(cu, occupancy=[{"Cu": 1.0, "Ni": 0.0}]).dos, pure, atol=1e-12)
+    mixed = deployed.predict_dos(cu, occupancy=[{"Cu": 0.5, "Ni": 0.5}])
+    assert np.isfinite(mixed.dos).all() and np.abs(mixed.dos - pure).max() > 1e-3
+    assert mixed.integrate() == pytest.approx(3.0)
+    # ASE's CIF reader: one atom per site, fractions in atoms.info["occupancy"] by site tag
+    cif = tmp_path / "cuni.cif"
+    cif.write_text("data_CuNi\n_cell_length_a 3.6\n_cell_length_b 3.6\n_cell_length_c 3.6\n_cell_angle_alpha 90\n"
+                   "_cell_angle_beta 90\n_cell_angle_gamma 90\n_symmetry_space_group_name_H-M 'F m -3 m'\n"
+                   "_symmetry_Int_Tables_number 225\nloop_\n_atom_site_label\n_atom_site_type_symbol\n"
+                   "_atom_site_fract_x\n_atom_site_fract_y\n_atom_site_fract_z\n_atom_site_occupancy\n"
+                   "Cu1 Cu 0 0 0 0.3\nNi1 Ni 0 0 0 0.7\n")
+    from_cif = read(cif)
+    assert from_cif.info["occupancy"]
+    explicit = {i: {"Cu": 0.3, "Ni": 0.7} for i in range(len(from_cif))}
+    np.testing.assert_allclose(deployed.predict_dos(from_cif).dos, deployed.predict_dos(from_cif, explicit).dos,
+                               atol=1e-12)
+    # a P1 CIF with a mixed and a pure site: each atom takes the fractions of its own CIF site
+    p1 = tmp_path / "p1.cif"
+    p1.write_text("data_p1\n_cell_length_a 3.6\n_cell_length_b 3.6\n_cell_length_c 3.6\n_cell_angle_alpha 90\n"
+                  "_cell_angle_beta 90\n_cell_angle_gamma 90\n_symmetry_space_group_name_H-M 'P 1'\nloop_\n"
+                  "_atom_site_label\n_atom_site_type_symbol\n_atom_site_fract_x\n_atom_site_fract_y\n"
+                  "_atom_site_fract_z\n_atom_site_occupancy\nCu1 Cu 0 0 0 0.25\nNi1 Ni 0 0 0 0.75\n"
+                  "Al1 Al 0.5 0.5 0.5 1.0\n")
+    table = site_occupancy(read(p1), SPECIES)
+    np.testing.assert_allclose(table[:, [SPECIES.index("Cu"), SPECIES.index("Ni"), SPECIES.index("Al")]],
+                               [[0.25, 0.75, 0.0], [0.0, 0.0, 1.0]])
+    # the virtual crystal of the conventional cell equals that of the primitive cell
+    np.testing.assert_allclose(deployed.predict_dos(from_cif).dos,
+                               deployed.predict_dos(cu, occupancy=[{"Cu": 0.3, "Ni": 0.7}]).dos, atol=1e-6)
+    # gravimetric heat capacity uses each site's mean mass
+    masses = deployed.predict_dos(cu, occupancy=[{"Cu": 0.5, "Ni": 0.5}]).atoms.get_masses()
+    assert masses[0] == pytest.approx((63.546 + 58.6934) / 2, abs=1e-3)
+
+
+@pytest.mark.parametrize("atoms, occupancy, error, text", [
+    (bulk("Cu", "fcc", 3.6), [{"Cu": 0.5, "Ni": 0.4}], E3DensityError, "sum to 0.9"),
+    (bulk("Cu", "fcc", 3.6), [{"Cu": 1.2, "Ni": -0.2}], E3DensityError, ">= 0"),
+    (bulk("Cu", "fcc", 3.6), [{"Cu": 0.5, "Xx": 0.5}], E3DensityError, "unknown element 'Xx'"),
+    (bulk("Cu", "fcc", 3.6), [{"Cu": 0.5, "Fe": 0.5}], UnsupportedElementError, "Fe"),
+    (bulk("Fe", "bcc", 2.87), None, UnsupportedElementError, "Fe"),
+    (bulk("Cu", "fcc", 3.6), [{}, {}], E3DensityError, "2 entries for 1 atoms"),
+])
+def test_bad_occupancies(deployed, atoms, occupancy, error, text):
+    with pytest.raises(error, match=text):
+        deployed.predict_dos(atoms, occupancy)
+
+
+def test_bad_structures(deployed):
+    from ase import Atoms
+
+    molecule = Atoms("Cu2", positions=[[0, 0, 0], [2.5, 0, 0]])
+    with pytest.raises(InvalidStructureError, match="no 3D cell"):
+        deployed.predict_dos(molecule)
+    slab = bulk("Cu", "fcc", 3.6, cubic=True)
+    slab.pbc = (True, True, False)
+    with pytest.raises(InvalidStructureError, match="periodic boundary conditions in all three"):
+        deployed.predict_dos(slab)
+    squeezed = bulk("Cu", "fcc", 1.0)
+    with pytest.raises(InvalidStructureError, match="closer"):
+        deployed.predict_dos(squeezed)
+
+
+FRESH = """
+import json, sys
+from ase.build import bulk
+from ase_e3density.models import load_model
+m = load_model(sys.argv[1])
+d = m.predict_dos(bulk("Cu", "fcc", 3.6), occupancy=[{"Cu": 0.25, "Au": 0.75}])
+print(json.dumps({"dos": d.dos.tolist(), "e3nn": "e3nn" in sys.modules, "kind": m.kind}))
+"""
+
+
+def test_deployed_file_in_fresh_process_without_e3nn(deployed):
+    out = subprocess.run([sys.executable, "-c", FRESH, str(deployed.path)], capture_output=True, text=True, check=True)
+    result = json.loads(out.stdout)
+    assert result["e3nn"] is False and result["kind"] == "phonon_dos"
+    np.testing.assert_allclose(result["dos"], deployed.predict_dos(bulk("Cu", "fcc", 3.6),
+                                                                  occupancy=[{"Cu": 0.25, "Au": 0.75}]).dos, atol=1e-12)
+
+
+def test_calculator_on_a_phonon_model(deployed):
+    atoms = cuni()
+    calc = E3DensityCalculator(deployed, temperatures=[100.0, 300.0])
+    atoms.calc = calc
+    dos = calc.get_phonon_dos(atoms)
+    np.testing.assert_allclose(calc.get_heat_capacity(atoms), dos.heat_capacity([100.0, 300.0]), rtol=1e-12)
+    np.testing.assert_allclose(calc.get_vibrational_entropy(atoms), dos.entropy([100.0, 300.0]), rtol=1e-12)
+    np.testing.assert_allclose(calc.get_vibrational_free_energy(atoms), dos.free_energy([100.0, 300.0]), rtol=1e-12)
+    np.testing.assert_allclose(calc.get_property("volumetric_heat_capacity", atoms),
+                               dos.volumetric_heat_capacity([100.0, 300.0]), rtol=1e-12)
+    with pytest.raises(PropertyNotImplementedError, match="phonon_dos model"):
+        atoms.get_dipole_moment()
+    calc.set(temperatures=300.0)
+    assert isinstance(calc.get_heat_capacity(atoms), float)
+    # a virtual crystal through atoms.info, and the cache follows it
+    before = calc.get_heat_capacity(atoms)
+    atoms.info["occupancy"] = {"0": {"Cu": 0.5, "Au": 0.5}}
+    assert calc.get_heat_capacity(atoms) != before
+    with pytest.raises(E3DensityError, match="not phonon DOS"):
+        E3DensityCalculator().get_phonon_dos(atoms)
+
+
+def test_screening_equals_calculator(deployed, tmp_path):
+    from ase.db import connect
+
+    from ase_e3density.screen import screen
+
+    crystals = [bulk(s, "fcc", a) for s, a in (("Cu", 3.6), ("Ni", 3.52), ("Ag", 4.09), ("Au", 4.08))] + [cuni()]
+    write(tmp_path / "in.extxyz", crystals)
+    list(screen([str(tmp_path / "in.extxyz")], str(tmp_path / "out.db"), model=str(deployed.path)))
+    calc = E3DensityCalculator(deployed, temperatures=[300.0])
+    rows = sorted(connect(tmp_path / "out.db").select(), key=lambda r: r.source)
+    assert len(rows) == len(crystals)
+    for row, atoms in zip(rows, crystals):
+        assert row.cv_atom_300 == pytest.approx(calc.get_heat_capacity(atoms)[0], rel=1e-9)
+        assert row.cv_vol_300 == pytest.approx(calc.get_property("volumetric_heat_capacity", atoms)[0], rel=1e-9)
+
+
+def test_losses_and_targets_against_independent_computations():
+    grid = np.linspace(0, 10.0, 41)
+    rng = np.random.default_rng(0)
+    a, b = rng.random((2, 41))
+    a[[0, -1]] = b[[0, -1]] = 0
+    a, b = a * 3 / np.trapezoid(a, grid), b * 3 / np.trapezoid(b, grid)
+    expected = wasserstein_distance(grid, grid, a, b)  # scipy's earth mover's distance of the two histograms
+    assert wasserstein(grid, a, b) == pytest.approx(expected, rel=1e-9)
+    loss = PhononLoss(grid, "wasserstein", dtype=torch.float64)
+    assert float(loss(torch.tensor(a[None]), torch.tensor(b[None]))) == pytest.approx(expected, rel=1e-9)
+    w = heat_capacity_weights(grid, [50.0, 300.0])
+    np.testing.assert_allclose(w @ a, PhononDOS.from_arrays(grid, a).heat_capacity([50.0, 300.0]), rtol=1e-12)
+    # a target from mesh modes: 3 per atom, zero ends, Cv close to the mesh sum
+    modes = np.abs(rng.normal(4.0, 1.5, size=(50, 6)))
+    dos = PhononDOS.from_modes(modes)
+    target = dos_on_grid(dos, grid)
+    assert np.trapezoid(target, grid) == pytest.approx(3.0) and target[0] == target[-1] == 0
+    np.testing.assert_allclose(w[1] @ target, dos.heat_capacity(300.0), rtol=2e-3)
+
+
+def test_site_occupancy_rows_sum_to_one():
+    atoms = bulk("Cu", "fcc", 3.6, cubic=True)
+    table = site_occupancy(atoms, SPECIES, {0: {"Cu": 0.333, "Ni": 0.333, "Au": 0.334}})
+    np.testing.assert_allclose(table.sum(axis=1), 1.0)
+    assert table[1, SPECIES.index("Cu")] == 1.0
+
+
+def _emt_phonon_db(path):
+    """Eight small EMT crystals (fcc metals and ordered alloys), through `e3density phonons`."""
+    from ase_e3density.cli import main
+
+    crystals = []
+    for symbol, a in (("Cu", 3.61), ("Ni", 3.52), ("Ag", 4.09), ("Au", 4.08), ("Al", 4.05)):
+        atoms = bulk(symbol, "fcc", a)
+        atoms.info.update(name=f"{symbol}-fcc", prototype="fcc")
+        crystals.append(atoms)
+    for a, b in (("Cu", "Au"), ("Ni", "Al"), ("Ag", "Au")):
+        atoms = bulk(a, "fcc", 3.9, cubic=True)
+        atoms.symbols[[0]] = b
+        atoms.info.update(name=f"{a}3{b}-L12", prototype="L12")
+        crystals.append(atoms)
+    write(path.parent / "crystals.extxyz", crystals)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(["phonons", str(path.parent / "crystals.extxyz"), "-o", str(path), "--calculator", "emt",
+                     "--mesh", "8", "--min-width", "6"]) == 0
+
+
+@pytest.mark.slow
+def test_train_resume_evaluate(tmp_path, capsys):
+    from ase_e3density.cli import main
+
+    _emt_phonon_db(tmp_path / "emt.db")
+    config = tmp_path / "phonon.yaml"
+    config.write_text("kind: phonon_dos\ndata: emt.db\noutput: run\nepochs: 2\nvalidation_fraction: 0.3\n"
+                      "test_fraction: 0.0\ntest_prototypes: [L12]\nbatch_size: 2\nheat_capacity_weight: 0.1\n"
+                      "model: {hidden: {0: 8, 1: 4}, n_layers: 2, radial_hidden: 8, max_frequency: 12.0, n_bins: 47}\n")
+    assert main(["train", str(config)]) == 0
+    assert main(["train", str(config), "--epochs", "4"]) == 0  # resumes at epoch 2
+    log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in log] == [1, 2, 3, 4]
+    model = load_model(tmp_path / "run" / "model.pt")
+    meta = model.metadata["provenance"]
+    assert meta["resumes"] and meta["generator"]["force_calculator"] == "emt"
+    assert len(meta["split"]["held_out"]) == 3 and meta["counts"]["train"] == 3
+    capsys.readouterr()
+    assert main(["evaluate", str(tmp_path / "run" / "model.pt"), str(tmp_path / "emt.db"), "--split", "held_out",
+                 "--json", str(tmp_path / "eval.json")]) == 0
+    result = json.loads((tmp_path / "eval.json").read_text())
+    assert result["n"] == 3 and sorted(result["per_structure"]["prototype"]) == ["L12"] * 3
+    assert result["cv_mae_300"] == pytest.approx(meta["metrics"]["held_out"]["cv_mae_300"], rel=1e-4)
