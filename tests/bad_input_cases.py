@@ -285,7 +285,56 @@ CASES: list[Case] = [
     Case("cli", "phonons: unknown calculator", lambda c: ["phonons", str(crystal_file(c)), "-o", str(c.root / "p.db"), "--calculator", "lj"], E.E3DensityError, "unknown calculator 'lj'", cli=True),
     Case("cli", "phonons: module:Class that cannot be imported", lambda c: ["phonons", str(crystal_file(c)), "-o", str(c.root / "p.db"), "--calculator", "no_such_package:Calc"], E.MissingDependencyError, "cannot import module 'no_such_package'", cli=True),
     Case("cli", "phonons: --mesh '1 2'", lambda c: ["phonons", str(crystal_file(c)), "-o", str(c.root / "p.db"), "--calculator", "emt", "--mesh", "1 2"], E.E3DensityError, "--mesh takes a length", cli=True),
+    # --- the phonon-DOS model (shipped) ---------------------------------------------------------
+    Case("phonon model", "a molecule (no cell)", lambda c: phonon_model().predict_dos(molecule("H2O")), E.InvalidStructureError, "no 3D cell"),
+    Case("phonon model", "a slab (pbc T T F)", lambda c: phonon_model().predict_dos(_slab()), E.InvalidStructureError, "periodic boundary conditions in all three"),
+    Case("phonon model", "occupancies summing to 0.9", lambda c: phonon_model().predict_dos(_cu(), [{"Cu": 0.5, "Ni": 0.4}]), E.E3DensityError, "occupancies sum to 0.9"),
+    Case("phonon model", "a negative occupancy", lambda c: phonon_model().predict_dos(_cu(), [{"Cu": 1.2, "Ni": -0.2}]), E.E3DensityError, "finite fraction >= 0"),
+    Case("phonon model", "an unknown element in an occupancy", lambda c: phonon_model().predict_dos(_cu(), [{"Cu": 0.5, "Xx": 0.5}]), E.E3DensityError, "unknown element 'Xx'"),
+    Case("phonon model", "an element without training data (U)", lambda c: phonon_model().predict_dos(_cu("U")), E.UnsupportedElementError, "U not supported by this model"),
+    Case("phonon model", "occupancy for atom 5 of a 1-atom cell", lambda c: phonon_model().predict_dos(_cu(), {5: {"Cu": 1.0}}), E.E3DensityError, "atom indices 0..0"),
+    Case("phonon model", "Cu squeezed to a = 2.9 Å", lambda c: phonon_calc().get_phonon_dos(_cu(a=2.9)), E.DomainWarning, "closer than in training"),
+    Case("phonon model", "a dipole from a phonon model", lambda c: _attached(phonon_calc(), water()).get_dipole_moment(), PropertyNotImplementedError, "not predicted by phonon .a phonon_dos model"),
+    Case("phonon model", "phonon DOS from a density model", lambda c: calc(c).get_phonon_dos(_cu()), E.CalculatorParameterError, "not phonon DOS"),
+    Case("phonon model", "temperatures=-5", lambda c: phonon_calc(temperatures=-5), E.CalculatorParameterError, "temperatures must be"),
+    Case("training", "phonon loss: huber", lambda c: phonon_config(c, "loss: huber\n"), E.ConfigError, "option loss: must be one of wasserstein, mse"),
+    Case("training", "phonon test_prototypes: heusler (not a list)", lambda c: phonon_config(c, "test_prototypes: heusler\n"), E.ConfigError, "option test_prototypes: expected a list"),
+    Case("training", "phonon validation + test fractions >= 1", lambda c: phonon_config(c, "validation_fraction: 0.6\ntest_fraction: 0.5\n"), E.ConfigError, "validation_fraction \\+ test_fraction must be < 1"),
+    Case("cli", "predict: a molecule with the phonon model", lambda c: ["predict", "--model", "phonon"], E.InvalidStructureError, "no 3D cell", cli=True),
+    Case("cli", "predict: --cube with the phonon model", lambda c: ["predict", str(crystal_file(c)), "--model", "phonon", "--cube", str(c.root / "x.cube")], E.E3DensityError, "--cube and --charge are for electron-density models", cli=True),
+    Case("cli", "evaluate: the phonon model on a density database", lambda c: ["evaluate", "phonon", str(c.reference_db), "--split", "test"], E.ConfigError, "holds no phonon DOS", cli=True),
 ]
+
+
+def phonon_model():
+    from ase_e3density.models import load_model, shipped_model_path
+    return load_model(shipped_model_path("phonon"))
+
+
+def phonon_calc(**kwargs):
+    from ase_e3density import E3DensityCalculator
+    return E3DensityCalculator("phonon", **kwargs)
+
+
+def phonon_config(ctx: Context, text: str):
+    from ase_e3density.train.phonon import PhononTrainConfig
+    return PhononTrainConfig.from_yaml(yaml_config(ctx, "phonon.yaml", "kind: phonon_dos\ndata: x.db\n" + text))
+
+
+def _cu(symbol: str = "Cu", a: float = 3.6) -> Atoms:
+    from ase.build import bulk
+    return bulk(symbol, "fcc", a)
+
+
+def _slab() -> Atoms:
+    atoms = _cu()
+    atoms.pbc = (True, True, False)
+    return atoms
+
+
+def _attached(calculator, atoms: Atoms) -> Atoms:
+    atoms.calc = calculator
+    return atoms
 
 
 def phonon_module(name: str):

@@ -26,7 +26,7 @@ class PhononEvaluator:
 
     columns = ("n_atoms", *(temperature_key(p, t) for t in TEMPERATURES
                             for p in ("cv_atom", "cv_vol", "cv_grav", "s_atom", "f_atom")),
-               "mean_frequency", "in_domain", "domain_warnings")
+               "composition", "mean_frequency", "in_domain", "domain_warnings")
     arrays = ("dos",)
 
     def __init__(self, model: DeployedPhononModel, **_):
@@ -48,6 +48,7 @@ class PhononEvaluator:
             scalars[temperature_key("cv_grav", t)] = float(grav[k])
             scalars[temperature_key("s_atom", t)] = float(tp.entropy[k])
             scalars[temperature_key("f_atom", t)] = float(tp.free_energy[k])
+        scalars["composition"] = composition(item.atoms, graph[1], self.model.species)
         scalars["mean_frequency"] = float(np.trapezoid(dos.frequencies * dos.dos, dos.frequencies) / 3.0)
         reasons = self.model.domain_report(item.atoms, graph)
         scalars["in_domain"] = not reasons
@@ -63,3 +64,11 @@ class PhononEvaluator:
             except Exception as exc:  # one structure's failure must not fail its batch
                 outcomes.append(exc)
         return outcomes
+
+
+def composition(atoms, fractions: np.ndarray, species: Sequence[str]) -> str:
+    """The cell's formula; for a virtual crystal, its elements with their summed site fractions (Cu1.2Ni2.8)."""
+    if np.all((fractions == 0) | (fractions == 1)):
+        return atoms.get_chemical_formula()
+    totals = fractions.sum(axis=0)
+    return "".join(f"{s}{t:.4g}" for s, t in zip(species, totals) if t > 0)

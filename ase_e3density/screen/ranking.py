@@ -29,9 +29,9 @@ def top_rows(writer: Writer, key: str, k: int = 10, ascending: bool = False) -> 
 
 
 def format_table(rows: list[dict], key: str, extra: tuple[str, ...] = ("n_atoms",)) -> str:
-    """A plain-text table: rank, key, formula, extra columns, source."""
+    """A plain-text table: rank, key, formula (a virtual crystal's composition), extra columns, source."""
     head = ["rank", key, "formula", *extra, "source"]
-    lines = [[str(i + 1), f"{float(r[key]):.6g}", str(r.get("formula", "")),
+    lines = [[str(i + 1), f"{float(r[key]):.6g}", str(r.get("composition") or r.get("formula", "")),
               *[str(r.get(c, "")) for c in extra], str(r.get("source", ""))] for i, r in enumerate(rows)]
     widths = [max(len(x) for x in col) for col in zip(head, *lines)]
     fmt = "  ".join(f"{{:{'>' if i < 2 else '<'}{w}}}" for i, w in enumerate(widths))
