@@ -64,26 +64,19 @@ CSCL_IONIC = ["CsCl", "CsBr", "CsI", "TlCl", "TlBr", "TlI"]
 B2 = ["NiAl", "CuZn", "AgMg", "AuMg", "CuPd", "RuAl", "IrAl", "ScCu", "YCu", "ScAg", "YAg", "YZn",
       "AgZn", "PdBe", "LiTl"]
 FLUORITE = ["CaF2", "SrF2", "BaF2", "CdF2", "PbF2", "HgF2", "CeO2", "ThO2", "NiSi2"]
-ANTIFLUORITE = ["Li2O", "Na2O", "K2O", "Rb2O", "Li2S", "Na2S", "K2S", "Li2Se", "Na2Se", "Mg2Si", "Mg2Ge",
-                "Mg2Sn"]
-RUTILE = ["SnO2", "GeO2", "PbO2", "RuO2", "IrO2", "OsO2", "MgF2", "ZnF2"]
+ANTIFLUORITE = ["Li2O", "Na2O", "K2O", "Rb2O", "Li2S", "Na2S", "K2S", "Li2Se", "Na2Se"]
+RUTILE = ["SnO2", "GeO2", "RuO2", "MgF2", "ZnF2"]
 PEROVSKITE = [("K", "Mg", "F"), ("K", "Zn", "F"), ("Rb", "Ca", "F"), ("Cs", "Ca", "F"), ("Cs", "Cd", "F"),
-              ("Cs", "Hg", "F"), ("Ba", "Zr", "O"), ("Ba", "Hf", "O"), ("Ba", "Sn", "O"), ("Cs", "Ca", "Cl"),
-              ("Cs", "Cd", "Cl"), ("Cs", "Sr", "Cl")]
-L12 = [("Cu", "Au"), ("Ni", "Al"), ("Ni", "Ga"), ("Ni", "Si"), ("Pt", "Al"), ("Pt", "Sn"), ("Pt", "Ti"),
-       ("Pd", "Sn"), ("Al", "Sc"), ("Al", "Zr"), ("Al", "Li"), ("Cu", "Pt"), ("Ir", "Nb"),
-       ("Rh", "Nb"), ("Pt", "Zn")]
-L10 = [("Cu", "Au"), ("Ni", "Pt"), ("Pd", "Zn"), ("Pt", "Zn"), ("Ti", "Al"), ("Pd", "Cd"), ("Pt", "Cd"),
-       ("Ir", "Ti")]
-HEUSLER = [("Ni", "Ti", "Al"), ("Ni", "Zr", "Al"), ("Ni", "Hf", "Al"), ("Ni", "Ti", "Sn"), ("Ni", "Zr", "Sn"),
-           ("Pd", "Ti", "Al"), ("Pd", "Zr", "Al"), ("Pd", "Hf", "Al"), ("Cu", "Ti", "Al"), ("Ru", "Ti", "Si"),
-           ("Ru", "V", "Al"), ("Pt", "Ti", "Al")]
+              ("Ba", "Zr", "O"), ("Ba", "Hf", "O"), ("Ba", "Sn", "O"), ("Cs", "Ca", "Cl")]
+L12 = [("Cu", "Au"), ("Ni", "Al"), ("Ni", "Ga"), ("Pt", "Al"), ("Pt", "Sn"), ("Pt", "Ti"), ("Al", "Sc"),
+       ("Al", "Zr"), ("Al", "Li"), ("Ir", "Nb")]
+L10 = [("Cu", "Au"), ("Ni", "Pt"), ("Pd", "Zn"), ("Pt", "Zn"), ("Ti", "Al"), ("Pd", "Cd")]
+HEUSLER = [("Ni", "Ti", "Al"), ("Ni", "Zr", "Al"), ("Ni", "Ti", "Sn"), ("Ni", "Zr", "Sn"), ("Pd", "Ti", "Al"),
+           ("Pd", "Zr", "Al"), ("Cu", "Ti", "Al"), ("Ru", "Ti", "Si")]
 ALLOYS = [  # (lattice, fixed sublattice species or None, alloying pair)
-    ("fcc", None, ("Cu", "Ni")), ("fcc", None, ("Cu", "Au")), ("fcc", None, ("Ag", "Au")),
-    ("fcc", None, ("Ni", "Pd")), ("fcc", None, ("Pd", "Pt")), ("bcc", None, ("Mo", "W")),
-    ("bcc", None, ("Nb", "Ta")), ("diamond", None, ("Si", "Ge")), ("zincblende", "As", ("Al", "Ga")),
-    ("zincblende", "P", ("Ga", "In")), ("zincblende", "Zn", ("S", "Se")), ("rocksalt", "K", ("Cl", "Br")),
-    ("rocksalt", "Cl", ("Na", "K")),
+    ("fcc", None, ("Cu", "Ni")), ("fcc", None, ("Cu", "Au")), ("fcc", None, ("Pd", "Pt")),
+    ("bcc", None, ("Mo", "W")), ("diamond", None, ("Si", "Ge")), ("zincblende", "As", ("Al", "Ga")),
+    ("zincblende", "Zn", ("S", "Se")), ("rocksalt", "K", ("Cl", "Br")), ("rocksalt", "Cl", ("Na", "K")),
 ]
 FRACTIONS = (0.25, 0.5, 0.75)
 
@@ -269,6 +262,9 @@ def main() -> None:
     args = ap.parse_args()
     rng = np.random.default_rng(args.seed)
     structures = ordered() + alloys(rng)
+    # rutile last: the slowest to compute (6 atoms, low site symmetry: 18 displacements, 2-3 min each with
+    # SevenNet-0 on one core), so that a run cut short still has every other prototype and the alloys
+    structures.sort(key=lambda a: a.info["prototype"] == "rutile")
     names = [a.info["name"] for a in structures]
     assert len(set(names)) == len(names), "names must be unique"
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
