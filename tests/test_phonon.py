@@ -334,6 +334,39 @@ def test_cli_cu_with_emt_gives_the_reference_heat_capacity_and_resumes(tmp_path,
         assert dos.volumetric_heat_capacity(300.0) == pytest.approx(row.cv_vol_300, rel=1e-12)
 
 
+def test_cli_keeps_the_scalar_labels_of_atoms_info(tmp_path, capsys):
+    """extxyz comment keys (atoms.info) become key-value pairs of the row; the uid ignores them."""
+    from ase.db import connect
+
+    from ase_e3density.electron.database import structure_uid
+    from ase_e3density.phonon.database import info_key_value_pairs
+
+    cu = bulk("Cu", "fcc", a=3.59)
+    cu.info.update(prototype="fcc", name="Cu-fcc", alloy=False, weight=2, seconds="mine")
+    write(tmp_path / "cu.extxyz", cu)
+    db = tmp_path / "ph.db"
+    code, err = _cli(["phonons", str(tmp_path / "cu.extxyz"), "-o", str(db), "--calculator", "emt",
+                      "--min-width", "7", "--mesh", "8 8 8"], capsys)
+    assert code == 0, err
+    row = connect(db, use_lock_file=False).get(1)
+    assert row.prototype == "fcc" and row.name == "Cu-fcc" and row.alloy == 0 and row.weight == 2
+    assert isinstance(row.seconds, float)  # the row's own keys win
+    plain = bulk("Cu", "fcc", a=3.59)
+    assert row.uid == structure_uid(plain, *_labels_of(row))
+    # formula-like and reserved keys, arrays, non-finite numbers, text that reads as a number: left out
+    assert info_key_value_pairs({"Cu": 1, "energy": 1.0, "arr": np.zeros(3), "ok": True, "x": float("nan"),
+                                 "note": "1.5", "1st": "a"}) == {"ok": 1}
+
+
+def _labels_of(row):
+    from ase_e3density.phonon.reference import PhononSettings
+
+    s = row.data["settings"]
+    settings = PhononSettings(**{**s, "mesh": tuple(s["mesh"]) if isinstance(s["mesh"], list) else s["mesh"],
+                                 "temperatures": tuple(s["temperatures"])})
+    return ("phonons", *settings.labels())
+
+
 def test_cli_reports_imaginary_modes(tmp_path, capsys):
     """Simple cubic Cu stays cubic under relaxation with EMT and is dynamically unstable."""
     from ase.db import connect

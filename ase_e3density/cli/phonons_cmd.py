@@ -11,7 +11,8 @@ from .common import progress, read_structures
 def add_parser(sub) -> None:
     ph = sub.add_parser("phonons", help="reference phonon DOS and thermal properties (relax, phonopy finite "
                         "displacements, mesh) from an ASE calculator, into an ase.db")
-    ph.add_argument("inputs", nargs="+", help="crystal structure files ASE can read (3D periodic, with a cell)")
+    ph.add_argument("inputs", nargs="+", help="crystal structure files ASE can read (3D periodic, with a cell); scalar "
+                    "atoms.info entries (e.g. extxyz comment keys) become key-value pairs of the row")
     ph.add_argument("-o", "--output", required=True, help="ase.db to append to (resumable)")
     ph.add_argument("--calculator", required=True,
                     help="emt, chgnet, sevennet, or module:Class (an ASE calculator made with no arguments)")
@@ -115,7 +116,7 @@ def _compute(args, structures, settings, calculator, db) -> int:
             failed += 1
             progress(f"[{n}/{total}] {source} {formula}: FAILED: {type(exc).__name__}: {exc}")
             continue
-        write_phonon_row(db, result, uid, source, settings.as_dict(), versions)
+        write_phonon_row(db, result, uid, source, settings.as_dict(), versions, info=atoms.info)
         done.add(uid)
         line = (f"[{n}/{total}] {source} {formula}: Cv({t300:g} K)={cv:.3f} J/(K mol-atoms) S={s:.3f} J/(K mol-atoms) "
                 f"F={f:.3f} kJ/mol-atoms; supercell {result.n_supercell_atoms} atoms, {result.n_displacements} "

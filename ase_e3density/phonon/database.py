@@ -10,6 +10,11 @@ the settings (``relax``, ``relax_fmax``, ``min_width``, ``displacement``, ``mesh
 grid ``frequencies`` (THz) and ``dos`` (per atom, integrates to 3), the mesh modes
 ``mode_frequencies`` (THz) and ``q_weights``, the thermal arrays per atom, ``supercell_matrix`` and
 ``settings``.
+
+Labels of the input structure: the scalar entries of its ``atoms.info`` (str, int, float, bool; bools
+become 0/1) that are valid ase.db keys and are not one of the row's own keys are stored as key-value
+pairs too (e.g. ``name``, ``prototype``, ``alloy``); anything else in ``info`` (arrays, dicts, keys that
+ase.db refuses or that read as a chemical formula, text that reads as a number) is left out without a word.
 """
 from __future__ import annotations
 
@@ -22,7 +27,7 @@ from ase.calculators.singlepoint import SinglePointCalculator
 from ..errors import InputFileError
 from .dos import PhononDOS
 
-__all__ = ["GENERATOR", "temperature_key", "write_phonon_row", "read_phonon_dos", "iter_phonon_dos"]
+__all__ = ["GENERATOR", "temperature_key", "info_key_value_pairs", "write_phonon_row", "read_phonon_dos", "iter_phonon_dos"]
 
 GENERATOR = "e3density phonons"
 
@@ -33,8 +38,44 @@ def temperature_key(prefix: str, t: float) -> str:
     return f"{prefix}_{text}"
 
 
-def write_phonon_row(db, result, uid: str, source: str, settings: dict, versions: dict) -> int:
-    """Append one :class:`~.reference.PhononResult` as a row (committed on its own when ``db`` is not in `with`)."""
+def info_key_value_pairs(info: dict | None, taken=()) -> dict:
+    """The entries of ``info`` that ase.db stores as key-value pairs: scalars (str, int, float; bools as
+    0/1) under keys ase.db accepts that are not in ``taken``; everything else is left out."""
+    import numbers
+    import warnings
+
+    from ase.db.core import check
+
+    out = {}
+    for key, value in (info or {}).items():
+        if not isinstance(key, str) or key in taken:
+            continue
+        if isinstance(value, (bool, np.bool_)):
+            value = int(bool(value))
+        elif isinstance(value, numbers.Integral):
+            value = int(value)
+        elif isinstance(value, numbers.Real):
+            value = float(value)
+            if not np.isfinite(value):
+                continue
+        elif not isinstance(value, str):
+            continue
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")  # ase.db only warns about keys that read as a chemical formula
+                check({key: value})
+        except (ValueError, UserWarning):
+            continue
+        out[key] = value
+    return out
+
+
+def write_phonon_row(db, result, uid: str, source: str, settings: dict, versions: dict,
+                     info: dict | None = None) -> int:
+    """Append one :class:`~.reference.PhononResult` as a row (committed on its own when ``db`` is not in `with`).
+
+    ``info``: the input structure's ``atoms.info``; its scalar labels become key-value pairs of the row
+    (:func:`info_key_value_pairs`), never overriding the row's own keys."""
     import warnings
 
     from ..errors import ImaginaryModesWarning
@@ -68,6 +109,7 @@ def write_phonon_row(db, result, uid: str, source: str, settings: dict, versions
         kvp[temperature_key("u_atom", t)] = float(tp.internal_energy[i])
         kvp[temperature_key("cv_vol", t)] = float(vol[i])
         kvp[temperature_key("cv_grav", t)] = float(grav[i])
+    kvp.update(info_key_value_pairs(info, taken=kvp))
     mode_frequencies, q_weights = dos.modes
     data = {"frequencies": np.asarray(dos.frequencies), "dos": np.asarray(dos.dos),
             "mode_frequencies": mode_frequencies, "q_weights": q_weights, "temperatures": temps,
