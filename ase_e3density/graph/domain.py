@@ -17,7 +17,7 @@ from collections.abc import Iterable
 import numpy as np
 from ase.data import atomic_numbers, chemical_symbols
 
-__all__ = ["domain_of", "domain_report", "inside_domain", "edge_lengths", "SHORT_FACTOR", "FAR_FACTOR", "CROWD_FACTOR"]
+__all__ = ["domain_of", "domain_report", "inside_domain", "outside_atoms", "edge_lengths", "SHORT_FACTOR", "FAR_FACTOR", "CROWD_FACTOR"]
 
 SHORT_FACTOR, FAR_FACTOR, CROWD_FACTOR = 0.9, 1.5, 1.5
 
@@ -90,25 +90,32 @@ def _tables(domain: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     return tables
 
 
-def inside_domain(domain: dict, numbers: np.ndarray, edge_index: np.ndarray, lengths: np.ndarray, charge: float) -> bool:
-    """True when nothing of :func:`domain_report` applies: the same tests on numbers only (no unique, no
-    strings), so a structure inside the domain, the usual case, costs a few array operations."""
-    lo, hi = domain["charge"]
+def outside_atoms(domain: dict, numbers: np.ndarray, edge_index: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Atoms that one of :func:`domain_report`'s graph tests may flag (the receiver of a pair closer than in
+    training or never met, a crowded or isolated atom), as numbers only: no unique, no strings. All atoms
+    when the domain's tables cannot be read."""
     tables = _tables(domain)
-    if tables is None or not lo - 1e-6 <= charge <= hi + 1e-6:
-        return False
-    if len(numbers) and (numbers.max() >= len(chemical_symbols) or numbers.min() < 0):
-        return False
+    if tables is None or (len(numbers) and (numbers.max() >= len(chemical_symbols) or numbers.min() < 0)):
+        return np.ones(len(numbers), dtype=bool)
     pairs, farthest, most = tables
     receiver, sender = edge_index
     seen = pairs[numbers[receiver], numbers[sender]]
-    if np.isnan(seen).any() or (lengths < SHORT_FACTOR * seen).any():
-        return False
-    if (np.bincount(receiver, minlength=len(numbers)) > CROWD_FACTOR * most[numbers]).any():
-        return False
+    odd = np.isnan(seen) | (lengths < SHORT_FACTOR * seen)
+    out = np.bincount(receiver[odd], minlength=len(numbers)) > 0
+    out |= np.bincount(receiver, minlength=len(numbers)) > CROWD_FACTOR * most[numbers]
     reach = FAR_FACTOR * farthest[numbers]  # isolated: no neighbour within reach (nearest capped at the cutoff)
     close = np.bincount(receiver[lengths <= reach[receiver]], minlength=len(numbers)) > 0
-    return not ((reach < domain["cutoff"]) & ~close).any()
+    return out | ((reach < domain["cutoff"]) & ~close)
+
+
+def inside_domain(domain: dict, numbers: np.ndarray, edge_index: np.ndarray, lengths: np.ndarray,
+                  charge: float) -> bool:
+    """True when nothing of :func:`domain_report` applies, found with array operations only, so a structure
+    inside the domain (the usual case) costs no strings."""
+    lo, hi = domain["charge"]
+    if not lo - 1e-6 <= charge <= hi + 1e-6:
+        return False
+    return not outside_atoms(domain, numbers, edge_index, lengths).any()
 
 
 def domain_report(domain: dict, numbers: np.ndarray, edge_index: np.ndarray, lengths: np.ndarray,

@@ -15,7 +15,7 @@ from ase.units import Bohr
 
 from ..electron.density import AtomicDensity
 from ..errors import E3DensityError
-from ..graph.domain import edge_lengths, inside_domain
+from ..graph.domain import edge_lengths, outside_atoms
 from ..models import DeployedDensityModel
 from .records import Item
 
@@ -152,16 +152,16 @@ class DensityEvaluator:
 
     def _inside(self, items: Sequence[Item], prepared: Sequence[Graph], numbers: np.ndarray, positions: np.ndarray,
                 charge: np.ndarray) -> np.ndarray:
-        """Which structures surely lie inside the training domain: charges one by one, the graphs' tests
-        (distances, neighbours) on all of them joined (when any fails, none is sure)."""
+        """Which structures surely lie inside the training domain: the charge of each, the graph tests
+        (distances, neighbours) on all graphs joined, each flagged atom marking its structure."""
         domain = self.model.metadata.get("domain")
         if not domain:
             return np.ones(len(items), dtype=bool)
         lo, hi = domain["charge"]
-        ok = (lo - 1e-6 <= charge) & (charge <= hi + 1e-6)
-        offsets = np.concatenate([[0], np.cumsum([len(g[1]) for g in prepared])[:-1]])
+        sizes = [len(g[1]) for g in prepared]
+        offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
         edges = np.concatenate([g[2] + o for g, o in zip(prepared, offsets)], axis=1)
         shifts = np.concatenate([g[3] for g in prepared])
-        if not inside_domain(domain, numbers, edges, edge_lengths(positions, edges, shifts), float(lo)):
-            ok[:] = False
-        return ok
+        flagged = outside_atoms(domain, numbers, edges, edge_lengths(positions, edges, shifts))
+        owner = np.repeat(np.arange(len(items)), sizes)
+        return (lo - 1e-6 <= charge) & (charge <= hi + 1e-6) & (np.bincount(owner[flagged], minlength=len(items)) == 0)
