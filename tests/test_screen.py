@@ -237,3 +237,67 @@ def test_a_worker_killed_mid_run_loses_nothing(tmp_path):
     assert killed and run.summary.done == n
     rows = rows_by_source(out)
     assert sorted(rows) == sorted(f"{path}@{i}" for i in range(n)) and all(len(v) == 1 for v in rows.values())
+
+
+def test_whole_batch_arithmetic_equals_one_structure_at_a_time():
+    """The evaluator's batch path (projection, moments, charges for all structures at once) gives
+    result()'s numbers; structures outside the training domain (charged ones) are left to result()."""
+    from ase_e3density.models import load_model, resolve_model_path
+    from ase_e3density.screen.density_kind import DensityEvaluator
+    from ase_e3density.screen.records import Item
+
+    evaluator = DensityEvaluator(load_model(resolve_model_path("default"), dtype="float64"), keep_coefficients=True)
+    items = [Item(f"x@{i}", "h", a, float(a.info.get("charge", 0.0))) for i, a in enumerate(waters(40, seed=5))]
+    graphs = [evaluator.prepare(item) for item in items]
+    outputs = evaluator.forward(graphs, [item.charge for item in items])
+    batched = evaluator._batch(items, outputs, graphs)
+    assert sum(b is None for b in batched) == sum(item.charge != 0 for item in items) > 0
+    for item, b, padded, graph in zip(items, batched, outputs, graphs):
+        if b is None:
+            continue
+        scalars, arrays = evaluator.result(item, padded, graph)
+        assert b[0].keys() == scalars.keys() and b[1].keys() == arrays.keys()
+        for key, value in scalars.items():
+            assert b[0][key] == (value if isinstance(value, str) else pytest.approx(value, abs=1e-12)), key
+        for key, value in arrays.items():
+            np.testing.assert_allclose(b[1][key], value, atol=1e-12, rtol=0)
+
+
+def test_database_rows_written_in_one_go_equal_ase_writes(tmp_path):
+    """The writer lays rows out as ase.db's own write() does (every table, every column but the times
+    and unique ids), constraints, cells, tags and failed rows included."""
+    from ase.constraints import FixAtoms
+
+    from ase_e3density.screen.records import Result
+    from ase_e3density.screen.writers import DbWriter
+
+    results = []
+    for i in range(5):
+        atoms = molecule("H2O")
+        atoms.positions += 0.01 * i
+        if i == 2:
+            atoms.set_constraint(FixAtoms([0]))
+            atoms.pbc, atoms.cell = [True, False, True], [5, 6, 7]
+        if i == 3:
+            atoms.set_initial_magnetic_moments([1, 0, 0])
+            atoms.set_tags([1, 2, 3])
+        ok = i != 4
+        results.append(Result(f"f@{i}", f"s{i}", atoms, "abc", ok, error="" if ok else "ValueError: bad",
+                              scalars={"n_atoms": 3, "dipole_norm": 0.5 + i, "in_domain": True, "domain_warnings": ""}
+                              if ok else {}, arrays={"charges": np.arange(3.0)} if ok else {}, seconds=0.1))
+
+    def tables(path):
+        con = sqlite3.connect(path)
+        out = {t: sorted(map(repr, con.execute(f"SELECT * FROM {t}").fetchall()))
+               for t in ("species", "keys", "text_key_values", "number_key_values")}
+        out["systems"] = sorted(repr(r[:1] + r[5:]) for r in con.execute("SELECT * FROM systems"))
+        con.close()
+        return out
+
+    fast, plain = DbWriter(tmp_path / "fast.db"), DbWriter(tmp_path / "plain.db")
+    plain._checked = lambda rows: False  # ASE's write(), one row at a time
+    for writer in (fast, plain):
+        writer.write(results)
+        writer.write(results[:2])
+        writer.close()
+    assert tables(tmp_path / "fast.db") == tables(tmp_path / "plain.db")

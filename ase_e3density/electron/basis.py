@@ -165,6 +165,12 @@ class ElementBasis:
         return np.concatenate(out)
 
     @cached_property
+    def moment_integrals(self) -> np.ndarray:
+        """Charge, dipole and second-moment integrals side by side, shape (n_functions, 13)."""
+        return np.concatenate([self.charge_integrals[:, None], self.dipole_integrals,
+                               self.second_moment_integrals.reshape(-1, 9)], axis=1)
+
+    @cached_property
     def overlap_matrix(self) -> np.ndarray:
         """One-centre overlap ``int phi_k phi_k'`` (dimensionless), zero between different (l, m)."""
         n = self.n_functions
@@ -228,8 +234,9 @@ class BasisSet:
 
     def widths(self, symbols) -> np.ndarray:
         """Number of functions of each atom, shape (n,)."""
-        kinds, inverse = np.unique(np.asarray(list(symbols), dtype=object).astype(str), return_inverse=True)
-        return np.array([self[str(s)].n_functions for s in kinds], dtype=np.int64)[inverse.reshape(-1)]
+        symbols = [str(s) for s in symbols]
+        sizes = {s: self[s].n_functions for s in sorted(set(symbols))}
+        return np.fromiter((sizes[s] for s in symbols), dtype=np.int64, count=len(symbols))
 
     def unpad(self, rows: np.ndarray, symbols) -> np.ndarray:
         """Flat coefficients (atom by atom) from per-atom rows padded to a common width."""

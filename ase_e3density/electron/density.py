@@ -86,9 +86,10 @@ class AtomicDensity:
             atoms = np.flatnonzero(symbols == symbol)
             eb = self.basis[symbol]
             c = self.coefficients[self.offsets[atoms][:, None] + np.arange(eb.n_functions)]  # (n_el, k)
-            m0[atoms] = c @ eb.charge_integrals
-            m1[atoms] = c @ eb.dipole_integrals
-            m2[atoms] = np.einsum("ak,kij->aij", c, eb.second_moment_integrals)
+            moments = c @ eb.moment_integrals  # (n_el, 13): charge, dipole, second moment, in one product
+            m0[atoms] = moments[:, 0]
+            m1[atoms] = moments[:, 1:4]
+            m2[atoms] = moments[:, 4:].reshape(-1, 3, 3)
         return m0, m1, m2
 
     @property
@@ -119,8 +120,8 @@ class AtomicDensity:
         m0, m1, m2 = self._local_moments
         r = (self.atoms.get_positions() - origin) / Bohr
         first = (m1 + r * m0[:, None]).sum(axis=0)
-        cross = np.einsum("ai,aj->ij", r, m1)
-        second = m2.sum(axis=0) + cross + cross.T + np.einsum("a,ai,aj->ij", m0, r, r)
+        cross = r.T @ m1
+        second = m2.sum(axis=0) + cross + cross.T + (r * m0[:, None]).T @ r
         return first, second
 
     def get_dipole(self, origin=None) -> np.ndarray:
@@ -142,7 +143,7 @@ class AtomicDensity:
         o = self.default_origin() if origin is None else np.asarray(origin, dtype=float)
         _, second = self._electronic_moments(o)
         r = self.atoms.get_positions() - o
-        total = np.einsum("a,ai,aj->ij", self.nuclear_charges, r, r) - second * Bohr**2
+        total = (r * self.nuclear_charges[:, None]).T @ r - second * Bohr**2
         return 0.5 * (3 * total - np.trace(total) * np.eye(3))
 
     @property

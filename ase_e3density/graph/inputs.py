@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 import torch
 from ase import Atoms
+from ase.data import atomic_numbers, chemical_symbols
 
 from ..errors import UnsupportedElementError
 from .neighbours import neighbour_list
@@ -13,14 +15,25 @@ from .neighbours import neighbour_list
 __all__ = ["model_inputs", "batch_inputs", "species_indices", "structure_graph", "crystal_batch_inputs"]
 
 
+@lru_cache(maxsize=64)
+def _species_table(species: tuple[tuple[str, int], ...]) -> np.ndarray:
+    """Species index by atomic number (-1: not a species of the model)."""
+    table = np.full(len(chemical_symbols), -1, dtype=np.int64)
+    for symbol, k in species:
+        table[atomic_numbers[symbol]] = k
+    return table
+
+
 def species_indices(atoms: Atoms, species_index: dict[str, int]) -> np.ndarray:
     """Each atom's index into a model's species list; unknown elements raise a clear error."""
-    symbols = atoms.get_chemical_symbols()
-    missing = sorted(set(symbols) - set(species_index))
-    if missing:
+    numbers = np.asarray(atoms.numbers)
+    table = _species_table(tuple(species_index.items()))
+    species = table[np.clip(numbers, 0, len(table) - 1)]
+    if len(species) and (species < 0).any() | (numbers >= len(table)).any():
+        missing = sorted(set(atoms.get_chemical_symbols()) - set(species_index))
         raise UnsupportedElementError(f"element(s) {', '.join(missing)} not supported by this model; "
                                       f"supported: {' '.join(species_index)}")
-    return np.array([species_index[s] for s in symbols], dtype=np.int64)
+    return species
 
 
 def batch_inputs(graphs: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]], charges: Sequence[float],
@@ -30,11 +43,18 @@ def batch_inputs(graphs: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray, np.n
     Atoms of structure g get batch index g; edge indices are offset so the parts stay disjoint.
     """
     sizes = [len(g[1]) for g in graphs]
-    offsets = np.cumsum([0] + sizes[:-1])
-    positions = torch.as_tensor(np.concatenate([g[0] for g in graphs]), dtype=dtype, device=device)
-    species = torch.as_tensor(np.concatenate([g[1] for g in graphs]), dtype=torch.long, device=device)
-    edges = torch.as_tensor(np.concatenate([g[2] + o for g, o in zip(graphs, offsets)], axis=1), device=device)
-    shifts = torch.as_tensor(np.concatenate([g[3] for g in graphs]), dtype=dtype, device=device)
+    if len(graphs) == 1:  # one structure (a calculator call): nothing to join
+        positions_, species_, edges_, shifts_ = graphs[0][:4]
+    else:
+        offsets = np.cumsum([0] + sizes[:-1])
+        positions_ = np.concatenate([g[0] for g in graphs])
+        species_ = np.concatenate([g[1] for g in graphs])
+        edges_ = np.concatenate([g[2] + o for g, o in zip(graphs, offsets)], axis=1)
+        shifts_ = np.concatenate([g[3] for g in graphs])
+    positions = torch.as_tensor(positions_, dtype=dtype, device=device)
+    species = torch.as_tensor(species_, dtype=torch.long, device=device)
+    edges = torch.as_tensor(edges_, dtype=torch.long, device=device)
+    shifts = torch.as_tensor(shifts_, dtype=dtype, device=device)
     charge = torch.as_tensor(np.asarray(charges, dtype=float), dtype=dtype, device=device)
     batch = torch.as_tensor(np.repeat(np.arange(len(graphs)), sizes), device=device)
     return positions, species, edges, shifts, charge, batch

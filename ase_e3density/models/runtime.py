@@ -22,7 +22,7 @@ from ..electron.density import AtomicDensity, fix_electron_count
 from ..errors import CalculatorParameterError, ModelFileError
 from ..graph.checks import check_electron_count, check_overlaps, check_structure, overlap_search_radius
 from ..graph.domain import domain_report, edge_lengths
-from ..graph.inputs import batch_inputs, structure_graph
+from ..graph.inputs import batch_inputs, species_indices, structure_graph
 from . import format as fmt
 from .jit import plain_execution, quiet_jit
 
@@ -80,6 +80,12 @@ class DeployedDensityModel(DeployedModel):
         """Charge integrals of each species' functions, padded to the widest: (n_species, width)."""
         return self.basis.padded_table(self.species, "charge_integrals")
 
+    @cached_property
+    def _function_mask(self) -> np.ndarray:
+        """Which columns of a padded output row are functions of each species: (n_species, width)."""
+        sizes = np.array([self.basis[s].n_functions for s in self.species])
+        return np.arange(self._charge_table.shape[1]) < sizes[:, None]
+
     def checked_graph(self, atoms: Atoms, charge: float):
         """The network's graph of ``atoms`` (positions, species, edges, shifts), after refusing impossible
         input: bad structures, negative electron counts, elements the model lacks, overlapping atoms."""
@@ -97,6 +103,8 @@ class DeployedDensityModel(DeployedModel):
         inputs = batch_inputs(list(graphs), list(charges), self.dtype, self.device)
         with torch.no_grad(), plain_execution():
             padded = self.module(*inputs).cpu().double().numpy()
+        if len(graphs) == 1:
+            return [padded]
         return np.split(padded, np.cumsum([len(g[1]) for g in graphs])[:-1])
 
     def coefficients(self, atoms: Atoms, padded: np.ndarray, charge: float) -> np.ndarray:
@@ -105,10 +113,10 @@ class DeployedDensityModel(DeployedModel):
         The network conserves charge in its own dtype; the projection is redone in float64 so that
         float32 models also hold the electron count to 1e-12.
         """
-        symbols = atoms.get_chemical_symbols()
-        species = np.array([self.species_index[s] for s in symbols], dtype=np.int64)
-        q = self.basis.unpad(self._charge_table[species, : padded.shape[1]], symbols)
-        return fix_electron_count(self.basis.unpad(padded, symbols), q, float(atoms.numbers.sum()) - charge)
+        species = species_indices(atoms, self.species_index)
+        mask = self._function_mask[species, : padded.shape[1]]  # unpadding: each atom's own functions, in order
+        q = self._charge_table[species, : padded.shape[1]][mask]
+        return fix_electron_count(padded[mask], q, float(atoms.numbers.sum()) - charge)
 
     def _run(self, atoms: Atoms, charge: float) -> tuple[np.ndarray, list[str]]:
         graph = self.checked_graph(atoms, charge)

@@ -114,6 +114,10 @@ class Interaction(torch.nn.Module):
         self.to_mid = torch.tensor(to_mid, dtype=torch.long)
         self.weight_index = torch.tensor(weight_index, dtype=torch.long)
         self.block_coupling = [torch.zeros(0) for _ in cols]
+        self.coupling = torch.zeros(0)  # every block's coupling side by side: one product per chunk
+        self.coupling_start = [0 for _ in cols]
+        self.radial_in = torch.zeros(0)  # the radial MLP's two matrices, normalisations folded in
+        self.radial_out = torch.zeros(0)
         self.weight_in = torch.zeros(0)
         self.bias_in = torch.zeros(0)
         self.n_in = self.irreps_in.dim
@@ -186,6 +190,21 @@ class Interaction(torch.nn.Module):
             block = probe[start:start + dim].index_select(2, cols)  # (dim, n_sh, K)
             coupling.append(block.permute(1, 0, 2).reshape(n_sh, -1).contiguous())
         self.block_coupling = coupling
+        starts: List[int] = []
+        width = 0
+        for block in coupling:
+            starts.append(width)
+            width += block.shape[1]
+        self.coupling_start = starts
+        self.coupling = torch.cat(coupling, dim=1)
+        # the radial MLP (e3nn's FullyConnectedNet, two layers, no biases) as two plain matrices: its weight
+        # normalisations and the activation's constant (read off the activation itself) folded in
+        first = self.radial.layer0
+        self.radial_in = first.weight / (first.h_in * first.var_in) ** 0.5
+        one = torch.ones(1, dtype=like.dtype, device=like.device)
+        scale = first.act(one) / torch.nn.functional.silu(one)
+        hidden = self.radial_in.shape[1]
+        self.radial_out = self.radial.layer1(torch.eye(hidden, dtype=like.dtype, device=like.device)) * scale
         self.to_mid = self.to_mid.to(like.device)
         self.weight_index = self.weight_index.to(like.device)
         # e3nn's activations carry normalisation constants: read them off the gate itself
@@ -212,14 +231,22 @@ class Interaction(torch.nn.Module):
 
     def _messages(self, x: torch.Tensor, edge_sh: torch.Tensor, edge_radial: torch.Tensor) -> torch.Tensor:
         """Dense-path messages (edges, n_mid) in this block's own layout; ``x``: sender features."""
-        weights = self.radial(edge_radial).index_select(1, self.weight_index)
+        hidden = torch.nn.functional.silu(torch.mm(edge_radial, self.radial_in))
+        weights = torch.mm(hidden, self.radial_out).index_select(1, self.weight_index)
+        coupled_all = torch.mm(edge_sh, self.coupling)
+        n = x.shape[0]
         parts: List[torch.Tensor] = []
         for k in range(len(self.block_start)):
             start, mul, dim = self.block_start[k], self.block_mul[k], self.block_dim[k]
-            coupled = torch.mm(edge_sh, self.block_coupling[k]).view(x.shape[0], dim, -1)
-            channels = x[:, start:start + mul * dim].reshape(x.shape[0], mul, dim)
-            parts.append(torch.bmm(channels, coupled).reshape(x.shape[0], -1))
-        return torch.cat(parts, dim=1) * weights
+            first = self.coupling_start[k]
+            width = self.block_coupling[k].shape[1]
+            coupled = coupled_all[:, first:first + width].view(n, dim, -1)
+            channels = x[:, start:start + mul * dim].reshape(n, mul, dim)
+            if dim == 1:  # scalars: an outer product, cheaper as a broadcast than as bmm
+                parts.append((channels * coupled).reshape(n, -1))
+            else:
+                parts.append(torch.bmm(channels, coupled).reshape(n, -1))
+        return torch.cat(parts, dim=1).mul_(weights)
 
     def _dense_forward(self, h: torch.Tensor, edge_sh: torch.Tensor, edge_radial: torch.Tensor,
                        sender: torch.Tensor, receiver: torch.Tensor) -> torch.Tensor:

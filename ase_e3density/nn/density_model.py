@@ -9,6 +9,7 @@ charge integrals (only s functions), the smallest change that fixes the count.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Dict, List
 
@@ -112,6 +113,8 @@ class DensityModel(torch.nn.Module):
         self.last_dim = last.dim
         self.head_weight = torch.zeros(0)  # dense heads of the inference path (prepare_inference)
         self.head_bias = torch.zeros(0)
+        self.sh_monomials = torch.zeros(0)  # the harmonics as monomials of the unit vector (prepare_inference)
+        self.sh_lmax = config.sh_lmax
         self.fused = False
         buffers = {name: b.clone() for name, b in self.named_buffers() if "." not in name}
         self.to(dtype)
@@ -139,7 +142,27 @@ class DensityModel(torch.nn.Module):
                 biases.append(torch.nn.functional.pad(bias[0], (0, pad)))
             self.head_weight = torch.cat(weights, dim=1)
             self.head_bias = torch.cat(biases)
+            # e3nn's harmonics up to sh_lmax are polynomials of that degree in the unit vector: their
+            # coefficients in the monomials, fitted (exactly, in float64) to e3nn's own values
+            n = 256
+            k = torch.arange(n, dtype=torch.float64, device=like.device) + 0.5
+            z = 1.0 - 2.0 * k / n
+            phi = k * (math.pi * (3.0 - math.sqrt(5.0)))
+            rho = torch.sqrt(1.0 - z * z)
+            points = torch.stack([rho * torch.cos(phi), rho * torch.sin(phi), z], dim=1)
+            fit = torch.linalg.pinv(self._monomials(points)) @ self.sh(points).to(torch.float64)
+            self.sh_monomials = fit.to(like.dtype)
         self.fused = True
+
+    def _monomials(self, unit: torch.Tensor) -> torch.Tensor:
+        """Every product of up to ``sh_lmax`` components of the unit vectors (repeats included), (E, K)."""
+        n = unit.shape[0]
+        term = torch.ones((n, 1), dtype=unit.dtype, device=unit.device)
+        terms = [term]
+        for _ in range(self.sh_lmax):
+            term = (term.unsqueeze(2) * unit.unsqueeze(1)).reshape(n, term.shape[1] * 3)
+            terms.append(term)
+        return torch.cat(terms, dim=1)
 
     def deploy_metadata(self) -> Dict[str, object]:
         """What a deployed file must record to turn this network's output back into densities."""
@@ -160,7 +183,11 @@ class DensityModel(torch.nn.Module):
         sender, receiver = edge_index[1], edge_index[0]
         vectors = positions[sender] - positions[receiver] + edge_shift
         lengths = torch.linalg.norm(vectors, dim=1)
-        edge_sh = self.sh(vectors)
+        if self.fused and not torch.is_grad_enabled():  # the dense path: the same harmonics in a few operations
+            unit = vectors / lengths.clamp(min=1e-12).unsqueeze(1)
+            edge_sh = torch.mm(self._monomials(unit), self.sh_monomials)
+        else:
+            edge_sh = self.sh(vectors)
         edge_radial = self.radial(lengths)
         h = self.embedding(species)
         out = [h]

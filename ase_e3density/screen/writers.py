@@ -9,13 +9,16 @@ from __future__ import annotations
 import csv
 import io
 import json
+import numbers
 import os
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
+from ase.data import atomic_numbers
 
 from ..errors import E3DensityError
 from ..fileio import atomic_path, exclusive_writer
@@ -72,6 +75,10 @@ def _flat_info(r: Result) -> dict:
 
 
 # -- ase.db ---------------------------------------------------------------------------------------
+def _float_or_none(value):
+    return None if value is None else float(value)
+
+
 class DbWriter(Writer):
     """Rows of an ase.db: metadata and scalars as key-value pairs, arrays in ``data``."""
 
@@ -100,11 +107,79 @@ class DbWriter(Writer):
 
     def write(self, results: Sequence[Result]) -> None:
         with self.db:  # one transaction per batch: a killed run keeps whole batches only
-            for r in results:
-                atoms = r.atoms.copy()
-                atoms.calc = None
-                data = {k: np.asarray(v) for k, v in r.arrays.items()}
-                self.db.write(atoms, key_value_pairs=_flat_info(r), data=data)
+            rows = [(r.atoms.copy(), _flat_info(r), {k: np.asarray(v) for k, v in r.arrays.items()}) for r in results]
+            if self._checked(rows):
+                self._insert(rows)
+                return
+            for atoms, kvp, data in rows:  # ASE's own checks, one row at a time: they raise what is wrong
+                self.db.write(atoms, key_value_pairs=kvp, data=data)
+
+    _keys_seen: frozenset = frozenset()
+
+    def _checked(self, rows) -> bool:
+        """Whether ase.db's checks pass for every row: key names once per set of keys (ASE parses each name
+        as a chemical formula on every row), values every row. False: let ASE's write say what is wrong."""
+        from ase.db.core import check, str_represents
+
+        if getattr(self.db, "version", None) != 9 or type(self.db).__name__ != "SQLite3Database":
+            return False  # the row layout below is that of ASE's SQLite schema version 9
+        for _, kvp, _ in rows:
+            keys = frozenset(kvp)
+            if keys not in self._keys_seen:
+                try:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("error")  # a key that reads as a formula: ASE's path warns
+                        check(kvp)
+                except (ValueError, UserWarning):
+                    return False
+                self._keys_seen = self._keys_seen | {keys}
+                continue
+            for value in kvp.values():
+                if isinstance(value, str):
+                    if any(str_represents(value, t) for t in (bool, int, float)):
+                        return False
+                elif not isinstance(value, (numbers.Real, np.bool_)):
+                    return False
+        return True
+
+    def _insert(self, rows) -> None:
+        """The rows as ASE's ``SQLite3Database._write`` lays them out (new rows, no calculator, no
+        external tables), with each table's inserts of the whole batch in one ``executemany``."""
+        from ase.db.core import now
+        from ase.db.row import AtomsRow
+
+        db = self.db
+        blob, mtime, user = db.blob, now(), os.getenv("USER")
+        species_rows, text_rows, number_rows, key_rows = [], [], [], []
+        with db.managed_connection() as con:
+            cur = con.cursor()
+            for atoms, kvp, data in rows:
+                row = AtomsRow(atoms)
+                row.ctime = mtime
+                row.user = user
+                constraints = row._constraints
+                constraints = db.encode(constraints) if constraints and isinstance(constraints, list) else (
+                    constraints or None)
+                values = (row.unique_id, row.ctime, mtime, row.user, blob(row.numbers), blob(row.positions),
+                          blob(row.cell), int(np.dot(row.pbc, [1, 2, 4])), blob(row.get("initial_magmoms")),
+                          blob(row.get("initial_charges")), blob(row.get("masses")), blob(row.get("tags")),
+                          blob(row.get("momenta")), constraints, None, None,
+                          None, None, None, None, None, None, None, None,
+                          db.encode(kvp), db.encode(data, binary=True), len(row.numbers), None, None,
+                          _float_or_none(row.get("volume")), float(row.mass), float(row.charge))
+                cur.execute(f"INSERT INTO systems VALUES ({db.default}, {', '.join('?' * len(values))})", values)
+                id = db.get_last_id(cur)
+                species_rows += [(atomic_numbers[symbol], n, id) for symbol, n in row.count_atoms().items()]
+                for key, value in kvp.items():
+                    if isinstance(value, (numbers.Real, np.bool_)):
+                        number_rows.append((key, float(value), id))
+                    else:
+                        text_rows.append((key, value, id))
+                    key_rows.append((key, id))
+            cur.executemany("INSERT INTO species VALUES (?, ?, ?)", species_rows)
+            cur.executemany("INSERT INTO text_key_values VALUES (?, ?, ?)", text_rows)
+            cur.executemany("INSERT INTO number_key_values VALUES (?, ?, ?)", number_rows)
+            cur.executemany("INSERT INTO keys VALUES (?, ?)", key_rows)
 
     def rows(self) -> Iterator[dict]:
         for row in self.db.select(status="ok", columns=["id", "key_value_pairs", "numbers"]):
