@@ -42,8 +42,23 @@ def read_structures(inputs: list[str], index: str) -> Iterator[tuple[str, object
         frames = [frames] if isinstance(frames, Atoms) else list(frames)
         if not frames:
             raise E3DensityError(f"{path}: --index {index} selects no frame")
-        for i, atoms in enumerate(frames):
-            yield f"{path}@{i}", atoms
+        for label, atoms in zip(_frame_numbers(path, index, len(frames)), frames):
+            yield f"{path}@{label}", atoms
+
+
+def _frame_numbers(path: str, index: str, n_selected: int) -> list[str]:
+    """The file's own frame number of each selected frame (``@187`` for frame 187, whatever the --index)."""
+    from ase.io import iread
+    from ase.io.formats import string2index
+
+    selected = string2index(index)
+    if isinstance(selected, int):
+        return [str(selected)]
+    start, step = selected.start or 0, selected.step or 1
+    if start >= 0 and step > 0:
+        return [str(start + i * step) for i in range(n_selected)]
+    total = sum(1 for _ in iread(path, index=":"))  # negative start or step: count the frames once
+    return [str(k) for k in range(total)[selected]]
 
 
 def example_path(name: str) -> Path:

@@ -112,7 +112,7 @@ def train_phonon(config: PhononTrainConfig, resume: bool = True, command: str | 
     log_path = out / "log.jsonl"
     if state is None and log_path.exists():
         log_path.unlink()
-    while progress["epoch"] < config.epochs:
+    while progress["epoch"] < config.epochs and not _finished(progress, config):
         start = time.perf_counter()
         train_loss = _train_epoch(model, optimizer, loss_fn, sets["train"], config, dtype, progress["epoch"])
         val = evaluate_samples(model, sets["validation"], grid, temps, dtype)
@@ -134,13 +134,19 @@ def train_phonon(config: PhononTrainConfig, resume: bool = True, command: str | 
         _log(f"epoch {progress['epoch']}: train {train_loss:.4f} val {val_loss:.4f} (Cv MAE 100 K "
              f"{val.get('cv_mae_100', float('nan')):.3f}, 300 K {val.get('cv_mae_300', float('nan')):.3f} J/(K mol); "
              f"W1 {val['wasserstein']:.3f} THz) {time.perf_counter() - start:.1f} s")
-        if progress["epoch"] - progress["best_epoch"] >= config.early_stopping_patience:
-            _log(f"early stopping: no better validation loss for {config.early_stopping_patience} epochs")
-            break
-        if config.time_budget_minutes is not None and progress["seconds"] > 60 * config.time_budget_minutes:
-            _log(f"time budget of {config.time_budget_minutes} min spent")
-            break
+    reason = _finished(progress, config)
+    if reason:
+        _log(reason)
     return _deploy_best(out, model, sets, grid, temps, dtype, config, counts, rows, progress, command)
+
+
+def _finished(progress: dict, config: PhononTrainConfig) -> str:
+    """Why training stops before ``epochs`` (early stopping, time budget), or "" (checked on resume too)."""
+    if progress["epoch"] - progress["best_epoch"] >= config.early_stopping_patience:
+        return f"early stopping: no better validation loss for {config.early_stopping_patience} epochs"
+    if config.time_budget_minutes is not None and progress["seconds"] > 60 * config.time_budget_minutes:
+        return f"time budget of {config.time_budget_minutes} min spent"
+    return ""
 
 
 def _train_epoch(model, optimizer, loss_fn, samples, config, dtype, epoch: int) -> float:
