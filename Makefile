@@ -33,7 +33,7 @@ demo: $(VENV)/.installed
 water-data: $(VENV)/.installed
 	$(PY) scripts/make_water_dataset.py --out data/water --seed 2026 --sets base
 
-water-data-large: $(VENV)/.installed  # about 10 h on one core; resumable
+water-data-large: $(VENV)/.installed  # about 2 h on one core; resumable
 	OMP_NUM_THREADS=1 $(PY) scripts/make_water_dataset.py --out data/water --seed-large 2027 --sets large
 
 default-model: $(VENV)/.installed

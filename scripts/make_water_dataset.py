@@ -1,7 +1,7 @@
 """Make the water reference datasets: structures, then PySCF densities via `e3density reference`.
 
 Command (resumable: rerun to continue; the base sets take about 45 min on 2 cores, the large sets
-about 10 h on one core):
+about 2 h on one core):
     python scripts/make_water_dataset.py --out data/water --seed 2026 --seed-large 2027
 `--sets base` makes only the base sets, `--sets large` only the large ones.
 
