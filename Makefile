@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: test test-slow test-all lint venv demo default-model model-card water-data hierarchy phonon-data phonon-model phonon-model-card thermal-storage
+.PHONY: test test-slow test-all lint venv demo default-model model-card water-data water-data-large hierarchy phonon-data phonon-model phonon-model-card thermal-storage
 
 venv: $(VENV)/.installed
 
@@ -31,7 +31,10 @@ demo: $(VENV)/.installed
 	$(VENV)/bin/e3density predict --cube water_20.cube
 
 water-data: $(VENV)/.installed
-	$(PY) scripts/make_water_dataset.py --out data/water --seed 2026
+	$(PY) scripts/make_water_dataset.py --out data/water --seed 2026 --sets base
+
+water-data-large: $(VENV)/.installed  # about 2 h on one core; resumable
+	OMP_NUM_THREADS=1 $(PY) scripts/make_water_dataset.py --out data/water --seed-large 2027 --sets large
 
 default-model: $(VENV)/.installed
 	$(VENV)/bin/e3density train configs/water_default.yaml

@@ -1,11 +1,17 @@
 """Make the water reference datasets: structures, then PySCF densities via `e3density reference`.
 
-Command (about 45 min on 2 cores; resumable: rerun to continue):
-    python scripts/make_water_dataset.py --out data/water --seed 2026
+Command (resumable: rerun to continue; the base sets take about 45 min on 2 cores, the large sets
+about 2 h on one core):
+    python scripts/make_water_dataset.py --out data/water --seed 2026 --seed-large 2027
+`--sets base` makes only the base sets, `--sets large` only the large ones.
 
 Training pool: 1-4 waters, half hydrogen-bonded random placements, half snapshots of rigid
 TIP3P Langevin MD at 250 K (ASE's TIP3P, RATTLE), every monomer then distorted (O-H
 sigma 0.02 Å, HOH sigma 3°). Held-out tests: 8, 12 and 16 waters, made the same way.
+Large sets, from streams spawned from a second seed (`--seed-large`, one per set, in plan order) so
+that the base sets stay as they are:
+more held-out clusters (`test_N_more.db`: with `test_N.db` 10 x 8, 10 x 12 and 5 x 16 waters),
+then the large-cluster training pool `train_large.db` (8 waters, then 12), in that order.
 Level of theory: PBE0/cc-pVDZ, density fitted onto def2-universal-jfit-decontracted
 (the founding code's basis; docs/fit_floors.md: eps 1.0 %, dipole error 0.002 e·Å on water).
 """
@@ -25,6 +31,11 @@ from water_clusters import distort_monomers, hydrogen_bonded_cluster, md_snapsho
 
 TRAIN = {1: 20, 2: 100, 3: 120, 4: 160}
 TESTS = {8: 6, 12: 3, 16: 2}
+MORE_TESTS = {8: 4, 12: 7, 16: 3}  # added to TESTS: 10 / 10 / 5
+TRAIN_LARGE = {8: 60, 12: 20}
+# `e3density reference` options of the large sets: 4x cheaper on 8 waters, fitted density within 0.0013 % eps
+# and 1.1e-4 e·Å of the base settings' (docs/training.md, "Reference cost")
+LARGE_REFERENCE = ["--grid-level", "1", "--conv-tol", "1e-7", "--density-fit", "--guess", "model"]
 
 
 def sample(n_waters: int, count: int, rng: np.random.Generator) -> list:
@@ -40,10 +51,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="data/water")
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--seed-large", type=int, default=2027, help="seed of the large sets' own stream")
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every count (e.g. 0.05 for a smoke run)")
+    parser.add_argument("--sets", choices=("all", "base", "large"), default="all")
     args = parser.parse_args()
     out = Path(args.out)
     (out / "structures").mkdir(parents=True, exist_ok=True)
+    if args.sets != "large":
+        base(out, args)
+    if args.sets != "base":
+        large(out, args)
+
+
+def base(out: Path, args) -> None:
+    """The training pool of 1-4 waters and the first held-out sets, from ``--seed``."""
     rng = np.random.default_rng(args.seed)
     plan = [("train", n, max(1, round(c * args.scale))) for n, c in TRAIN.items()]
     plan += [(f"test_{n}", n, max(1, round(c * args.scale))) for n, c in TESTS.items()]
@@ -54,12 +75,34 @@ def main() -> None:
             write(xyz, frames)
     manifest = {"seed": args.seed, "scale": args.scale, "train": TRAIN, "tests": TESTS, "xc": "PBE0",
                 "basis": "cc-pvdz", "auxbasis": "def2-universal-jfit-decontracted",
-                "versions": {"ase_e3density": __version__, "python": platform.python_version(),
-                             **{m: __import__(m).__version__ for m in ("ase", "pyscf", "numpy")}}}
+                "versions": _versions()}
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
     for name, n, _ in plan:
         db = out / f"{name.split('_')[0] if name == 'train' else name}.db"
         cli(["reference", str(out / "structures" / f"{name}_{n}w.xyz"), "-o", str(db)])
+
+
+def large(out: Path, args) -> None:
+    """More held-out clusters, then the 8- and 12-water training pool, from ``--seed-large``."""
+    plan = [(f"test_{n}_more", n, max(1, round(c * args.scale))) for n, c in MORE_TESTS.items()]
+    plan += [("train_large", n, max(1, round(c * args.scale))) for n, c in TRAIN_LARGE.items()]
+    manifest = {"seed_large": args.seed_large, "scale": args.scale, "more_tests": MORE_TESTS,
+                "train_large": TRAIN_LARGE, "reference_options": LARGE_REFERENCE, "xc": "PBE0", "basis": "cc-pvdz",
+                "auxbasis": "def2-universal-jfit-decontracted", "versions": _versions()}
+    (out / "manifest_large.json").write_text(json.dumps(manifest, indent=1))
+    # one stream per set, spawned from --seed-large in plan order: a set's structures are made just
+    # before its references (TIP3P MD of 12 waters takes minutes), and a rerun need not remake them
+    streams = np.random.SeedSequence(args.seed_large).spawn(len(plan))
+    for (name, n, count), stream in zip(plan, streams):
+        xyz = out / "structures" / f"{name}_{n}w.xyz"
+        if not xyz.exists():
+            write(xyz, sample(n, count, np.random.default_rng(stream)))
+        cli(["reference", str(xyz), "-o", str(out / f"{name}.db"), *LARGE_REFERENCE])
+
+
+def _versions() -> dict:
+    return {"ase_e3density": __version__, "python": platform.python_version(),
+            **{m: __import__(m).__version__ for m in ("ase", "pyscf", "numpy")}}
 
 
 if __name__ == "__main__":

@@ -90,6 +90,31 @@ def test_cli_reference_is_resumable(tmp_path):
         assert np.linalg.norm(density.dipole - row.dipole) < 0.02
 
 
+def test_cli_reference_scf_options_reach_pyscf_and_the_rows(tmp_path, capsys):
+    from ase.db import connect
+    from ase.io import write
+
+    from ase_e3density.cli import main
+    from ase_e3density.electron.database import iter_densities
+    from ase_e3density.electron.metrics import density_error
+    write(tmp_path / "in.xyz", molecule("H2O"))
+    exact, cheap = tmp_path / "exact.db", tmp_path / "cheap.db"
+    assert main(["reference", str(tmp_path / "in.xyz"), "-o", str(exact)]) == 0
+    assert main(["reference", str(tmp_path / "in.xyz"), "-o", str(cheap), "--conv-tol", "1e-7", "--density-fit",
+                 "--grid-level", "2"]) == 0
+    (row_exact,), (row_cheap,) = (list(connect(db).select()) for db in (exact, cheap))
+    assert (row_exact.conv_tol, row_exact.grid_level, row_exact.density_fit) == (1e-9, 3, False)
+    assert (row_cheap.conv_tol, row_cheap.grid_level, row_cheap.density_fit) == (1e-7, 2, True)
+    assert row_cheap.uid == row_exact.uid  # same structure and level of theory
+    assert row_cheap.energy != row_exact.energy  # density fitting changed the SCF ...
+    (a,), (b,) = list(iter_densities(cheap)), list(iter_densities(exact))
+    assert density_error(a, b)["eps"] < 0.01  # ... far below the fit floor (1.05 %)
+    for bad in ("0", "-1e-9", "nan"):
+        with pytest.raises(SystemExit):
+            main(["reference", str(tmp_path / "in.xyz"), "-o", str(cheap), f"--conv-tol={bad}"])
+        assert "must be a positive number" in capsys.readouterr().err
+
+
 @pytest.mark.slow
 def test_killed_reference_run_keeps_its_rows_and_resumes_exactly_once(tmp_path):
     """kill -9 mid-run: finished rows are already visible and kept; the rerun computes only the rest."""

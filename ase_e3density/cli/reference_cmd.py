@@ -19,12 +19,23 @@ def add_parser(sub) -> None:
     ref.add_argument("--charge", type=int, default=None, help="total charge (default: atoms.info['charge'] or 0)")
     ref.add_argument("--spin", type=int, default=None, help="2S (default: atoms.info['spin'] or lowest)")
     ref.add_argument("--grid-level", type=int, default=3, choices=range(10), metavar="{0..9}", help="PySCF DFT grid level")
+    ref.add_argument("--conv-tol", type=_positive, default=1e-9, metavar="HARTREE",
+                     help="SCF energy convergence threshold (default 1e-9)")
+    ref.add_argument("--density-fit", action="store_true",
+                     help="Coulomb and exchange in the SCF through PySCF's density fitting (its JK-fit basis)")
     ref.add_argument("--no-stability-check", action="store_true",
                      help="skip PySCF's stability analysis of closed-shell solutions (done when no spin is given)")
     ref.add_argument("--guess", choices=("minao", "atom", "huckel", "model"), default="minao",
                      help="SCF initial guess: PySCF's, or 'model' (one Kohn-Sham step from the predicted density)")
     ref.add_argument("--model", default=None, help="model for --guess model (default: the shipped default)")
     ref.set_defaults(func=run)
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if not value > 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,15 +68,17 @@ def _compute(args, structures, aux: str, db) -> int:
             continue
         start = time.perf_counter()
         try:
-            result = run_dft(atoms, xc=args.xc, basis=args.basis, grid_level=args.grid_level,
-                             check_stability=not args.no_stability_check, guess=_guess(args, atoms))
+            result = run_dft(atoms, xc=args.xc, basis=args.basis, grid_level=args.grid_level, conv_tol=args.conv_tol,
+                             check_stability=not args.no_stability_check, guess=_guess(args, atoms),
+                             density_fit=args.density_fit)
             density = fit_density(result, aux)
             eps = fit_error_vs_dft(density, result)
         except Exception as exc:  # one bad structure must not stop a long run
             failed += 1
             progress(f"[{n}/{total}] {source} {atoms.get_chemical_formula()}: FAILED: {exc}")
             continue
-        write_density_row(db, density, uid, source=source, fit_eps=eps)
+        write_density_row(db, density, uid, source=source, fit_eps=eps, grid_level=args.grid_level,
+                          conv_tol=args.conv_tol, density_fit=args.density_fit)
         done.add(uid)
         progress(f"[{n}/{total}] {source} {atoms.get_chemical_formula()}: E={result.energy:.6f} eV "
                  f"fit eps={eps:.3f}% {result.info['scf_cycles']} SCF iterations ({time.perf_counter() - start:.1f} s)")

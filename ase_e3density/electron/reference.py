@@ -54,12 +54,13 @@ def _charge_and_spin(atoms: Atoms, charge, spin) -> tuple[int, int | None]:
 
 def run_dft(atoms: Atoms, xc: str = "PBE0", basis: str = "cc-pvdz", charge: int | None = None,
             spin: int | None = None, grid_level: int = 3, conv_tol: float = 1e-9, verbose: int = 0,
-            check_stability: bool = True, guess="minao") -> DFTResult:
+            check_stability: bool = True, guess="minao", density_fit: bool = False) -> DFTResult:
     """Kohn-Sham DFT with PySCF: RKS for closed shells, UKS when ``spin`` (2S) > 0.
 
     ``guess``: a PySCF ``init_guess`` name ("minao", "atom", "huckel", ...) or a callable that takes
     the built ``Mole`` and returns ``dm0`` (e.g. a model's guess, :func:`ase_e3density.scf.initial_guess`).
-    ``info["scf_cycles"]`` holds the number of SCF iterations.
+    ``info["scf_cycles"]`` holds the number of SCF iterations. ``density_fit``: Coulomb and exchange
+    through PySCF's density fitting (``mf.density_fit()``, its default JK-fit basis for ``basis``).
 
     ``charge`` and ``spin`` default to ``atoms.info["charge"]`` / ``atoms.info["spin"]``;
     with no spin given, an odd electron count gets a doublet and an even one a singlet, whose
@@ -87,6 +88,8 @@ def run_dft(atoms: Atoms, xc: str = "PBE0", basis: str = "cc-pvdz", charge: int 
     mol = gto.M(atom=[(s, tuple(p)) for s, p in zip(atoms.get_chemical_symbols(), atoms.positions)],
                 unit="Angstrom", basis=basis, charge=charge, spin=spin, verbose=verbose)
     mf = (dft.RKS(mol) if spin == 0 else dft.UKS(mol))
+    if density_fit:
+        mf = mf.density_fit()
     mf.xc, mf.conv_tol, mf.grids.level = xc, conv_tol, grid_level
     if callable(guess):
         energy = mf.kernel(dm0=guess(mol))
