@@ -23,15 +23,20 @@ TEST_SETS = [("8 waters", "data/water/test_8.db"), ("12 waters", "data/water/tes
              ("16 waters", "data/water/test_16.db")]
 
 
-def evaluate(model: str, db: str, level: int) -> tuple[str, dict]:
-    """The printed table of `e3density evaluate` and its JSON summary."""
+def evaluate_cli(args: list[str]) -> tuple[str, dict]:
+    """The printed table of `e3density evaluate ARGS` and its JSON output."""
     with tempfile.TemporaryDirectory() as tmp:
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
-            code = cli(["evaluate", model, db, "--grid-level", str(level), "--json", f"{tmp}/e.json"])
+            code = cli(["evaluate", *args, "--json", f"{tmp}/e.json"])
         if code:
-            raise SystemExit(f"e3density evaluate {model} {db} failed")
+            raise SystemExit(f"e3density evaluate {' '.join(args)} failed")
         return out.getvalue(), json.loads(Path(f"{tmp}/e.json").read_text())
+
+
+def evaluate(model: str, db: str, level: int) -> tuple[str, dict]:
+    """The printed table of `e3density evaluate` and its JSON summary."""
+    return evaluate_cli([model, db, "--grid-level", str(level)])
 
 
 def card(model_name: str, level: int) -> str:

@@ -9,14 +9,10 @@ best epoch) or from `e3density evaluate` on the split recorded in the file, run 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
-import json
-import tempfile
 from pathlib import Path
 
-from ase_e3density.cli import main as cli
 from ase_e3density.models import load_model, resolve_model_path
+from make_model_card import evaluate_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 SPLITS = [("validation", "validation (random 10 %, used for model selection)"),
@@ -27,14 +23,7 @@ TEMPERATURES = "100,300"
 
 def evaluate(model: str, db: str, split: str) -> tuple[str, dict]:
     """The printed table of `e3density evaluate` on one split, and its JSON."""
-    with tempfile.TemporaryDirectory() as tmp:
-        out = io.StringIO()
-        with contextlib.redirect_stdout(out):
-            code = cli(["evaluate", model, db, "--split", split, "--temperatures", TEMPERATURES,
-                        "--json", f"{tmp}/e.json"])
-        if code:
-            raise SystemExit(f"e3density evaluate {model} {db} --split {split} failed")
-        return out.getvalue(), json.loads(Path(f"{tmp}/e.json").read_text())
+    return evaluate_cli([model, db, "--split", split, "--temperatures", TEMPERATURES])
 
 
 def card(model_name: str, data: str) -> str:

@@ -9,7 +9,7 @@ import yaml
 
 from ..errors import ConfigError
 
-__all__ = ["TrainConfig", "RESUMABLE_CHANGES", "read_yaml_mapping", "known_options", "check_options"]
+__all__ = ["TrainConfig", "RESUMABLE_CHANGES", "read_yaml_mapping", "known_options", "options_from_yaml", "check_options"]
 
 # Settings that may change between a run and its resume; any other change is refused.
 RESUMABLE_CHANGES = ("epochs", "time_budget_minutes", "early_stopping_patience", "validate_every", "output")
@@ -56,12 +56,7 @@ class TrainConfig:
 
     @classmethod
     def from_yaml(cls, path) -> "TrainConfig":
-        path = Path(path)
-        raw = read_yaml_mapping(path, "training configuration")
-        if "base_dir" in raw:
-            raise ConfigError(f"{path}: base_dir is not an option (paths are relative to the YAML file)")
-        return cls(**known_options(cls, raw, str(path), {"train": "an ase.db of reference densities"}),
-                   base_dir=str(path.resolve().parent))
+        return cls(**options_from_yaml(cls, path, {"train": "an ase.db of reference densities"}))
 
     def path(self, key: str) -> Path | None:
         """The path option ``key`` resolved against ``base_dir``."""
@@ -86,6 +81,15 @@ def read_yaml_mapping(path: Path, what: str) -> dict:
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of options, got {type(raw).__name__}")
     return raw
+
+
+def options_from_yaml(cls, path, required: dict[str, str]) -> dict:
+    """The options of the dataclass ``cls`` in the YAML file ``path``, with ``base_dir`` its folder."""
+    path = Path(path)
+    raw = read_yaml_mapping(path, "training configuration")
+    if "base_dir" in raw:
+        raise ConfigError(f"{path}: base_dir is not an option (paths are relative to the YAML file)")
+    return {**known_options(cls, raw, str(path), required), "base_dir": str(path.resolve().parent)}
 
 
 def known_options(cls, raw: dict, where: str, required: dict[str, str]) -> dict:

@@ -5,7 +5,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ...errors import ConfigError
-from ..config import check_options, known_options, read_yaml_mapping
+from ..config import check_options, options_from_yaml
 
 __all__ = ["PhononTrainConfig", "PHONON_KIND", "RESUMABLE"]
 
@@ -57,12 +57,7 @@ class PhononTrainConfig:
 
     @classmethod
     def from_yaml(cls, path) -> "PhononTrainConfig":
-        path = Path(path)
-        raw = read_yaml_mapping(path, "training configuration")
-        if "base_dir" in raw:
-            raise ConfigError(f"{path}: base_dir is not an option (paths are relative to the YAML file)")
-        raw = known_options(cls, raw, str(path), {"data": "an ase.db written by `e3density phonons`"})
-        return cls(**raw, base_dir=str(path.resolve().parent))
+        return cls(**options_from_yaml(cls, path, {"data": "an ase.db written by `e3density phonons`"}))
 
     def path(self, key: str) -> Path:
         return (Path(self.base_dir) / getattr(self, key)).resolve()
