@@ -266,3 +266,14 @@ def test_train_resume_evaluate(tmp_path, capsys):
     result = json.loads((tmp_path / "eval.json").read_text())
     assert result["n"] == 3 and sorted(result["per_structure"]["prototype"]) == ["L12"] * 3
     assert result["cv_mae_300"] == pytest.approx(meta["metrics"]["held_out"]["cv_mae_300"], rel=1e-4)
+
+
+def test_virtual_crystal_pairs_are_checked_against_the_training_domain():
+    from ase_e3density.models import shipped_model_path
+
+    shipped = load_model(shipped_model_path("phonon"))
+    cu = bulk("Cu", "fcc", 3.6)
+    # Cu-Au met in training (Cu3Au, CuAu); Cu-Ni never did: only the minority element of a site reveals it
+    assert shipped.predict_dos(cu, occupancy=[{"Cu": 0.5, "Au": 0.5}]).info["domain_warnings"] == []
+    reasons = shipped.predict_dos(cu, occupancy=[{"Cu": 0.7, "Ni": 0.3}]).info["domain_warnings"]
+    assert any("Ni-Cu" in r and "virtual crystal" in r for r in reasons)
