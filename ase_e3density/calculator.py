@@ -255,12 +255,11 @@ class E3DensityCalculator(Calculator):
         dos = self._dos_of(atoms, None)
         self._phonon_dos, self._used_occupancy = dos, atoms.info.get("occupancy")
         t = self.parameters["temperatures"]
-        tp = dos.thermal_properties(t)
+        tp, volumetric, gravimetric = dos.thermal_summary(t)
         pick = (lambda a: float(a[0])) if np.ndim(t) == 0 else np.asarray
         self.results = {"heat_capacity": pick(tp.heat_capacity), "vibrational_entropy": pick(tp.entropy),
                         "vibrational_free_energy": pick(tp.free_energy), "vibrational_energy": pick(tp.internal_energy),
-                        "volumetric_heat_capacity": pick(dos.volumetric_heat_capacity(np.atleast_1d(t))),
-                        "gravimetric_heat_capacity": pick(dos.gravimetric_heat_capacity(np.atleast_1d(t))),
+                        "volumetric_heat_capacity": pick(volumetric), "gravimetric_heat_capacity": pick(gravimetric),
                         "domain_warnings": list(dos.info["domain_warnings"])}
 
     def get_phonon_dos(self, atoms: Atoms | None = None, occupancy=None):

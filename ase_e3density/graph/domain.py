@@ -164,3 +164,12 @@ def domain_report(domain: dict, numbers: np.ndarray, edge_index: np.ndarray, len
                        f"{counts[a]} neighbours within {domain['cutoff']:g} Å (training: <= "
                        f"{domain['most_neighbours'][s_a]})")
     return reasons
+
+
+def unseen_site_pairs(domain: dict, site_numbers: list[np.ndarray], edge_index: np.ndarray) -> list[str]:
+    """Element pairs never met in training, when a site may hold several elements (a virtual crystal's
+    ``site_numbers``: the atomic numbers on each site): every element on a site with every one on each
+    neighbour."""
+    bonded = {(int(i), int(j)) for i, j in edge_index.T}
+    names = {_pair(a, b) for i, j in bonded for a in site_numbers[i] for b in site_numbers[j]}
+    return sorted(names - set(domain["shortest"]))

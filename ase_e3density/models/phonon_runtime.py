@@ -7,10 +7,10 @@ from functools import cached_property
 import numpy as np
 import torch
 from ase import Atoms
-from ase.data import atomic_numbers, chemical_symbols
+from ase.data import atomic_numbers
 
 from ..graph.checks import check_overlaps, check_structure
-from ..graph.domain import domain_report, edge_lengths
+from ..graph.domain import domain_report, edge_lengths, unseen_site_pairs
 from ..graph.inputs import crystal_batch_inputs
 from ..graph.neighbours import neighbour_list
 from ..graph.occupancy import site_occupancy
@@ -49,13 +49,9 @@ class DeployedPhononModel(DeployedModel):
         _, fractions, edge_index, shifts = graph
         reasons = domain_report(domain, atoms.numbers, edge_index, edge_lengths(atoms.positions, edge_index, shifts), 0.0)
         mixed = (fractions > 0).sum(axis=1) > 1
-        if mixed.any():  # a virtual crystal: every element on a site meets every element on its neighbours
+        if mixed.any():  # a virtual crystal: its minority elements are not in atoms.numbers
             numbers = np.array([atomic_numbers[s] for s in self.species])
-            present = [numbers[row > 0] for row in fractions]
-            pairs = {tuple(sorted((int(a), int(b)))) for i, j in {(int(i), int(j)) for i, j in edge_index.T}
-                     for a in present[i] for b in present[j]}
-            names = sorted(f"{chemical_symbols[a]}-{chemical_symbols[b]}" for a, b in pairs)
-            unseen = [n for n in names if n not in domain["shortest"]]
+            unseen = unseen_site_pairs(domain, [numbers[row > 0] for row in fractions], edge_index)
             if unseen and not any(r.startswith("element pairs") for r in reasons):
                 reasons.insert(0, f"element pairs {', '.join(unseen)} (of the virtual crystal's sites) within "
                                   f"{domain['cutoff']:g} Å never met in training")

@@ -86,9 +86,7 @@ def write_phonon_row(db, result, uid: str, source: str, settings: dict, versions
     temps = np.asarray(settings["temperatures"], dtype=float)
     with warnings.catch_warnings():  # imaginary modes are in the row's own columns
         warnings.simplefilter("ignore", ImaginaryModesWarning)
-        tp = dos.thermal_properties(temps, per="atom")
-        vol = dos.volumetric_heat_capacity(temps)
-        grav = dos.gravimetric_heat_capacity(temps)
+        tp, vol, grav = dos.thermal_summary(temps)
         zpe = dos.zero_point_energy("atom")
     mesh = settings["mesh"]
     kvp = {"uid": uid, "source": source, "generator": GENERATOR, "force_calculator": settings["calculator"],

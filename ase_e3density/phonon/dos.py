@@ -386,16 +386,31 @@ class PhononDOS:
 
     def volumetric_heat_capacity(self, temperatures, atoms=None):
         """Cv per volume in J/(K cm^3) of the crystal ``atoms`` (default: the stored structure)."""
-        atoms = self._structure(atoms)
         cv_atom = self.thermal_properties(temperatures, "atom").heat_capacity
-        value = cv_atom * len(atoms) / (units.AVOGADRO * atoms.get_volume() * units.CM3_PER_A3)
-        return self._one(value, temperatures)
+        return self._one(cv_atom * self._atoms_per_cm3_mol(self._structure(atoms)), temperatures)
 
     def gravimetric_heat_capacity(self, temperatures, atoms=None):
         """Cv per mass in J/(K g) of the crystal ``atoms`` (default: the stored structure; ASE's masses)."""
-        atoms = self._structure(atoms)
         cv_atom = self.thermal_properties(temperatures, "atom").heat_capacity
-        return self._one(cv_atom * len(atoms) / atoms.get_masses().sum(), temperatures)
+        return self._one(cv_atom * self._atoms_per_gram_mol(self._structure(atoms)), temperatures)
+
+    def thermal_summary(self, temperatures, atoms=None) -> tuple[ThermalProperties, np.ndarray, np.ndarray]:
+        """Thermal properties per mole of atoms, Cv per volume (J/(K cm^3)) and Cv per mass (J/(K g)) at
+        ``temperatures``, from one sum over the modes (the three methods above would each sum again)."""
+        atoms = self._structure(atoms)
+        tp = self.thermal_properties(np.atleast_1d(temperatures), "atom")
+        return (tp, tp.heat_capacity * self._atoms_per_cm3_mol(atoms),
+                tp.heat_capacity * self._atoms_per_gram_mol(atoms))
+
+    @staticmethod
+    def _atoms_per_cm3_mol(atoms) -> float:
+        """Moles of atoms per cm^3 of the crystal."""
+        return len(atoms) / (units.AVOGADRO * atoms.get_volume() * units.CM3_PER_A3)
+
+    @staticmethod
+    def _atoms_per_gram_mol(atoms) -> float:
+        """Moles of atoms per gram of the crystal."""
+        return len(atoms) / atoms.get_masses().sum()
 
     @staticmethod
     def _one(values: np.ndarray, temperatures):

@@ -39,8 +39,7 @@ class PhononEvaluator:
         if not np.isfinite(values).all():
             raise E3DensityError("the model gave non-finite results (NaN or inf)")
         dos = self.model.to_dos(item.atoms, values, fractions=graph[1])
-        tp = dos.thermal_properties(TEMPERATURES)
-        vol, grav = dos.volumetric_heat_capacity(TEMPERATURES), dos.gravimetric_heat_capacity(TEMPERATURES)
+        tp, vol, grav = dos.thermal_summary(TEMPERATURES)
         scalars: dict = {"n_atoms": len(item.atoms)}
         for k, t in enumerate(TEMPERATURES):
             scalars[temperature_key("cv_atom", t)] = float(tp.heat_capacity[k])

@@ -15,7 +15,7 @@ from ...graph.occupancy import site_occupancy
 from ...phonon.database import read_phonon_dos, temperature_key
 from ...phonon.targets import dos_on_grid
 
-__all__ = ["CrystalSample", "read_rows", "make_samples", "split", "collate"]
+__all__ = ["CrystalSample", "read_rows", "make_samples", "reference_cv", "split", "collate"]
 
 
 @dataclass
@@ -63,12 +63,18 @@ def make_samples(rows, species: list[str], cutoff: float, grid, temperatures, si
         atoms = dos.atoms
         edge_index, shifts = neighbour_list(atoms, cutoff)
         graph = (atoms.positions, site_occupancy(atoms, species), edge_index, shifts)
-        cv = [row.get(temperature_key("cv_atom", t)) for t in temperatures]
-        reference_cv = np.array(cv, dtype=float) if None not in cv else dos.heat_capacity(temperatures)
         samples.append(CrystalSample(uid=row.uid, name=str(row.get("name", atoms.get_chemical_formula())),
                                      prototype=str(row.get("prototype", "")), atoms=atoms, graph=graph,
-                                     target=dos_on_grid(dos, grid, sigma), reference_cv=np.atleast_1d(reference_cv)))
+                                     target=dos_on_grid(dos, grid, sigma),
+                                     reference_cv=reference_cv(row, dos, temperatures)))
     return samples
+
+
+def reference_cv(row, dos, temperatures) -> np.ndarray:
+    """The generator's Cv (J/(K mol-atoms)) at ``temperatures``: the row's ``cv_atom_T`` columns (sums over
+    its mesh modes), or the same sums from its stored DOS for temperatures the row has no column for."""
+    values = [row.get(temperature_key("cv_atom", t)) for t in temperatures]
+    return np.array([float(dos.heat_capacity(t)) if v is None else float(v) for t, v in zip(temperatures, values)])
 
 
 def split(samples: list[CrystalSample], test_prototypes, validation_fraction: float, test_fraction: float,

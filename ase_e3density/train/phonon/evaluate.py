@@ -5,9 +5,9 @@ import numpy as np
 
 from ...errors import E3DensityError
 from ...models.phonon_runtime import DeployedPhononModel
-from ...phonon.database import read_phonon_dos, temperature_key
+from ...phonon.database import read_phonon_dos
 from ...phonon.targets import compare_dos, dos_on_grid
-from .data import read_rows
+from .data import read_rows, reference_cv
 
 __all__ = ["evaluate_phonon_model", "SPLITS"]
 
@@ -42,8 +42,7 @@ def evaluate_phonon_model(model: DeployedPhononModel, path, split: str | None = 
     doses = [read_phonon_dos(r) for r in rows]
     predicted = model.forward([model.checked_graph(d.atoms) for d in doses])
     reference = np.stack([dos_on_grid(d, grid) for d in doses])
-    mesh_cv = np.stack([[r.get(temperature_key("cv_atom", t)) if r.get(temperature_key("cv_atom", t)) is not None
-                         else float(d.heat_capacity(t)) for t in temps] for r, d in zip(rows, doses)])
+    mesh_cv = np.stack([reference_cv(r, d, temps) for r, d in zip(rows, doses)])
     out = compare_dos(grid, predicted, reference, temps, reference_cv=mesh_cv)
     floor = compare_dos(grid, reference, reference, temps, reference_cv=mesh_cv)
     out["floor"] = {k: v for k, v in floor.items() if k.startswith("cv_mae")}
