@@ -164,6 +164,26 @@ def test_evaluate_command_equals_density_error(reference_db, tmp_path, capsys):
     assert result["structures"][0]["eps"] == pytest.approx(direct["eps"], rel=1e-9)
     assert result["structures"][0]["eps_l2"] == pytest.approx(direct["eps_l"][2], rel=1e-9)
     assert result["model_checksum"] == model.checksum
+    assert main(["evaluate", str(path), str(reference_db), str(reference_db), "--grid-level", "1",
+                 "--json", str(tmp_path / "pooled.json")]) == 0
+    assert "mean over 16 structures" in capsys.readouterr().out
+    pooled = json.loads((tmp_path / "pooled.json").read_text())
+    assert pooled["summary"]["eps"] == pytest.approx(result["summary"]["eps"], rel=1e-12)
+
+
+def test_several_training_databases_keep_the_first_ones_split(reference_db, tmp_path):
+    from ase_e3density.train.loop import load_data
+
+    second = tmp_path / "second.db"
+    second.write_bytes(Path(reference_db).read_bytes())
+    alone = load_data(tiny_config(reference_db, tmp_path / "a"), tmp_path / "a", 0, 1)
+    both = load_data(tiny_config(reference_db, tmp_path / "b", train=[str(reference_db), str(second)]), tmp_path / "b", 0, 1)
+    assert len(both.train_set) == 2 * len(alone.train_set) and len(both.val_set) == 2 * len(alone.val_set)
+    n_val = len(alone.val_set)
+    for a, b in zip(alone.val_set, both.val_set[:n_val]):
+        np.testing.assert_array_equal(a.density.atoms.positions, b.density.atoms.positions)
+    first_val = {s.density.atoms.positions.tobytes() for s in alone.val_set}
+    assert {s.density.atoms.positions.tobytes() for s in both.val_set[n_val:]} != first_val  # its own seeded split
 
 
 def test_config_is_checked_before_any_data_is_loaded(tmp_path):
@@ -176,6 +196,8 @@ def test_config_is_checked_before_any_data_is_loaded(tmp_path):
         "train: x.db\nfree_atom: zero\n": "option free_atom: must be one of pyscf, mean",
         "epochs: 3\n": "'train'.*is required",
         "train: [unclosed\n": "not valid YAML",
+        "train: []\n": "option train: expected a database path or a non-empty list",
+        "train: [a.db, 3]\n": "option train: expected a database path or a non-empty list",
     }
     for k, (text, pattern) in enumerate(cases.items()):
         path = tmp_path / f"bad{k}.yaml"

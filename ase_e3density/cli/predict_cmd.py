@@ -74,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
         return _run_phonons(args, path, frames, calc, start)
     model = calc.model
     trained_on = model.metadata.get("provenance", {}).get("train", "unrecorded data")
+    trained_on = " + ".join(trained_on) if isinstance(trained_on, list) else trained_on
     print(f"model:       {args.model or 'default (embedded)'} ({model.basis.name}; trained on {trained_on}; "
           f"checksum {model.checksum[:12]})")
     if len(frames) > 1:

@@ -21,7 +21,8 @@ def add_parser(sub) -> None:
 
     ev = sub.add_parser("evaluate", help="accuracy of a model on a reference database")
     ev.add_argument("model", help="shipped model name or deployed model file")
-    ev.add_argument("reference", help="ase.db written by `e3density reference`")
+    ev.add_argument("reference", nargs="+", help="ase.db written by `e3density reference` (several: pooled into one "
+                                                 "table and one summary)")
     ev.add_argument("--grid-level", type=int, default=2, choices=range(1, 6), metavar="{1..5}",
                     help="quadrature level for eps_rho (1-5)")
     ev.add_argument("--mu-monomer", type=float, metavar="E_ANGSTROM",
@@ -78,20 +79,25 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from ..electron.evaluation import ReferenceOnGrid, compare, summarise
     from ..electron.free_atoms import load_free_atoms
 
-    require_file(args.reference, "reference database")
+    for path in args.reference:
+        require_file(path, "reference database")
     from ..models import read_metadata, resolve_model_path
 
     if read_metadata(resolve_model_path(args.model)).get("model_kind") == "phonon_dos":
+        if len(args.reference) > 1:
+            raise E3DensityError("phonon models: evaluate one reference database at a time")
+        args.reference = args.reference[0]
         return run_evaluate_phonons(args)
     if args.mu_monomer is not None and not (math.isfinite(args.mu_monomer) and args.mu_monomer > 0):
         raise E3DensityError(f"--mu-monomer must be a positive dipole in e·Å, got {args.mu_monomer}")
     calc = E3DensityCalculator(args.model)
-    refs = list(iter_densities(args.reference))
+    sources = " ".join(args.reference)
+    refs = [ref for path in args.reference for ref in iter_densities(path)]
     if not refs:
-        raise E3DensityError(f"{args.reference} holds no reference densities")
+        raise E3DensityError(f"{sources} holds no reference densities")
     other = sorted({ref.basis.name for ref in refs} - {calc.model.basis.name})
     if other:
-        raise E3DensityError(f"{args.reference} holds densities in {', '.join(other)}; the model predicts "
+        raise E3DensityError(f"{sources} holds densities in {', '.join(other)}; the model predicts "
                              f"{calc.model.basis.name}: compare like with like")
     lmax = max((ref.basis[s].lmax for ref in refs for s in set(ref.atoms.get_chemical_symbols())), default=0)
     ls = range(lmax + 1)
@@ -127,7 +133,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
               f"{summary['molecule_charge_max']:.4f} e), dipole RMS {summary['molecule_dipole_rms']:.4f} e·Å, "
               f"pooled over {sum(r.get('n_molecules', 0) for r in rows)} molecules")
     given = f" --mu-monomer {args.mu_monomer}" if args.mu_monomer is not None else ""
-    print(f"command: e3density evaluate {args.model} {args.reference} --grid-level {args.grid_level}{given}")
+    print(f"command: e3density evaluate {args.model} {sources} --grid-level {args.grid_level}{given}")
     if args.json:
         Path(args.json).write_text(json.dumps({"structures": rows, "summary": summary,
                                                "model_checksum": calc.model.checksum}, indent=1))

@@ -33,7 +33,7 @@ def count_parameters(study: Study, hidden_lmax: int, channels: int) -> int:
 
     config = study.train_config(RunSpec(hidden_lmax, None, 0, channels), Path("."))
     options = dict(config.model)
-    species = options.pop("species", None) or species_of(config.path("train"))
+    species = options.pop("species", None) or species_of(*config.train_paths())
     model = DensityModel(ModelConfig(species=species, **options))
     return sum(p.numel() for p in model.parameters())
 
@@ -102,7 +102,9 @@ def train_run(study: Study, spec: RunSpec, folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     config = study.train_config(spec, folder.resolve())
     options = config.to_dict()  # absolute paths: `e3density train runs/NAME/config.yaml` reruns it as it is
-    options.update({key: str(config.path(key)) for key in ("train", "validation", "output") if options[key]})
+    options.update({key: str(config.path(key)) for key in ("validation", "output") if options[key]})
+    paths = [str(p) for p in config.train_paths()]
+    options["train"] = paths[0] if isinstance(config.train, str) else paths
     with atomic_path(folder / "config.yaml") as tmp:
         tmp.write_text(yaml.safe_dump(options, sort_keys=False))
     return train(config, resume=True, command=f"e3density hierarchy (run {spec.name})")

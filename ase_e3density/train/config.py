@@ -23,7 +23,7 @@ class TrainConfig:
     folder when read with :meth:`from_yaml`, else the working directory).
     """
 
-    train: str                                   # ase.db of reference densities
+    train: str | list                            # ase.db of reference densities, or a list of them
     output: str = "runs/model"                   # run directory: checkpoint.pt, best.pt, log.jsonl, model.pt
     validation: str | None = None                # separate ase.db; else a fraction of `train`
     validation_fraction: float = 0.1
@@ -57,6 +57,11 @@ class TrainConfig:
     @classmethod
     def from_yaml(cls, path) -> "TrainConfig":
         return cls(**options_from_yaml(cls, path, {"train": "an ase.db of reference densities"}))
+
+    def train_paths(self) -> list[Path]:
+        """The training databases, resolved against ``base_dir`` (one or several)."""
+        names = [self.train] if isinstance(self.train, str) else self.train
+        return [(Path(self.base_dir) / name).resolve() for name in names]
 
     def path(self, key: str) -> Path | None:
         """The path option ``key`` resolved against ``base_dir``."""
@@ -131,6 +136,8 @@ def _type_ok(value, annotation) -> bool:
 def check(config: TrainConfig) -> None:
     """Raise :class:`ConfigError` naming the first option with a wrong type or value."""
     check_options(config, _RANGES, _CHOICES)
+    if isinstance(config.train, list) and not (config.train and all(isinstance(t, str) for t in config.train)):
+        raise ConfigError(f"option train: expected a database path or a non-empty list of them, got {config.train!r}")
     _check_model(config.model)
 
 

@@ -121,47 +121,56 @@ def previous_state(path: Path, config: TrainConfig) -> dict | None:
     return state
 
 
-def species_of(path) -> list[str]:
-    """Elements present in a reference database, in order of atomic number."""
-    found = {s for d in iter_densities(path) for s in d.atoms.get_chemical_symbols()}
+def species_of(*paths) -> list[str]:
+    """Elements present in reference databases, in order of atomic number."""
+    found = {s for path in paths for d in iter_densities(path) for s in d.atoms.get_chemical_symbols()}
     return sorted(found, key=atomic_numbers.__getitem__)
 
 
 def load_data(config: TrainConfig, out: Path, rank: int, world: int) -> Run:
-    """Read the reference data and split it into training and validation sets."""
-    train_path = config.path("train")
-    if not train_path.is_file():
-        raise ConfigError(f"option train: no such database {train_path}")
+    """Read the reference data and split it into training and validation sets.
+
+    With several training databases and no separate validation database, each database is split on its
+    own (the first with ``seed``, database i with ``(seed, i)``), so the validation set holds each one's share
+    and adding a database leaves the first one's split as it was.
+    """
+    train_paths = config.train_paths()
+    for path in train_paths:
+        if not path.is_file():
+            raise ConfigError(f"option train: no such database {path}")
     if config.validation and not config.path("validation").is_file():
         raise ConfigError(f"option validation: no such database {config.path('validation')}")
     options = dict(config.model)
-    species = options.pop("species", None) or species_of(train_path)
+    species = options.pop("species", None) or species_of(*train_paths)
     try:
         mcfg = ModelConfig(species=species, **options)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"option model: {exc}") from exc
     basis = load_basis(mcfg.basis)
     max_dim = max(basis[s].n_functions for s in species)
-    if rank == 0:
-        print(f"loading {train_path}", file=sys.stderr, flush=True)
     limit = config.max_structures if config.validation else None  # a seeded split needs every row
     coulomb = config.coulomb_weight > 0
-    samples = load_samples(train_path, species, mcfg.cutoff, max_dim, limit=limit, progress=rank == 0,
-                           coulomb=coulomb)
-    names = {s.density.basis.name for s in samples}
-    if names != {basis.name}:
-        raise E3DensityError(f"training data is in {sorted(names)}, the model predicts {basis.name}")
-    if config.validation:
-        train_set = samples
-        val_set = load_samples(config.path("validation"), species, mcfg.cutoff, max_dim, coulomb=coulomb)
-    else:
-        order = np.random.default_rng(config.seed).permutation(len(samples))
+    train_set, val_set = [], []
+    for i, path in enumerate(train_paths):
+        if rank == 0:
+            print(f"loading {path}", file=sys.stderr, flush=True)
+        samples = load_samples(path, species, mcfg.cutoff, max_dim, limit=limit, progress=rank == 0, coulomb=coulomb)
+        names = {s.density.basis.name for s in samples}
+        if names - {basis.name}:
+            raise E3DensityError(f"{path}: training data is in {sorted(names)}, the model predicts {basis.name}")
+        if config.validation:
+            train_set += samples
+            continue
+        order = np.random.default_rng(config.seed if i == 0 else (config.seed, i)).permutation(len(samples))
         n_val = max(1, int(round(config.validation_fraction * len(samples))))
-        val_set, train_set = [samples[i] for i in order[:n_val]], [samples[i] for i in order[n_val:]]
+        val_set += [samples[j] for j in order[:n_val]]
+        train_set += [samples[j] for j in order[n_val:]]
+    if config.validation:
+        val_set = load_samples(config.path("validation"), species, mcfg.cutoff, max_dim, coulomb=coulomb)
     if config.max_structures:
         train_set = train_set[: config.max_structures]
     if not train_set or not val_set:
-        raise E3DensityError(f"{train_path}: too few structures for a training and a validation set")
+        raise E3DensityError(f"{', '.join(map(str, train_paths))}: too few structures for a training and a validation set")
     if "avg_neighbours" not in options:  # the user's value wins
         mcfg.avg_neighbours = float(np.mean([s.edge_index.shape[1] / len(s.species) for s in train_set]))
     return Run(config, out, rank, world, getattr(torch, config.dtype), torch.device(config.device), mcfg,
