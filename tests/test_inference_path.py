@@ -49,9 +49,13 @@ def model():
 
 
 def test_chunked_and_unchunked_paths_give_the_same_coefficients(model):
-    for atoms in (water_box(), molecule("CH3CONH2")):
+    lonely = molecule("CH3CONH2") + molecule("H2O")
+    lonely.positions[-3:] += [12.0, 0.0, 0.0]
+    lonely = lonely + lonely[-3:-2]  # an oxygen with no neighbour: a block of receivers without edges
+    lonely.positions[-1] += [0.0, 9.0, 0.0]
+    for atoms in (water_box(), molecule("CH3CONH2"), lonely):
         reference = predict(plain(model), atoms)  # e3nn's modules, all edges at once
-        for edge_chunk in (0, 97, 100000):  # several chunks, the last one short
+        for edge_chunk in (0, 1, 97, 100000):  # blocks of one receiver; several blocks, the last one short
             np.testing.assert_allclose(predict(prepared(model, edge_chunk), atoms), reference, atol=1e-6, rtol=0)
 
 
@@ -109,7 +113,8 @@ def test_shipped_model_runs_the_dense_path_with_the_files_numbers():
     loaded = load_model(resolve_model_path("default"), dtype="float64")
     module = loaded.module
     assert module.fused and runtime.EDGE_CHUNK > 0
-    atoms = water_box()
+    atoms = water_box().repeat((2, 2, 2))  # 288 atoms: more edges than one block of receivers
+    assert loaded.checked_graph(atoms, 0.0)[2].shape[1] > module.block_edges()
     dense = loaded.predict(atoms)
     try:
         plain(module)

@@ -261,6 +261,34 @@ class Interaction(torch.nn.Module):
             pooled.index_add_(0, receiver[start:stop], self._messages(sent, edge_sh[start:stop], edge_radial[start:stop]))
         return self._output(h, pooled, skip)
 
+    @torch.jit.export
+    def forward_blocks(self, h: torch.Tensor, edge_sh: torch.Tensor, edge_radial: torch.Tensor,
+                       sender: torch.Tensor, receiver: torch.Tensor, atom_bounds: List[int],
+                       edge_bounds: List[int]) -> torch.Tensor:
+        """The dense path one block of receiving atoms at a time (edges sorted by receiver).
+
+        Block k holds atoms ``atom_bounds[k]:atom_bounds[k+1]`` and their incoming edges
+        ``edge_bounds[k]:edge_bounds[k+1]``; its messages (``edge_chunk`` edges at a time) are pooled into a
+        small buffer and go through
+        the output map and the gate at once, so no (atoms x messages) array exists and each block's work
+        stays in cache. Same numbers as :meth:`forward` (summation order within an atom aside).
+        """
+        both = torch.addmm(self.bias_in, h, self.weight_in)
+        x, skip = both[:, :self.n_in], both[:, self.n_in:]
+        parts: List[torch.Tensor] = []
+        for k in range(len(atom_bounds) - 1):
+            a, b = atom_bounds[k], atom_bounds[k + 1]
+            e0, e1 = edge_bounds[k], edge_bounds[k + 1]
+            pooled = torch.zeros((b - a, self.n_mid), dtype=h.dtype, device=h.device)
+            step = self.edge_chunk if self.edge_chunk > 0 else max(e1 - e0, 1)
+            for start in range(e0, e1, step):
+                stop = min(start + step, e1)
+                sent = x.index_select(0, sender[start:stop])
+                pooled.index_add_(0, receiver[start:stop] - a,
+                                  self._messages(sent, edge_sh[start:stop], edge_radial[start:stop]))
+            parts.append(self._output(h[a:b], pooled, skip[a:b]))
+        return torch.cat(parts, dim=0)
+
     def _output(self, h: torch.Tensor, pooled: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
         """Gate of linear_out(pooled) + self-connection, linear_out one irrep at a time."""
         n = h.shape[0]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 import torch
 from ase.data import atomic_numbers
@@ -22,6 +22,9 @@ from ..electron.basis import load_basis
 from .blocks import Interaction
 from .radial import BesselBasis
 from ..errors import E3DensityError
+
+BLOCK_CHUNKS = 16
+"""Edge chunks per block of receiving atoms on the dense path (a block's pooled messages stay in cache)."""
 
 
 @dataclass
@@ -116,6 +119,8 @@ class DensityModel(torch.nn.Module):
         self.sh_monomials = torch.zeros(0)  # the harmonics as monomials of the unit vector (prepare_inference)
         self.sh_lmax = config.sh_lmax
         self.fused = False
+        self.edge_chunk = 0  # edges per chunk of the dense path (prepare_inference)
+        self.block_chunks = BLOCK_CHUNKS
         buffers = {name: b.clone() for name, b in self.named_buffers() if "." not in name}
         self.to(dtype)
         for name, b in buffers.items():  # keep float64 tables exact rather than round-tripped through float32
@@ -129,6 +134,7 @@ class DensityModel(torch.nn.Module):
         edges ``edge_chunk`` at a time (0: all at once). Call again after the weights or dtype change."""
         for layer in self.layers:
             layer.prepare(edge_chunk)
+        self.edge_chunk = edge_chunk
         with torch.no_grad():
             like = self.free_atom
             eye = torch.eye(self.last_dim, dtype=like.dtype, device=like.device)
@@ -180,10 +186,18 @@ class DensityModel(torch.nn.Module):
     def features(self, positions: torch.Tensor, species: torch.Tensor, edge_index: torch.Tensor,
                  edge_shift: torch.Tensor) -> List[torch.Tensor]:
         """Hidden features after the embedding and after every layer."""
+        dense = self.fused and not torch.is_grad_enabled()
+        blocked = dense and self.edge_chunk > 0 and edge_index.shape[1] > self.block_edges()
+        atom_bounds: List[int] = []
+        edge_bounds: List[int] = []
+        if blocked:  # edges sorted by receiver once; the layers then work one block of receivers at a time
+            receiver_sorted, order = torch.sort(edge_index[0], stable=True)
+            edge_index, edge_shift = edge_index.index_select(1, order), edge_shift.index_select(0, order)
+            atom_bounds, edge_bounds = self._blocks(receiver_sorted, positions.shape[0])
         sender, receiver = edge_index[1], edge_index[0]
         vectors = positions[sender] - positions[receiver] + edge_shift
         lengths = torch.linalg.norm(vectors, dim=1)
-        if self.fused and not torch.is_grad_enabled():  # the dense path: the same harmonics in a few operations
+        if dense:  # the dense path: the same harmonics in a few operations
             unit = vectors / lengths.clamp(min=1e-12).unsqueeze(1)
             edge_sh = torch.mm(self._monomials(unit), self.sh_monomials)
         else:
@@ -192,9 +206,25 @@ class DensityModel(torch.nn.Module):
         h = self.embedding(species)
         out = [h]
         for layer in self.layers:
-            h = layer(h, edge_sh, edge_radial, sender, receiver)
+            if blocked:
+                h = layer.forward_blocks(h, edge_sh, edge_radial, sender, receiver, atom_bounds, edge_bounds)
+            else:
+                h = layer(h, edge_sh, edge_radial, sender, receiver)
             out.append(h)
         return out
+
+    def block_edges(self) -> int:
+        """Incoming edges per block of receiving atoms on the dense path: ``BLOCK_CHUNKS`` edge chunks."""
+        return self.edge_chunk * self.block_chunks
+
+    def _blocks(self, receiver_sorted: torch.Tensor, n_atoms: int) -> Tuple[List[int], List[int]]:
+        """Blocks of consecutive receiving atoms with about :meth:`block_edges` incoming edges each."""
+        n_edges = receiver_sorted.shape[0]
+        per_block = max(1, (self.block_edges() * n_atoms) // max(n_edges, 1))
+        atom_bounds = list(range(0, n_atoms, per_block)) + [n_atoms]
+        starts = torch.tensor(atom_bounds, dtype=receiver_sorted.dtype, device=receiver_sorted.device)
+        edge_bounds: List[int] = torch.searchsorted(receiver_sorted, starts).tolist()
+        return atom_bounds, edge_bounds
 
     def forward(self, positions: torch.Tensor, species: torch.Tensor, edge_index: torch.Tensor,
                 edge_shift: torch.Tensor, total_charge: torch.Tensor, batch: torch.Tensor) -> torch.Tensor:
