@@ -18,7 +18,8 @@ from ..errors import E3DensityError
 from .density import AtomicDensity
 from .reference import _charge_and_spin, _pyscf, _pyscf_basis, _to_e3nn_matrix
 
-__all__ = ["build_mole", "guess_from_density", "semilocal_stand_in", "coulomb_matrix", "xc_matrix"]
+__all__ = ["build_mole", "guess_from_density", "semilocal_stand_in", "coulomb_matrix", "xc_matrix", "xc_matrices",
+           "exchange_matrix"]
 
 _AUX_BLOCK_BYTES = 2e8  # memory of one block of 3-centre integrals
 _GRID_BLOCK = 2000  # grid points per evaluation of the auxiliary functions
@@ -82,35 +83,58 @@ def coulomb_matrix(mol, auxmol, c: np.ndarray) -> np.ndarray:
 
 def xc_matrix(mol, auxmol, c: np.ndarray, xc: str, grids) -> np.ndarray:
     """``V_xc`` (Hartree) of the semilocal functional ``xc`` at the auxiliary density, on ``grids``."""
+    return xc_matrices(mol, auxmol, c, [xc], grids)[0]
+
+
+def xc_matrices(mol, auxmol, c: np.ndarray, xcs, grids) -> list[np.ndarray]:
+    """``V_xc`` of each semilocal functional in ``xcs`` at the auxiliary density, from one pass over ``grids``."""
     from pyscf.dft import numint
 
     ni = numint.NumInt()
-    xctype = ni._xc_type(xc)
-    deriv = 1 if xctype == "GGA" else 0
-    v = np.zeros((mol.nao, mol.nao))
+    types = [ni._xc_type(xc) for xc in xcs]
+    deriv = 1 if "GGA" in types else 0
+    v = np.zeros((len(xcs), mol.nao, mol.nao))
     for ao, _, weight, coords in ni.block_loop(mol, grids, mol.nao, deriv, max_memory=500):
         rho = np.concatenate([numint.eval_ao(auxmol, coords[s:s + _GRID_BLOCK], deriv=deriv) @ c
                               for s in range(0, len(coords), _GRID_BLOCK)], axis=-1)
         rho = np.where(rho[0] > 1e-12, rho, 0.0) if deriv else np.maximum(rho, 0.0)  # fits dip below zero
-        vxc = ni.eval_xc_eff(xc, rho, deriv=1, xctype=xctype)[1]
-        wv = weight * vxc
-        if deriv:
-            wv[0] *= 0.5  # the matrix is symmetrised below
-            aow = np.einsum("xgi,xg->gi", ao[:4], wv[:4])
-            v += ao[0].T @ aow
-        else:
-            v += 0.5 * (ao * wv[0][:, None]).T @ ao
-    return v + v.T
+        for k, (xc, xctype) in enumerate(zip(xcs, types)):
+            r = rho if xctype == "GGA" or not deriv else rho[0]
+            vxc = ni.eval_xc_eff(xc, r, deriv=1, xctype=xctype)[1]
+            wv = weight * vxc
+            if xctype == "GGA":
+                wv[0] *= 0.5  # the matrix is symmetrised below
+                v[k] += ao[0].T @ np.einsum("xgi,xg->gi", ao[:4], wv[:4])
+            else:
+                a0 = ao[0] if deriv else ao
+                v[k] += 0.5 * (a0 * wv[0][:, None]).T @ a0
+    return [m + m.T for m in v]
+
+
+def _occupied_dms(fock, overlap, nelec):
+    from scipy.linalg import eigh
+
+    _, orbitals = eigh(fock, overlap)
+    return [orbitals[:, :n] @ orbitals[:, :n].T for n in nelec]
+
+
+def exchange_matrix(mol, dms, auxbasis: str = "cc-pvdz-jkfit") -> np.ndarray:
+    """Density-fitted exchange ``K_ij = sum_kl (ik|jl) D_kl`` of spin density matrices ``dms`` (Hartree)."""
+    from pyscf import df
+
+    return df.DF(mol, auxbasis=auxbasis).get_jk(np.asarray(dms), with_j=False)[1]
 
 
 def guess_from_density(density: AtomicDensity, mol, xc: str = "PBE0", grids=None,
-                       unrestricted: bool | None = None) -> np.ndarray:
+                       unrestricted: bool | None = None, grid_level: int = 0,
+                       exact_exchange: bool = False) -> np.ndarray:
     """Initial AO density matrix for ``mol`` from ``density``: (nao, nao), or (2, nao, nao) if unrestricted.
 
-    ``grids``: PySCF grids for ``V_xc`` (default: level 3); ``unrestricted`` defaults to ``mol.spin != 0``.
+    ``grids``: PySCF grids for ``V_xc`` (default: built at ``grid_level``); ``unrestricted`` defaults to
+    ``mol.spin != 0``. ``exact_exchange``: for hybrids, a second step with the exact-exchange fraction
+    as density-fitted exchange of the first step's density matrix.
     """
     from pyscf import dft, scf
-    from scipy.linalg import eigh
 
     if abs(density.n_electrons - mol.nelectron) > 1e-3:
         raise E3DensityError(f"the density holds {density.n_electrons:.4f} electrons, the molecule {mol.nelectron}: "
@@ -118,13 +142,22 @@ def guess_from_density(density: AtomicDensity, mol, xc: str = "PBE0", grids=None
     auxmol, c = _auxmol(density, mol)
     if grids is None:
         grids = dft.gen_grid.Grids(mol)
-        grids.level = 3
+        grids.level = grid_level
         grids.build()
-    fock = scf.hf.get_hcore(mol) + coulomb_matrix(mol, auxmol, c) + xc_matrix(mol, auxmol, c, semilocal_stand_in(xc), grids)
-    _, orbitals = eigh(fock, mol.intor_symmetric("int1e_ovlp"))
+    overlap = mol.intor_symmetric("int1e_ovlp")
+    fock = scf.hf.get_hcore(mol) + coulomb_matrix(mol, auxmol, c)
+    hyb = dft.numint.NumInt().hybrid_coeff(xc) if dft.numint.NumInt()._xc_type(xc) in ("LDA", "GGA") else 0.0
     n_alpha, n_beta = mol.nelec
-    occupied = [orbitals[:, :n] for n in (n_alpha, n_beta)]
-    alpha, beta = (o @ o.T for o in occupied)
+    two_steps = exact_exchange and hyb != 0
+    functionals = [semilocal_stand_in(xc)] + ([xc] if two_steps else [])  # the hybrid's semilocal part alone
+    v_xc = xc_matrices(mol, auxmol, c, functionals, grids)
+    dms = _occupied_dms(fock + v_xc[0], overlap, (n_alpha, n_beta))
+    if two_steps:
+        fock = fock + v_xc[1]
+        k = exchange_matrix(mol, dms)
+        dms = [d for d in _occupied_dms(fock - hyb * k[0], overlap, (n_alpha,))] + \
+            [d for d in _occupied_dms(fock - hyb * k[1], overlap, (n_beta,))]
+    alpha, beta = dms
     if unrestricted if unrestricted is not None else mol.spin != 0:
         return np.stack([alpha, beta])
     if n_alpha != n_beta:
