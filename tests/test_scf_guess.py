@@ -113,6 +113,8 @@ def test_guess_options_give_pyscfs_energy(options):
     density = dft_density(water)
     dm0 = guess_from_density(density, mol, **options)
     assert np.einsum("ij,ji->", dm0, mol.intor("int1e_ovlp")) == pytest.approx(10, abs=1e-8)
+    # tagged with its orbitals, as PySCF's own guesses are (its first Fock build uses them)
+    assert np.abs((dm0.mo_coeff * dm0.mo_occ) @ dm0.mo_coeff.T - dm0).max() < 1e-12 and dm0.mo_occ.sum() == 10
     assert _scf(mol, dm0)[0] == pytest.approx(_scf(mol)[0], abs=1e-7)
 
 
@@ -124,6 +126,8 @@ def test_exact_exchange_step_open_shell_and_pure_functionals():
     overlap = mol.intor("int1e_ovlp")
     assert dm0.shape == (2, mol.nao, mol.nao)
     assert [np.einsum("ij,ji->", d, overlap) for d in dm0] == pytest.approx([5, 4], abs=1e-8)
+    for d, c, n in zip(dm0, dm0.mo_coeff, dm0.mo_occ):
+        assert np.abs((c * n) @ c.T - d).max() < 1e-12
     # a pure functional has no exact exchange: the option changes nothing
     assert np.allclose(guess_from_density(density, mol, xc="PBE", exact_exchange=True),
                        guess_from_density(density, mol, xc="PBE"), atol=1e-12)
