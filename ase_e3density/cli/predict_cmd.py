@@ -65,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
     frames = [atoms for _, atoms in read_structures([path], args.index)]
     for flag, value in (("--cube", args.cube), ("--esp-cube", args.esp_cube), ("--esp-charges", args.esp_charges)):
         if value and len(frames) != 1:
-            raise E3DensityError(f"{flag} is for one frame; --index {args.index} selects {len(frames)}")
+            verb = "prints charges of" if flag == "--esp-charges" else "writes"
+            raise E3DensityError(f"{flag} {verb} one frame; --index {args.index} selects {len(frames)}")
     if args.cube or args.esp_cube:
         from ..electron.grids import uniform_grid
 
