@@ -23,14 +23,15 @@ def _model(model) -> DeployedModel:
 
 
 def initial_guess(atoms: Atoms, model=None, mol=None, xc: str = "PBE0", grids=None,
-                  unrestricted: bool | None = None) -> np.ndarray:
+                  unrestricted: bool | None = None, **options) -> np.ndarray:
     """AO density matrix for PySCF from the model's density of ``atoms``.
 
     ``model``: a shipped model's name, a deployed file or a loaded model (default: the shipped
     default). ``mol``: the PySCF ``Mole`` to start (default: ``atoms`` in cc-pVDZ, charge and 2S from
     ``atoms.info``); its charge is the one the model predicts with. ``xc`` and ``grids``: the
     functional and grid of the SCF (its ``mf.xc``, ``mf.grids``). Returns (nao, nao), or
-    (2, nao, nao) for unrestricted (default when ``mol.spin != 0``).
+    (2, nao, nao) for unrestricted (default when ``mol.spin != 0``). ``options``: those of
+    :func:`~ase_e3density.electron.scf_guess.guess_from_density` (``grid_level``, ``exact_exchange``).
     """
     check_structure(atoms, overlaps=False)  # before PySCF sees the atoms; overlaps: in predict_density
     if atoms.pbc.any():
@@ -38,4 +39,4 @@ def initial_guess(atoms: Atoms, model=None, mol=None, xc: str = "PBE0", grids=No
     deployed = _model(model)
     mol = build_mole(atoms) if mol is None else mol
     density = deployed.predict_density(atoms, float(mol.charge))  # refuses impossible structures first
-    return guess_from_density(density, mol, xc=xc, grids=grids, unrestricted=unrestricted)
+    return guess_from_density(density, mol, xc=xc, grids=grids, unrestricted=unrestricted, **options)

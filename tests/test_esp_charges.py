@@ -56,3 +56,22 @@ def test_esp_charges_of_a_dft_density_reproduce_its_potential():
         assert fit.charges[0] == pytest.approx(-0.70, abs=0.02)  # O; H share the rest
     with pytest.raises(E3DensityError, match="sampling"):
         density.esp_charges("hirshfeld")
+
+
+def test_cli_predict_writes_an_esp_cube_and_prints_esp_charges(tmp_path, capsys):
+    from ase.io import read
+
+    from ase_e3density.cli import main
+    from ase_e3density.cli.common import example_path
+
+    cube = tmp_path / "esp.cube"
+    assert main(["predict", str(example_path("water_trimer.xyz")), "--esp-cube", str(cube), "--esp-charges",
+                 "--spacing", "0.5"]) == 0
+    out = capsys.readouterr().out
+    assert "ESP cube:" in out and "ESP (Merz-Kollman fit)" in out
+    rows = [line.split() for line in out.splitlines() if line.startswith("     ") and len(line.split()) == 4]
+    assert len(rows) == 9 and abs(sum(float(r[3]) for r in rows)) < 1e-3  # printed to 4 decimals
+    from ase.io.cube import read_cube_data
+
+    values, atoms = read_cube_data(str(cube))
+    assert len(atoms) == len(read(example_path("water_trimer.xyz"))) and np.isfinite(values).all()

@@ -86,3 +86,48 @@ def test_cli_reference_with_the_models_guess(tmp_path, capsys):
     write(tmp_path / "w.xyz", molecule("H2O"))
     assert main(["reference", str(tmp_path / "w.xyz"), "-o", str(tmp_path / "r.db"), "--guess", "model"]) == 0
     assert "SCF iterations" in capsys.readouterr().err
+
+
+def test_one_grid_pass_gives_each_functionals_potential():
+    from pyscf import dft as pyscf_dft
+
+    from ase_e3density.electron.scf_guess import _auxmol, xc_matrices, xc_matrix
+
+    water = molecule("H2O")
+    mol = build_mole(water)
+    auxmol, c = _auxmol(dft_density(water), mol)
+    grids = pyscf_dft.gen_grid.Grids(mol)
+    grids.level = 1
+    grids.build()
+    both = xc_matrices(mol, auxmol, c, ["PBE", "LDA,VWN"], grids)
+    for functional, matrix in zip(["PBE", "LDA,VWN"], both):
+        assert np.abs(matrix - xc_matrix(mol, auxmol, c, functional, grids)).max() < 1e-12
+        assert np.abs(matrix - matrix.T).max() < 1e-12
+    assert np.abs(both[0] - both[1]).max() > 1e-3
+
+
+@pytest.mark.parametrize("options", [{"grid_level": 3}, {"exact_exchange": True}], ids=["grid3", "exact_exchange"])
+def test_guess_options_give_pyscfs_energy(options):
+    water = molecule("H2O")
+    mol = build_mole(water)
+    density = dft_density(water)
+    dm0 = guess_from_density(density, mol, **options)
+    assert np.einsum("ij,ji->", dm0, mol.intor("int1e_ovlp")) == pytest.approx(10, abs=1e-8)
+    # tagged with its orbitals, as PySCF's own guesses are (its first Fock build uses them)
+    assert np.abs((dm0.mo_coeff * dm0.mo_occ) @ dm0.mo_coeff.T - dm0).max() < 1e-12 and dm0.mo_occ.sum() == 10
+    assert _scf(mol, dm0)[0] == pytest.approx(_scf(mol)[0], abs=1e-7)
+
+
+def test_exact_exchange_step_open_shell_and_pure_functionals():
+    hydroxyl = Atoms("OH", [[0, 0, 0], [0, 0, 0.97]])
+    mol = build_mole(hydroxyl)
+    density = dft_density(hydroxyl, spin=1)
+    dm0 = guess_from_density(density, mol, exact_exchange=True)
+    overlap = mol.intor("int1e_ovlp")
+    assert dm0.shape == (2, mol.nao, mol.nao)
+    assert [np.einsum("ij,ji->", d, overlap) for d in dm0] == pytest.approx([5, 4], abs=1e-8)
+    for d, c, n in zip(dm0, dm0.mo_coeff, dm0.mo_occ):
+        assert np.abs((c * n) @ c.T - d).max() < 1e-12
+    # a pure functional has no exact exchange: the option changes nothing
+    assert np.allclose(guess_from_density(density, mol, xc="PBE", exact_exchange=True),
+                       guess_from_density(density, mol, xc="PBE"), atol=1e-12)

@@ -1,4 +1,4 @@
-"""``e3density predict``: charges, dipole, quadrupole (and a cube file) of a structure or trajectory."""
+"""``e3density predict``: charges, dipole, quadrupole (and density or ESP cube files) of a structure or trajectory."""
 from __future__ import annotations
 
 import argparse
@@ -17,6 +17,10 @@ def add_parser(sub) -> None:
     pr.add_argument("--charge", type=float, help="total charge (default: atoms.info['charge'] or 0)")
     pr.add_argument("-o", "--output", help="write every frame with its results (extxyz: charges, dipole, quadrupole)")
     pr.add_argument("--cube", help="also write the density to this cube file (one frame only)")
+    pr.add_argument("--esp-cube", help="also write the electrostatic potential (Hartree/e) to this cube file "
+                    "(one frame only)")
+    pr.add_argument("--esp-charges", action="store_true",
+                    help="also print ESP charges (Merz-Kollman fit to the predicted potential; one frame only)")
     pr.add_argument("--spacing", type=float, default=0.2, help="cube grid spacing in Å")
     pr.add_argument("--device", default="cpu")
     pr.add_argument("--temperatures", default="100,300,500",
@@ -59,9 +63,11 @@ def run(args: argparse.Namespace) -> int:
         raise E3DensityError(f"--spacing must be positive, got {args.spacing}")
     path = args.structure or str(example_path("water_20.xyz"))
     frames = [atoms for _, atoms in read_structures([path], args.index)]
-    if args.cube and len(frames) != 1:
-        raise E3DensityError(f"--cube writes one frame; --index {args.index} selects {len(frames)}")
-    if args.cube:
+    for flag, value in (("--cube", args.cube), ("--esp-cube", args.esp_cube), ("--esp-charges", args.esp_charges)):
+        if value and len(frames) != 1:
+            verb = "prints charges of" if flag == "--esp-charges" else "writes"
+            raise E3DensityError(f"{flag} {verb} one frame; --index {args.index} selects {len(frames)}")
+    if args.cube or args.esp_cube:
         from ..electron.grids import uniform_grid
 
         uniform_grid(frames[0], args.spacing)  # refuse an absurd grid before any work
@@ -97,9 +103,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"structure:   {path} ({atoms.get_chemical_formula()}, {len(atoms)} atoms, charge {_charge_text(charge)})")
         print(f"training domain: {'outside: ' + '; '.join(reasons) if reasons else 'inside'}")
         print(f"electrons:   {atoms.info['n_electrons']:.6f}")
-        print("charges (e):")
+        esp = calc.get_esp_charges(calc.atoms) if args.esp_charges else None
+        print("charges (e):" + ("  s partition, ESP (Merz-Kollman fit)" if esp is not None else ""))
         for i, (s, q) in enumerate(zip(atoms.get_chemical_symbols(), charges)):
-            print(f"  {i:4d} {s:2s} {q:+.4f}")
+            print(f"  {i:4d} {s:2s} {q:+.4f}" + (f"  {esp[i]:+.4f}" if esp is not None else ""))
         norm = float(np.linalg.norm(dipole))
         print(f"dipole (e·Å, about the centre of mass): {format_vector(dipole)}  |mu| = {norm:.4f} e·Å "
               f"= {norm / Debye:.3f} D")
@@ -114,6 +121,14 @@ def run(args: argparse.Namespace) -> int:
                 raise ResourceError(f"{exc} (--spacing)") from exc
             print(f"cube file:   {args.cube} ({grid.shape[0]}x{grid.shape[1]}x{grid.shape[2]} points, "
                   f"{args.spacing} Å spacing, e/bohr³; {time.perf_counter() - t:.1f} s)")
+        if args.esp_cube:
+            t = time.perf_counter()
+            try:
+                grid = calc.get_atomic_density(calc.atoms).write_esp_cube(args.esp_cube, spacing=args.spacing)
+            except ResourceError as exc:
+                raise ResourceError(f"{exc} (--spacing)") from exc
+            print(f"ESP cube:    {args.esp_cube} ({grid.shape[0]}x{grid.shape[1]}x{grid.shape[2]} points, "
+                  f"{args.spacing} Å spacing, Hartree/e, nuclei included; {time.perf_counter() - t:.1f} s)")
     if args.output:
         from ase.io import write
 
@@ -132,8 +147,9 @@ def _run_phonons(args: argparse.Namespace, path: str, frames, calc, start: float
         temps = [float(t) for t in args.temperatures.split(",") if t.strip()]
     except ValueError:
         raise E3DensityError(f"--temperatures takes comma-separated numbers (K), got {args.temperatures!r}") from None
-    if args.cube or args.charge is not None:
-        raise E3DensityError("--cube and --charge are for electron-density models; this is a phonon-DOS model")
+    if args.cube or args.esp_cube or args.esp_charges or args.charge is not None:
+        raise E3DensityError("--cube and --charge are for electron-density models (so are --esp-cube and "
+                             "--esp-charges); this is a phonon-DOS model")
     if args.dos and len(frames) != 1:
         raise E3DensityError(f"--dos writes one frame; --index {args.index} selects {len(frames)}")
     calc.set(temperatures=temps)
