@@ -113,28 +113,29 @@ def run(args: argparse.Namespace) -> int:
         print("quadrupole (e·Å², traceless, Buckingham, about the centre of mass):")
         print(format_vector(atoms.info["quadrupole"]))
         print(f"prediction took {seconds:.2f} s (model load included)")
+        density = calc.get_atomic_density(calc.atoms) if args.cube or args.esp_cube else None
         if args.cube:
-            t = time.perf_counter()
-            try:
-                grid = calc.get_atomic_density(calc.atoms).write_cube(args.cube, spacing=args.spacing)
-            except ResourceError as exc:
-                raise ResourceError(f"{exc} (--spacing)") from exc
-            print(f"cube file:   {args.cube} ({grid.shape[0]}x{grid.shape[1]}x{grid.shape[2]} points, "
-                  f"{args.spacing} Å spacing, e/bohr³; {time.perf_counter() - t:.1f} s)")
+            _write_cube(density.write_cube, args.cube, args.spacing, "cube file:  ", "e/bohr³")
         if args.esp_cube:
-            t = time.perf_counter()
-            try:
-                grid = calc.get_atomic_density(calc.atoms).write_esp_cube(args.esp_cube, spacing=args.spacing)
-            except ResourceError as exc:
-                raise ResourceError(f"{exc} (--spacing)") from exc
-            print(f"ESP cube:    {args.esp_cube} ({grid.shape[0]}x{grid.shape[1]}x{grid.shape[2]} points, "
-                  f"{args.spacing} Å spacing, Hartree/e, nuclei included; {time.perf_counter() - t:.1f} s)")
+            _write_cube(density.write_esp_cube, args.esp_cube, args.spacing, "ESP cube:   ",
+                        "Hartree/e, nuclei included")
     if args.output:
         from ase.io import write
 
         write(args.output, frames, format="extxyz")
         print(f"frames with results: {args.output}")
     return 0
+
+
+def _write_cube(write, path: str, spacing: float, label: str, units: str) -> None:
+    """Write one cube file with ``write(path, spacing=...)`` and say what was written."""
+    start = time.perf_counter()
+    try:
+        grid = write(path, spacing=spacing)
+    except ResourceError as exc:
+        raise ResourceError(f"{exc} (--spacing)") from exc
+    print(f"{label} {path} ({grid.shape[0]}x{grid.shape[1]}x{grid.shape[2]} points, {spacing} Å spacing, "
+          f"{units}; {time.perf_counter() - start:.1f} s)")
 
 
 def _run_phonons(args: argparse.Namespace, path: str, frames, calc, start: float) -> int:
