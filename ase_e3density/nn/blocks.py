@@ -248,30 +248,18 @@ class Interaction(torch.nn.Module):
                 parts.append(torch.bmm(channels, coupled).reshape(n, -1))
         return torch.cat(parts, dim=1).mul_(weights)
 
-    def _dense_forward(self, h: torch.Tensor, edge_sh: torch.Tensor, edge_radial: torch.Tensor,
-                       sender: torch.Tensor, receiver: torch.Tensor) -> torch.Tensor:
-        both = torch.addmm(self.bias_in, h, self.weight_in)
-        x, skip = both[:, :self.n_in], both[:, self.n_in:]
-        pooled = torch.zeros((h.shape[0], self.n_mid), dtype=h.dtype, device=h.device)
-        n_edges = sender.shape[0]
-        step = self.edge_chunk if self.edge_chunk > 0 else max(n_edges, 1)
-        for start in range(0, n_edges, step):
-            stop = min(start + step, n_edges)
-            sent = x.index_select(0, sender[start:stop])
-            pooled.index_add_(0, receiver[start:stop], self._messages(sent, edge_sh[start:stop], edge_radial[start:stop]))
-        return self._output(h, pooled, skip)
-
     @torch.jit.export
     def forward_blocks(self, h: torch.Tensor, edge_sh: torch.Tensor, edge_radial: torch.Tensor,
                        sender: torch.Tensor, receiver: torch.Tensor, atom_bounds: List[int],
                        edge_bounds: List[int]) -> torch.Tensor:
-        """The dense path one block of receiving atoms at a time (edges sorted by receiver).
+        """The dense path one block of receiving atoms at a time.
 
         Block k holds atoms ``atom_bounds[k]:atom_bounds[k+1]`` and their incoming edges
-        ``edge_bounds[k]:edge_bounds[k+1]``; its messages (``edge_chunk`` edges at a time) are pooled into a
-        small buffer and go through
-        the output map and the gate at once, so no (atoms x messages) array exists and each block's work
-        stays in cache. Same numbers as :meth:`forward` (summation order within an atom aside).
+        ``edge_bounds[k]:edge_bounds[k+1]`` (edges sorted by receiver; one block of every atom takes them in
+        any order); its messages (``edge_chunk`` edges at a time) are pooled into a buffer of the block's
+        atoms and go through the output map and the gate at once, so with many blocks no (atoms x messages)
+        array exists and each block's work stays in cache. Same numbers as e3nn's path (summation order
+        within an atom aside).
         """
         both = torch.addmm(self.bias_in, h, self.weight_in)
         x, skip = both[:, :self.n_in], both[:, self.n_in:]
@@ -284,10 +272,10 @@ class Interaction(torch.nn.Module):
             for start in range(e0, e1, step):
                 stop = min(start + step, e1)
                 sent = x.index_select(0, sender[start:stop])
-                pooled.index_add_(0, receiver[start:stop] - a,
-                                  self._messages(sent, edge_sh[start:stop], edge_radial[start:stop]))
+                local = receiver[start:stop] - a if a > 0 else receiver[start:stop]
+                pooled.index_add_(0, local, self._messages(sent, edge_sh[start:stop], edge_radial[start:stop]))
             parts.append(self._output(h[a:b], pooled, skip[a:b]))
-        return torch.cat(parts, dim=0)
+        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=0)
 
     def _output(self, h: torch.Tensor, pooled: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
         """Gate of linear_out(pooled) + self-connection, linear_out one irrep at a time."""
@@ -309,7 +297,8 @@ class Interaction(torch.nn.Module):
     def forward(self, h: torch.Tensor, edge_sh: torch.Tensor, edge_radial: torch.Tensor,
                 sender: torch.Tensor, receiver: torch.Tensor) -> torch.Tensor:
         if self.fused and not torch.is_grad_enabled():
-            return self._dense_forward(h, edge_sh, edge_radial, sender, receiver)
+            return self.forward_blocks(h, edge_sh, edge_radial, sender, receiver, [0, h.shape[0]],
+                                       [0, sender.shape[0]])  # one block: every atom, edges in any order
         x = self.linear_in(h)
         messages = self.tp(x[sender], edge_sh, self.radial(edge_radial))
         pooled = torch.zeros((h.shape[0], messages.shape[1]), dtype=h.dtype, device=h.device)
