@@ -163,7 +163,8 @@ def guess_from_density(density: AtomicDensity, mol, xc: str = "PBE0", grids=None
         occupied = np.array([[1.0] * n + [0.0] * (mol.nao - n) for n in spins])
         k = exchange_matrix(mol, lib.tag_array(np.array([(orbitals[0] * o) @ orbitals[0].T for o in occupied]),
                                                mo_coeff=np.array([orbitals[0]] * len(spins)), mo_occ=occupied))
-        orbitals = [_orbitals(fock - hyb * k[0], overlap), _orbitals(fock - hyb * k[-1], overlap)]
+        orbitals = [_orbitals(fock - hyb * kk, overlap) for kk in k]
+        orbitals = orbitals * 2 if len(orbitals) == 1 else orbitals  # closed shell: one set for both spins
     occupations = np.zeros((2, mol.nao))
     occupations[0, :n_alpha], occupations[1, :n_beta] = 1.0, 1.0
     dms = [(o * n) @ o.T for o, n in zip(orbitals, occupations)]
