@@ -9,7 +9,7 @@ so each reads its own ``ru_maxrss``; "before" is ``git archive <commit>`` unpack
 folder (its own shipped default.pt included). Variants are interleaved (before, after, before, ...)
 for ``--rounds`` rounds and each reports every repeat, so the tables show the minimum and the median
 over all of them. Times are CPU seconds of the process (``time.process_time``) with ``--threads``
-torch threads, the least noisy measure on a shared machine; wall seconds are printed too.
+torch threads, the least noisy measure on a shared machine; every table is printed again with wall seconds.
 
 Per size: the network alone (the runtime's ``forward`` on a ready graph) and the whole deployed call
 (``predict_density(atoms).dipole``: checks, neighbour list, network, float64 projection, domain
@@ -133,12 +133,13 @@ def main() -> None:
         before = export(args.before, Path(tmp))
         trees = {"before": before, "after": ROOT}
         print(f"before: commit {args.before}; after: this checkout; torch threads {args.threads}; "
-              f"CPU time (process_time), min / median over interleaved repeats\n", flush=True)
-        loop: dict[str, list[float]] = {"before": [], "after": []}
+              f"CPU time (process_time) and wall time, min / median over interleaved repeats\n", flush=True)
+        loop: dict[str, dict] = {"before": {"cpu": [], "wall": []}, "after": {"cpu": [], "wall": []}}
         for _ in range(args.rounds):
             for name, tree in trees.items():
                 got = run_child(tree, "loop", args)
-                loop[name] += got.get("cpu", [])
+                for clock in ("cpu", "wall"):
+                    loop[name][clock] += got.get(clock, [])
         rows = []
         for n in args.sizes:
             got: dict[str, list[dict]] = {"before": [], "after": []}
@@ -150,13 +151,21 @@ def main() -> None:
                     print(f"  {n} atoms, {name}: {json.dumps(got[name][-1])[:160]}", file=sys.stderr, flush=True)
             rows.append((n, got))
 
+    for clock in ("cpu", "wall"):
+        report(loop, rows, args, clock)
+
+
+def report(loop: dict, rows: list, args, clock: str) -> None:
+    """The loop and size tables with one clock: ``cpu`` (process CPU time) or ``wall``."""
+    print(f"## {'CPU' if clock == 'cpu' else 'wall'} time, {args.threads} torch thread(s)\n")
     print("24-atom calculator loop (8 waters, one calculator, dipole per rattled frame), ms per call:\n")
     print("| code | min | median | calls |")
     print("| --- | --- | --- | --- |")
     for name in ("before", "after"):
-        lo, med = stats(loop[name], 1e3)
-        print(f"| {name} | {lo:.2f} | {med:.2f} | {len(loop[name])} |")
-    ratio = (min(loop["before"]) / min(loop["after"]), statistics.median(loop["before"]) / statistics.median(loop["after"]))
+        lo, med = stats(loop[name][clock], 1e3)
+        print(f"| {name} | {lo:.2f} | {med:.2f} | {len(loop[name][clock])} |")
+    ratio = (min(loop["before"][clock]) / min(loop["after"][clock]),
+             statistics.median(loop["before"][clock]) / statistics.median(loop["after"][clock]))
     print(f"\nbefore / after: {ratio[0]:.2f}x (min), {ratio[1]:.2f}x (median)\n")
 
     print("| atoms | edges | g/cm³ | network ms/atom before (min / median) | after | before / after | "
@@ -167,7 +176,7 @@ def main() -> None:
     for n, got in rows:
         cells, ok = [], {k: [g for g in v if "error" not in g] for k, v in got.items()}
         first = (ok["after"] or ok["before"] or [{}])[0]
-        for key in ("net_cpu", "full_cpu"):
+        for key in (f"net_{clock}", f"full_{clock}"):
             both = []
             for name in ("before", "after"):
                 values = [t for g in ok[name] for t in g[key]]
@@ -192,10 +201,10 @@ def main() -> None:
     small = min(args.sizes)
     for n in args.sizes:
         for name in ("before", "after"):
-            if (name, "net_cpu", n) in per_atom and (name, "net_cpu", small) in per_atom and n != small:
+            if (name, f"net_{clock}", n) in per_atom and (name, f"net_{clock}", small) in per_atom and n != small:
                 print(f"{name}: network ms/atom at {n} / at {small} = "
-                      f"{per_atom[(name, 'net_cpu', n)] / per_atom[(name, 'net_cpu', small)]:.2f}; whole call "
-                      f"{per_atom[(name, 'full_cpu', n)] / per_atom[(name, 'full_cpu', small)]:.2f} (1.0 = linear)")
+                      f"{per_atom[(name, f'net_{clock}', n)] / per_atom[(name, f'net_{clock}', small)]:.2f}; whole call "
+                      f"{per_atom[(name, f'full_{clock}', n)] / per_atom[(name, f'full_{clock}', small)]:.2f} (1.0 = linear)")
 
 
 if __name__ == "__main__":
