@@ -296,8 +296,12 @@ def test_database_rows_written_in_one_go_equal_ase_writes(tmp_path):
 
     fast, plain = DbWriter(tmp_path / "fast.db"), DbWriter(tmp_path / "plain.db")
     plain._checked = lambda rows: False  # ASE's write(), one row at a time
+    inserts = []
+    insert = fast._insert
+    fast._insert = lambda rows: inserts.append(len(rows)) or insert(rows)
     for writer in (fast, plain):
         writer.write(results)
         writer.write(results[:2])
         writer.close()
+    assert inserts == [5, 2]  # the one-go path from the first batch of a new file on
     assert tables(tmp_path / "fast.db") == tables(tmp_path / "plain.db")

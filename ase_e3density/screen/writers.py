@@ -107,12 +107,12 @@ class DbWriter(Writer):
 
     def write(self, results: Sequence[Result]) -> None:
         with self.db:  # one transaction per batch: a killed run keeps whole batches only
-            rows = [(r.atoms.copy(), _flat_info(r), {k: np.asarray(v) for k, v in r.arrays.items()}) for r in results]
+            rows = [(r.atoms, _flat_info(r), {k: np.asarray(v) for k, v in r.arrays.items()}) for r in results]
             if self._checked(rows):
-                self._insert(rows)
+                self._insert(rows)  # reads the structures only: no copies
                 return
             for atoms, kvp, data in rows:  # ASE's own checks, one row at a time: they raise what is wrong
-                self.db.write(atoms, key_value_pairs=kvp, data=data)
+                self.db.write(atoms.copy(), key_value_pairs=kvp, data=data)
 
     _keys_seen: frozenset = frozenset()
 
@@ -121,7 +121,12 @@ class DbWriter(Writer):
         as a chemical formula on every row), values every row. False: let ASE's write say what is wrong."""
         from ase.db.core import check, str_represents
 
-        if getattr(self.db, "version", None) != 9 or type(self.db).__name__ != "SQLite3Database":
+        if type(self.db).__name__ != "SQLite3Database":
+            return False
+        if not self.db.initialized:  # a new file: create ASE's tables now, so its schema version is known
+            with self.db.managed_connection():
+                pass
+        if getattr(self.db, "version", None) != 9:
             return False  # the row layout below is that of ASE's SQLite schema version 9
         for _, kvp, _ in rows:
             keys = frozenset(kvp)
