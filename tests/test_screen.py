@@ -305,3 +305,22 @@ def test_database_rows_written_in_one_go_equal_ase_writes(tmp_path):
         writer.close()
     assert inserts == [5, 2]  # the one-go path from the first batch of a new file on
     assert tables(tmp_path / "fast.db") == tables(tmp_path / "plain.db")
+
+
+def test_database_rows_ase_would_refuse_go_through_ase_and_its_error(tmp_path):
+    """A text value that ase.db would read as a number is not inserted in one go: ASE's own write sees it
+    and raises its error, and nothing of that batch is kept."""
+    from ase_e3density.screen.records import Result
+    from ase_e3density.screen.writers import DbWriter
+
+    good = Result("f@0", "s0", molecule("H2O"), "abc", True, scalars={"n_atoms": 3}, arrays={})
+    numeric = Result("f@1", "s1", molecule("H2O"), "abc", True, scalars={"n_atoms": 3, "note": "1.5"}, arrays={})
+    writer = DbWriter(tmp_path / "out.db")
+    assert writer._checked([(good.atoms, {"n_atoms": 3, "note": "text"}, {})])
+    assert not writer._checked([(numeric.atoms, {"n_atoms": 3, "note": "1.5"}, {})])
+    with pytest.raises(ValueError, match="1.5"):
+        writer.write([good, numeric])
+    writer.close()
+    con = sqlite3.connect(tmp_path / "out.db")
+    assert con.execute("SELECT COUNT(*) FROM systems").fetchone()[0] == 0
+    con.close()

@@ -119,7 +119,7 @@ class DbWriter(Writer):
     def _checked(self, rows) -> bool:
         """Whether ase.db's checks pass for every row: key names once per set of keys (ASE parses each name
         as a chemical formula on every row), values every row. False: let ASE's write say what is wrong."""
-        from ase.db.core import check, str_represents
+        from ase.db.core import check, convert_str_to_int_float_bool_or_str as parsed
 
         if type(self.db).__name__ != "SQLite3Database":
             return False
@@ -141,7 +141,7 @@ class DbWriter(Writer):
                 continue
             for value in kvp.values():
                 if isinstance(value, str):
-                    if any(str_represents(value, t) for t in (bool, int, float)):
+                    if not isinstance(parsed(value), str):  # ASE would store it as a number or a bool
                         return False
                 elif not isinstance(value, (numbers.Real, np.bool_)):
                     return False
