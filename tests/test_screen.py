@@ -324,3 +324,37 @@ def test_database_rows_ase_would_refuse_go_through_ase_and_its_error(tmp_path):
     con = sqlite3.connect(tmp_path / "out.db")
     assert con.execute("SELECT COUNT(*) FROM systems").fetchone()[0] == 0
     con.close()
+
+
+def test_read_ahead_keeps_order_passes_errors_and_stops_its_reader():
+    from ase_e3density.screen.read_ahead import read_ahead
+    from ase_e3density.errors import E3DensityError
+
+    assert list(read_ahead(iter(range(50)), depth=2)) == list(range(50))
+
+    def failing():
+        yield 1
+        raise E3DensityError("frame 1 unreadable")
+
+    got = []
+    with pytest.raises(E3DensityError, match="frame 1 unreadable"):
+        for x in read_ahead(failing()):
+            got.append(x)
+    assert got == [1]
+
+    closed, produced = [], []
+
+    def endless():
+        try:
+            k = 0
+            while True:
+                produced.append(k)
+                yield k
+                k += 1
+        finally:
+            closed.append(True)
+
+    stream = read_ahead(endless(), depth=2)
+    assert [next(stream) for _ in range(3)] == [0, 1, 2]
+    stream.close()  # the consumer stops early: the reader stops within one item and closes its source
+    assert closed == [True] and len(produced) <= 3 + 2 + 1

@@ -13,6 +13,7 @@ from ..errors import E3DensityError
 from ..models import load_model, resolve_model_path
 from .batches import batches
 from .kinds import evaluator_for
+from .read_ahead import read_ahead
 from .records import Item, Result
 from .sources import count_structures, expand_inputs, items_from_atoms, iter_items
 from .worker import ModelRef, evaluate_batch
@@ -121,6 +122,8 @@ class Screening:
 
     def _results(self) -> Iterator[list[Result]]:
         groups = batches(self._todo(), self.batch_atoms)
+        if self.structures is None:  # files and databases: read the next batches while the model runs
+            groups = read_ahead(groups)
         if self.workers is None and self.scheduler is None:
             for group in groups:
                 yield evaluate_batch(self.ref, group)
