@@ -160,6 +160,7 @@ def test_batches_take_each_structure_with_its_own_matrix():
     np.testing.assert_allclose(out.numpy(), singles, rtol=1e-12)
 
 
+@pytest.mark.slow  # a training run: about 6 s
 def test_training_with_the_coulomb_term_runs_and_records_molecule_metrics(tmp_path):
     """Two epochs on six clusters of the water data with coulomb_weight > 0 (no PySCF: mean free atoms)."""
     import json

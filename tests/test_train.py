@@ -152,6 +152,7 @@ def test_two_process_ddp_with_torchrun(reference_db, tmp_path):
     assert (tmp_path / "ddp" / "model.pt").is_file()
 
 
+@pytest.mark.slow  # trains a model first: about 10 s
 def test_evaluate_command_equals_density_error(reference_db, tmp_path, capsys):
     path = train(tiny_config(reference_db, tmp_path / "run", epochs=1))
     assert main(["evaluate", str(path), str(reference_db), "--grid-level", "1", "--json", str(tmp_path / "e.json")]) == 0
