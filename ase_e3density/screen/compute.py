@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from .kinds import Evaluator
 from .records import Item, Result, one_line
 
-__all__ = ["run_batch"]
+__all__ = ["prepare_batch", "run_batch"]
 
 
 def _failed(item: Item, checksum: str, exc: BaseException) -> Result:
@@ -29,20 +29,33 @@ def _evaluate(evaluator: Evaluator, items: Sequence[Item], prepared: list) -> li
     return outcomes
 
 
-def run_batch(evaluator: Evaluator, items: Sequence[Item], checksum: str) -> list[Result]:
-    """Results for ``items`` in their order; ``checksum`` is the model's, recorded in every row."""
-    start = time.perf_counter()
-    results: list[Result | None] = [None] * len(items)
-    good, prepared = [], []
-    for k, item in enumerate(items):
+def prepare_batch(evaluator: Evaluator, items: Sequence[Item]) -> list:
+    """Each item's checked inputs (graph), or the exception that refused it."""
+    prepared: list = []
+    for item in items:
         try:
             prepared.append(evaluator.prepare(item))
-            good.append(k)
         except Exception as exc:
-            results[k] = _failed(item, checksum, exc)
+            prepared.append(exc)
+    return prepared
+
+
+def run_batch(evaluator: Evaluator, items: Sequence[Item], checksum: str, prepared: list | None = None) -> list[Result]:
+    """Results for ``items`` in their order; ``checksum`` is the model's, recorded in every row.
+    ``prepared``: :func:`prepare_batch` of ``items`` if already done (by the reader thread)."""
+    start = time.perf_counter()
+    if prepared is None:
+        prepared = prepare_batch(evaluator, items)
+    results: list[Result | None] = [None] * len(items)
+    good = []
+    for k, (item, graph) in enumerate(zip(items, prepared)):
+        if isinstance(graph, Exception):
+            results[k] = _failed(item, checksum, graph)
+        else:
+            good.append(k)
     if good:
         try:
-            outcomes = _evaluate(evaluator, [items[k] for k in good], prepared)
+            outcomes = _evaluate(evaluator, [items[k] for k in good], [prepared[k] for k in good])
         except Exception as exc:
             outcomes = [exc]
         for k, outcome in zip(good, outcomes):

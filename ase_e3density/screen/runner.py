@@ -16,8 +16,9 @@ from .kinds import evaluator_for
 from .read_ahead import read_ahead
 from .records import Item, Result
 from .sources import count_structures, expand_inputs, items_from_atoms, iter_items
-from .worker import ModelRef, evaluate_batch
-from .writers import Writer, open_writer
+from .worker import ModelRef, evaluate_batch, evaluator, prepare_items
+from .writer_process import BackgroundDbWriter, can_write_in_background
+from .writers import DbWriter, Writer, open_writer
 
 __all__ = ["Screening", "Summary", "screen"]
 
@@ -59,14 +60,15 @@ class Screening:
 
     Results are written to ``output`` (if given) batch by batch before they are yielded; a rerun
     skips structures whose (source, structure hash) is already there (failed ones too, unless
-    ``retry_failed``).
+    ``retry_failed``). An ase.db output is committed by a child process while the next batch is
+    computed (``background_writer``; default: on Linux with two or more cores).
     """
 
     def __init__(self, inputs: Iterable[str | Path] = (), output: str | Path | None = None, model=None, *,
                  structures: Iterable[Atoms | tuple[str, Atoms]] | None = None, select: str | None = None,
                  batch_atoms: int = DEFAULT_BATCH_ATOMS, workers: int | None = None, scheduler: str | None = None,
                  threads_per_worker: int = 1, retry_failed: bool = False, keep_coefficients: bool = False,
-                 device: str = "cpu", dtype: str | None = None):
+                 device: str = "cpu", dtype: str | None = None, background_writer: bool | None = None):
         if batch_atoms < 1:
             raise E3DensityError(f"batch_atoms must be at least 1, got {batch_atoms}")
         if workers is not None and workers < 1:
@@ -78,6 +80,7 @@ class Screening:
         self.output = None if output is None else str(output)
         self.workers, self.scheduler, self.threads = workers, scheduler, threads_per_worker
         self.retry_failed = retry_failed
+        self.background_writer = can_write_in_background() if background_writer is None else background_writer
         model = load_model(resolve_model_path(model), device=device, dtype=dtype)
         self.model = model
         self.ref = ModelRef(str(model.path), model.checksum, device, dtype, keep_coefficients)
@@ -122,12 +125,17 @@ class Screening:
 
     def _results(self) -> Iterator[list[Result]]:
         groups = batches(self._todo(), self.batch_atoms)
-        if self.structures is None:  # files and databases: read the next batches while the model runs
-            groups = read_ahead(groups)
         if self.workers is None and self.scheduler is None:
-            for group in groups:
-                yield evaluate_batch(self.ref, group)
+            if self.structures is None:  # files and databases: read, check and build graphs while the model runs
+                evaluator(self.ref)  # loaded here, not in the reader thread
+                for items, prepared in read_ahead(prepare_items(self.ref, group) for group in groups):
+                    yield evaluate_batch(self.ref, items, prepared)
+            else:  # any iterable of Atoms: read in this thread (it need not be thread-safe)
+                for group in groups:
+                    yield evaluate_batch(self.ref, group)
             return
+        if self.structures is None:  # read ahead while the workers run
+            groups = read_ahead(groups)
         try:
             from .dask_run import dask_client, run_on_dask
         except ImportError as exc:
@@ -135,20 +143,39 @@ class Screening:
         with dask_client(self.ref, self.workers, self.scheduler, self.threads) as client:
             yield from run_on_dask(client, self.ref, groups)
 
+    def _count(self, results: list[Result]) -> Iterator[Result]:
+        for r in results:
+            if r.ok:
+                self.summary.done += 1
+            else:
+                self.summary.failed += 1
+            yield r
+
     def __iter__(self) -> Iterator[Result]:
         self.start()
         start = time.perf_counter()
+        background = None
         try:
+            if self.background_writer and isinstance(self._writer, DbWriter):
+                background = BackgroundDbWriter(str(self._writer.path))  # forked before any thread of ours starts
+            waiting: list[Result] | None = None
             for results in self._results():
+                if background is not None:  # committed there while the next batch is computed here
+                    background.submit(results)
+                    if waiting is not None:
+                        background.wait()
+                        yield from self._count(waiting)
+                    waiting = results
+                    continue
                 if self._writer is not None:
                     self._writer.write(results)  # committed before anyone sees them
-                for r in results:
-                    if r.ok:
-                        self.summary.done += 1
-                    else:
-                        self.summary.failed += 1
-                    yield r
+                yield from self._count(results)
+            if waiting is not None:
+                background.wait()
+                yield from self._count(waiting)
         finally:
+            if background is not None:
+                background.close()
             self.summary.seconds = time.perf_counter() - start
             if self._writer is not None:
                 self._writer.close()

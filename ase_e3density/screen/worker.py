@@ -13,11 +13,11 @@ from pathlib import Path
 
 from ..errors import ModelFileError
 from ..models import load_model
-from .compute import run_batch
+from .compute import prepare_batch, run_batch
 from .kinds import Evaluator, evaluator_for
 from .records import Item, Result
 
-__all__ = ["ModelRef", "evaluator", "evaluate_batch", "register_local_copy"]
+__all__ = ["ModelRef", "evaluator", "prepare_items", "evaluate_batch", "register_local_copy"]
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,11 @@ def evaluator(ref: ModelRef) -> Evaluator:
         return _EVALUATORS.setdefault(ref, made)
 
 
-def evaluate_batch(ref: ModelRef, items: Sequence[Item]) -> list[Result]:
+def prepare_items(ref: ModelRef, items: Sequence[Item]) -> tuple[Sequence[Item], list]:
+    """A batch with its checked inputs (graphs or refusals), for :func:`evaluate_batch`."""
+    return items, prepare_batch(evaluator(ref), items)
+
+
+def evaluate_batch(ref: ModelRef, items: Sequence[Item], prepared: list | None = None) -> list[Result]:
     """The task: results of one batch, in order (failures as results)."""
-    return run_batch(evaluator(ref), items, ref.checksum)
+    return run_batch(evaluator(ref), items, ref.checksum, prepared)
