@@ -35,7 +35,11 @@ def _bar(total: int | None, disable: bool):
         from tqdm import tqdm
     except ImportError:
         return None
-    return tqdm(total=total, unit="structure", file=sys.stderr, disable=disable, dynamic_ncols=True, smoothing=0.1)
+
+    class Bar(tqdm):
+        monitor_interval = 0  # no monitor thread: the run forks its ase.db writer only from a single-threaded process
+
+    return Bar(total=total, unit="structure", file=sys.stderr, disable=disable, dynamic_ncols=True, smoothing=0.1)
 
 
 def run(args: argparse.Namespace) -> int:

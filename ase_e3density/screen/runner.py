@@ -17,7 +17,7 @@ from .read_ahead import read_ahead
 from .records import Item, Result
 from .sources import count_structures, expand_inputs, items_from_atoms, iter_items
 from .worker import ModelRef, evaluate_batch, evaluator, prepare_items
-from .writer_process import BackgroundDbWriter, can_write_in_background
+from .writer_process import BackgroundDbWriter, can_write_in_background, worth_writing_in_background
 from .writers import DbWriter, Writer, open_writer
 
 __all__ = ["Screening", "Summary", "screen"]
@@ -61,7 +61,8 @@ class Screening:
     Results are written to ``output`` (if given) batch by batch before they are yielded; a rerun
     skips structures whose (source, structure hash) is already there (failed ones too, unless
     ``retry_failed``). An ase.db output is committed by a child process while the next batch is
-    computed (``background_writer``; default: on Linux with two or more cores).
+    computed (``background_writer``: True, False, or None for on where it pays: Linux, two or more
+    cores, no other Python thread in this process; True still needs Linux).
     """
 
     def __init__(self, inputs: Iterable[str | Path] = (), output: str | Path | None = None, model=None, *,
@@ -80,7 +81,7 @@ class Screening:
         self.output = None if output is None else str(output)
         self.workers, self.scheduler, self.threads = workers, scheduler, threads_per_worker
         self.retry_failed = retry_failed
-        self.background_writer = can_write_in_background() if background_writer is None else background_writer
+        self.background_writer = background_writer  # None: decided when the run starts
         model = load_model(resolve_model_path(model), device=device, dtype=dtype)
         self.model = model
         self.ref = ModelRef(str(model.path), model.checksum, device, dtype, keep_coefficients)
@@ -156,7 +157,8 @@ class Screening:
         start = time.perf_counter()
         background = None
         try:
-            if self.background_writer and isinstance(self._writer, DbWriter):
+            wanted = worth_writing_in_background() if self.background_writer is None else self.background_writer
+            if wanted and can_write_in_background() and isinstance(self._writer, DbWriter):
                 background = BackgroundDbWriter(str(self._writer.path))  # forked before any thread of ours starts
             waiting: list[Result] | None = None
             for results in self._results():

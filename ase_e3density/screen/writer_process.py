@@ -6,7 +6,9 @@ results after its acknowledgement, so nothing is seen that is not committed. The
 before the run starts its reader thread and dies with its parent (Linux's parent-death signal): a
 kill -9 of the run kills the child too, its open transaction rolls back, and at most the batches in
 flight are lost (the one being committed and the one being computed), never a row written twice.
-Linux only, and only with a second core; elsewhere the run writes itself.
+Linux only, with a second core, and only from a process running no other Python thread (a notebook
+kernel's, a Dask client's: a lock one of them holds at the fork would stay held in the child);
+otherwise the run writes itself.
 
 Batches cross the pipe packed: the structures' numbers, positions, cells and float64 arrays joined
 into a few NumPy arrays (pickling a few hundred small arrays one by one costs as much as writing them).
@@ -18,6 +20,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import threading
 import warnings
 from collections.abc import Sequence
 
@@ -28,16 +31,20 @@ from ..errors import E3DensityError
 from .records import Result, one_line
 from .writers import DbWriter
 
-__all__ = ["BackgroundDbWriter", "can_write_in_background", "pack", "unpack"]
+__all__ = ["BackgroundDbWriter", "can_write_in_background", "worth_writing_in_background", "pack", "unpack"]
 
 _ACK_POLL_SECONDS = 1.0
 
 
 def can_write_in_background() -> bool:
-    """Whether this machine can give the writer its own process: Linux (fork, parent-death signal), 2+ cores."""
-    if not sys.platform.startswith("linux") or "fork" not in multiprocessing.get_all_start_methods():
-        return False
-    return len(os.sched_getaffinity(0)) >= 2
+    """Whether this platform can give the writer its own process: Linux (fork, the parent-death signal)."""
+    return sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
+
+
+def worth_writing_in_background() -> bool:
+    """The default: possible, a second core to run on, and no other Python thread in this process (a
+    notebook kernel's, a Dask client's) that could hold, at the fork, a lock the child needs."""
+    return can_write_in_background() and len(os.sched_getaffinity(0)) >= 2 and threading.active_count() == 1
 
 
 # -- packing ---------------------------------------------------------------------------------------
@@ -170,6 +177,8 @@ class BackgroundDbWriter:
         """Let the child commit what was submitted, then end it."""
         if self._process.is_alive():
             self._requests.put(None)
+        else:  # nobody reads the queue any more: do not wait to flush it
+            self._requests.cancel_join_thread()
         self._requests.close()
         self._requests.join_thread()
         self._process.join()
