@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: test test-slow test-all lint venv demo default-model model-card water-data water-data-large hierarchy phonon-data phonon-model phonon-model-card thermal-storage
+.PHONY: test test-slow test-all lint venv demo default-model model-card water-data water-data-large water-data-more hierarchy phonon-data phonon-model phonon-model-card thermal-storage
 
 venv: $(VENV)/.installed
 
@@ -35,6 +35,9 @@ water-data: $(VENV)/.installed
 
 water-data-large: $(VENV)/.installed  # about 2 h on one core; resumable
 	OMP_NUM_THREADS=1 $(PY) scripts/make_water_dataset.py --out data/water --seed-large 2027 --sets large
+
+water-data-more: $(VENV)/.installed  # about 2 h on one core; resumable
+	OMP_NUM_THREADS=1 $(PY) scripts/make_water_dataset.py --out data/water --seed-large 2027 --sets more
 
 default-model: $(VENV)/.installed
 	$(VENV)/bin/e3density train configs/water_default.yaml

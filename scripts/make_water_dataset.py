@@ -3,7 +3,8 @@
 Command (resumable: rerun to continue; the base sets take about 45 min on 2 cores, the large sets
 about 2 h on one core):
     python scripts/make_water_dataset.py --out data/water --seed 2026 --seed-large 2027
-`--sets base` makes only the base sets, `--sets large` only the large ones.
+`--sets base` makes only the base sets, `--sets large` only the large ones, `--sets more` only the
+second large-cluster training pool.
 
 Training pool: 1-4 waters, half hydrogen-bonded random placements, half snapshots of rigid
 TIP3P Langevin MD at 250 K (ASE's TIP3P, RATTLE), every monomer then distorted (O-H
@@ -11,7 +12,9 @@ sigma 0.02 Å, HOH sigma 3°). Held-out tests: 8, 12 and 16 waters, made the sam
 Large sets, from streams spawned from a second seed (`--seed-large`, one per set, in plan order) so
 that the base sets stay as they are:
 more held-out clusters (`test_N_more.db`: with `test_N.db` 10 x 8, 10 x 12 and 5 x 16 waters),
-then the large-cluster training pool `train_large.db` (8 waters, then 12), in that order.
+then the large-cluster training pool `train_large.db` (8 waters, then 12), in that order; then a
+second pool `train_more.db` (12 waters, then 16) from the streams spawned next, so that the sets
+before it stay as they are.
 Level of theory: PBE0/cc-pVDZ, density fitted onto def2-universal-jfit-decontracted
 (the founding code's basis; docs/fit_floors.md: eps 1.0 %, dipole error 0.002 e·Å on water).
 """
@@ -33,6 +36,7 @@ TRAIN = {1: 20, 2: 100, 3: 120, 4: 160}
 TESTS = {8: 6, 12: 3, 16: 2}
 MORE_TESTS = {8: 4, 12: 7, 16: 3}  # added to TESTS: 10 / 10 / 5
 TRAIN_LARGE = {8: 60, 12: 20}
+TRAIN_MORE = {12: 40, 16: 20}  # the second pool: the crowding of the 12- and 16-water test clusters
 # `e3density reference` options of the large sets: 4x cheaper on 8 waters, fitted density within 0.0013 % eps
 # and 1.1e-4 e·Å of the base settings' (docs/training.md, "Reference cost")
 LARGE_REFERENCE = ["--grid-level", "1", "--conv-tol", "1e-7", "--density-fit", "--guess", "model"]
@@ -53,14 +57,16 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--seed-large", type=int, default=2027, help="seed of the large sets' own stream")
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every count (e.g. 0.05 for a smoke run)")
-    parser.add_argument("--sets", choices=("all", "base", "large"), default="all")
+    parser.add_argument("--sets", choices=("all", "base", "large", "more"), default="all")
     args = parser.parse_args()
     out = Path(args.out)
     (out / "structures").mkdir(parents=True, exist_ok=True)
-    if args.sets != "large":
+    if args.sets in ("all", "base"):
         base(out, args)
-    if args.sets != "base":
+    if args.sets in ("all", "large"):
         large(out, args)
+    if args.sets in ("all", "more"):
+        more(out, args)
 
 
 def base(out: Path, args) -> None:
@@ -82,17 +88,39 @@ def base(out: Path, args) -> None:
         cli(["reference", str(out / "structures" / f"{name}_{n}w.xyz"), "-o", str(db)])
 
 
+def _large_plan(args) -> list[tuple[str, int, int]]:
+    plan = [(f"test_{n}_more", n, max(1, round(c * args.scale))) for n, c in MORE_TESTS.items()]
+    return plan + [("train_large", n, max(1, round(c * args.scale))) for n, c in TRAIN_LARGE.items()]
+
+
+def _more_plan(args) -> list[tuple[str, int, int]]:
+    return [("train_more", n, max(1, round(c * args.scale))) for n, c in TRAIN_MORE.items()]
+
+
 def large(out: Path, args) -> None:
     """More held-out clusters, then the 8- and 12-water training pool, from ``--seed-large``."""
-    plan = [(f"test_{n}_more", n, max(1, round(c * args.scale))) for n, c in MORE_TESTS.items()]
-    plan += [("train_large", n, max(1, round(c * args.scale))) for n, c in TRAIN_LARGE.items()]
+    plan = _large_plan(args)
     manifest = {"seed_large": args.seed_large, "scale": args.scale, "more_tests": MORE_TESTS,
                 "train_large": TRAIN_LARGE, "reference_options": LARGE_REFERENCE, "xc": "PBE0", "basis": "cc-pvdz",
                 "auxbasis": "def2-universal-jfit-decontracted", "versions": _versions()}
     (out / "manifest_large.json").write_text(json.dumps(manifest, indent=1))
     # one stream per set, spawned from --seed-large in plan order: a set's structures are made just
     # before its references (TIP3P MD of 12 waters takes minutes), and a rerun need not remake them
-    streams = np.random.SeedSequence(args.seed_large).spawn(len(plan))
+    _make(out, plan, np.random.SeedSequence(args.seed_large).spawn(len(plan)))
+
+
+def more(out: Path, args) -> None:
+    """The second large-cluster training pool (12 and 16 waters), from the streams after the large sets'."""
+    plan, before = _more_plan(args), len(_large_plan(args))
+    manifest = {"seed_large": args.seed_large, "scale": args.scale, "train_more": TRAIN_MORE,
+                "streams": f"{before}..{before + len(plan) - 1} of SeedSequence(seed_large).spawn",
+                "reference_options": LARGE_REFERENCE, "xc": "PBE0", "basis": "cc-pvdz",
+                "auxbasis": "def2-universal-jfit-decontracted", "versions": _versions()}
+    (out / "manifest_more.json").write_text(json.dumps(manifest, indent=1))
+    _make(out, plan, np.random.SeedSequence(args.seed_large).spawn(before + len(plan))[before:])
+
+
+def _make(out: Path, plan: list[tuple[str, int, int]], streams: list) -> None:
     for (name, n, count), stream in zip(plan, streams):
         xyz = out / "structures" / f"{name}_{n}w.xyz"
         if not xyz.exists():
