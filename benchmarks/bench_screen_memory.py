@@ -1,6 +1,6 @@
 """Peak memory and throughput of the screening runner streaming generated structures into an ase.db.
 
-Command: python benchmarks/bench_screen_memory.py [--n 100000] [--out /tmp/mem.db] [--batch-atoms 512]
+Command: python benchmarks/bench_screen_memory.py [--n 100000] [--out /tmp/mem.db] [--batch-atoms 2048]
 
 A generator makes distorted water molecules one at a time (nothing is held), the runner writes every
 result to a fresh ase.db; at 10^3, 10^4, 10^5, ... structures the script prints the resident set size
@@ -19,6 +19,7 @@ import numpy as np
 from ase.build import molecule
 
 from ase_e3density.screen import screen
+from ase_e3density.screen.runner import DEFAULT_BATCH_ATOMS
 
 
 def generated(n: int, seed: int = 0):
@@ -57,7 +58,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--out", default="/tmp/bench_screen_memory.db")
-    parser.add_argument("--batch-atoms", type=int, default=512)
+    parser.add_argument("--batch-atoms", type=int, default=DEFAULT_BATCH_ATOMS)
     args = parser.parse_args()
     out = Path(args.out)
     for stale in (out, out.with_name(out.name + ".screen-lock")):

@@ -165,6 +165,13 @@ def test_one_writer_per_output(tmp_path):
             open_writer(tmp_path / "r.db")
 
 
+def test_the_command_line_batches_as_the_runner_does():
+    from ase_e3density.cli.screen_cmd import BATCH_ATOMS
+    from ase_e3density.screen.runner import DEFAULT_BATCH_ATOMS
+
+    assert BATCH_ATOMS == DEFAULT_BATCH_ATOMS
+
+
 def test_bad_inputs_are_one_line_errors(tmp_path):
     with pytest.raises(E3DensityError, match="no file matches"):
         screen(str(tmp_path / "*.xyz"))

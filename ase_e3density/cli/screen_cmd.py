@@ -6,6 +6,9 @@ import sys
 
 from .common import progress
 
+BATCH_ATOMS = 2048
+"""The runner's default, written here so that the parser does not import torch (a test keeps them equal)."""
+
 
 def add_parser(sub) -> None:
     sc = sub.add_parser("screen", help="many structures through a model, batched and resumable (optionally on Dask)",
@@ -15,7 +18,7 @@ def add_parser(sub) -> None:
     sc.add_argument("-o", "--output", required=True, metavar="RESULTS", help="results: .db (ase.db), .extxyz/.xyz or .csv")
     sc.add_argument("--model", help="shipped model name or deployed model file (default: the embedded model)")
     sc.add_argument("--select", help="ase.db selection applied to .db inputs (e.g. 'natoms<30,charge=0')")
-    sc.add_argument("--batch-atoms", type=int, default=512, metavar="N", help="atoms per forward pass (default 512)")
+    sc.add_argument("--batch-atoms", type=int, metavar="N", help=f"atoms per forward pass (default {BATCH_ATOMS})")
     sc.add_argument("--workers", type=int, metavar="N", help="start a Dask LocalCluster of N worker processes")
     sc.add_argument("--scheduler", metavar="ADDRESS", help="join an existing Dask cluster (tcp://host:8786)")
     sc.add_argument("--threads-per-worker", type=int, default=1, metavar="T",
@@ -48,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
     from ..screen.ranking import format_table, top_rows
     from ..screen.writers import open_writer
 
-    run = screen(args.inputs, args.output, args.model, select=args.select, batch_atoms=args.batch_atoms,
+    batch_atoms = BATCH_ATOMS if args.batch_atoms is None else args.batch_atoms
+    run = screen(args.inputs, args.output, args.model, select=args.select, batch_atoms=batch_atoms,
                  workers=args.workers, scheduler=args.scheduler, threads_per_worker=args.threads_per_worker,
                  retry_failed=args.retry_failed, keep_coefficients=args.keep_coefficients, device=args.device)
     if args.sort_by and args.sort_by not in run.columns:
