@@ -15,7 +15,6 @@ into a few NumPy arrays (pickling a few hundred small arrays one by one costs as
 """
 from __future__ import annotations
 
-import gc
 import multiprocessing
 import os
 import signal
@@ -120,7 +119,6 @@ def _serve(path: str, requests, acks, parent: int) -> None:
     """The child: write each packed batch in one transaction, acknowledge it; after an error, only drain."""
     _die_with(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the run's to handle; it then closes us
-    gc.freeze()  # the parent's objects: never traversed here, so their pages stay shared, not copied
     writer = DbWriter(path, locked=False)  # the run holds the lock
     failed = False
     while True:
