@@ -148,12 +148,10 @@ class BackgroundDbWriter:
             warnings.filterwarnings("ignore", message=r".*multi-threaded, use of fork\(\) may lead to deadlocks",
                                     category=DeprecationWarning)
             self._process.start()
-        self.pending = 0
 
     def submit(self, results: Sequence[Result]) -> None:
         """Queue one batch for its transaction (packed here, sent by the queue's own thread)."""
         self._requests.put(pack(results))
-        self.pending += 1
 
     def wait(self) -> None:
         """Block until the oldest submitted batch is committed; its error, or the child's death, raised."""
@@ -167,7 +165,6 @@ class BackgroundDbWriter:
                 if not self._process.is_alive():
                     raise E3DensityError(f"the process writing {self.path} ended (exit code {self._process.exitcode})"
                                          "; rerun to resume") from None
-        self.pending -= 1
         if error is not None:
             raise E3DensityError(f"writing {self.path} failed: {error}")
 
