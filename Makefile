@@ -1,5 +1,7 @@
 # Fresh-machine set-up and the project commands. Each target builds the virtual environment first.
 VENV ?= .venv
+# reference structures computed at once by the water-data targets, one process each
+WORKERS ?= 1
 PY := $(VENV)/bin/python
 
 .PHONY: test test-slow test-all lint venv demo default-model model-card water-data water-data-large water-data-more hierarchy phonon-data phonon-model phonon-model-card thermal-storage
@@ -31,13 +33,13 @@ demo: $(VENV)/.installed
 	$(VENV)/bin/e3density predict --cube water_20.cube
 
 water-data: $(VENV)/.installed
-	$(PY) scripts/make_water_dataset.py --out data/water --seed 2026 --sets base
+	$(PY) scripts/make_water_dataset.py --out data/water --seed 2026 --sets base --workers $(WORKERS)
 
-water-data-large: $(VENV)/.installed  # about 2 h on one core; resumable
-	OMP_NUM_THREADS=1 $(PY) scripts/make_water_dataset.py --out data/water --seed-large 2027 --sets large
+water-data-large: $(VENV)/.installed  # about 2 h on one core; resumable; WORKERS=N computes N at once
+	OMP_NUM_THREADS=1 $(PY) scripts/make_water_dataset.py --out data/water --seed-large 2027 --sets large --workers $(WORKERS)
 
-water-data-more: $(VENV)/.installed  # about 2 h on one core; resumable
-	OMP_NUM_THREADS=1 $(PY) scripts/make_water_dataset.py --out data/water --seed-large 2027 --sets more
+water-data-more: $(VENV)/.installed  # about 2 h on one core; resumable; WORKERS=N computes N at once
+	OMP_NUM_THREADS=1 $(PY) scripts/make_water_dataset.py --out data/water --seed-large 2027 --sets more --workers $(WORKERS)
 
 default-model: $(VENV)/.installed
 	$(VENV)/bin/e3density train configs/water_default.yaml

@@ -4,7 +4,8 @@ Command (resumable: rerun to continue; the base sets take about 45 min on 2 core
 about 2 h on one core):
     python scripts/make_water_dataset.py --out data/water --seed 2026 --seed-large 2027
 `--sets base` makes only the base sets, `--sets large` only the large ones, `--sets more` only the
-second large-cluster training pool.
+second large-cluster training pool. `--workers N` computes N structures at once (one process each,
+cores/N threads); the databases are the same, row for row.
 
 Training pool: 1-4 waters, half hydrogen-bonded random placements, half snapshots of rigid
 TIP3P Langevin MD at 250 K (ASE's TIP3P, RATTLE), every monomer then distorted (O-H
@@ -58,6 +59,8 @@ def main() -> None:
     parser.add_argument("--seed-large", type=int, default=2027, help="seed of the large sets' own stream")
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every count (e.g. 0.05 for a smoke run)")
     parser.add_argument("--sets", choices=("all", "base", "large", "more"), default="all")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="structures computed at once (`e3density reference --workers`); the databases do not change")
     args = parser.parse_args()
     out = Path(args.out)
     (out / "structures").mkdir(parents=True, exist_ok=True)
@@ -85,7 +88,7 @@ def base(out: Path, args) -> None:
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
     for name, n, _ in plan:
         db = out / f"{name.split('_')[0] if name == 'train' else name}.db"
-        cli(["reference", str(out / "structures" / f"{name}_{n}w.xyz"), "-o", str(db)])
+        cli(["reference", str(out / "structures" / f"{name}_{n}w.xyz"), "-o", str(db), "--workers", str(args.workers)])
 
 
 def _large_plan(args) -> list[tuple[str, int, int]]:
@@ -106,7 +109,7 @@ def large(out: Path, args) -> None:
     (out / "manifest_large.json").write_text(json.dumps(manifest, indent=1))
     # one stream per set, spawned from --seed-large in plan order: a set's structures are made just
     # before its references (TIP3P MD of 12 waters takes minutes), and a rerun need not remake them
-    _make(out, plan, np.random.SeedSequence(args.seed_large).spawn(len(plan)))
+    _make(out, plan, np.random.SeedSequence(args.seed_large).spawn(len(plan)), args.workers)
 
 
 def more(out: Path, args) -> None:
@@ -117,15 +120,15 @@ def more(out: Path, args) -> None:
                 "reference_options": LARGE_REFERENCE, "xc": "PBE0", "basis": "cc-pvdz",
                 "auxbasis": "def2-universal-jfit-decontracted", "versions": _versions()}
     (out / "manifest_more.json").write_text(json.dumps(manifest, indent=1))
-    _make(out, plan, np.random.SeedSequence(args.seed_large).spawn(before + len(plan))[before:])
+    _make(out, plan, np.random.SeedSequence(args.seed_large).spawn(before + len(plan))[before:], args.workers)
 
 
-def _make(out: Path, plan: list[tuple[str, int, int]], streams: list) -> None:
+def _make(out: Path, plan: list[tuple[str, int, int]], streams: list, workers: int) -> None:
     for (name, n, count), stream in zip(plan, streams):
         xyz = out / "structures" / f"{name}_{n}w.xyz"
         if not xyz.exists():
             write(xyz, sample(n, count, np.random.default_rng(stream)))
-        cli(["reference", str(xyz), "-o", str(out / f"{name}.db"), *LARGE_REFERENCE])
+        cli(["reference", str(xyz), "-o", str(out / f"{name}.db"), *LARGE_REFERENCE, "--workers", str(workers)])
 
 
 def _versions() -> dict:

@@ -6,7 +6,7 @@ from ase.build import molecule
 from ase.units import Bohr
 
 from ase_e3density import E3DensityError, InvalidStructureError, UnsupportedElementError
-from process_helpers import kill_when_rows
+from process_helpers import kill_when_rows, wait_until_gone
 
 pytest.importorskip("pyscf")
 from ase_e3density.electron.reference import _pyscf_basis, _to_e3nn_matrix, fit_density, fit_error_vs_dft, run_dft  # noqa: E402
@@ -140,3 +140,38 @@ def test_killed_reference_run_keeps_its_rows_and_resumes_exactly_once(tmp_path):
     assert f"{6 - kept} computed, {kept} already present" in rerun.stderr
     rows = list(connect(db, use_lock_file=False).select())
     assert len(rows) == 6 and len({r.uid for r in rows}) == 6
+
+
+@pytest.mark.slow
+def test_reference_workers_write_the_one_process_database_and_die_with_a_killed_run(tmp_path):
+    """--workers 2: rows in input order with the densities one process gives; kill -9 of the run leaves
+    no worker computing; the rerun adds each missing structure once."""
+    import subprocess
+    import sys
+
+    from ase.db import connect
+    from ase.io import write
+    frames = []
+    for k in range(6):
+        w = molecule(["H2O", "NH3", "CH4"][k % 3])
+        w.rattle(0.05, seed=k)
+        frames.append(w)
+    write(tmp_path / "in.xyz", frames)
+    parallel, serial = tmp_path / "parallel.db", tmp_path / "serial.db"
+    command = [sys.executable, "-m", "ase_e3density.cli", "reference", str(tmp_path / "in.xyz"), "-o"]
+    children: list[int] = []
+    seen = kill_when_rows(command + [str(parallel), "--workers", "2"], parallel, rows=2, children=children)
+    assert seen >= 2 and len(children) >= 2, "two workers must be computing while rows appear"
+    assert not wait_until_gone(children, timeout=1.0), "a worker of the killed run computes on"
+    kept = connect(parallel, use_lock_file=False).count()
+    rerun = subprocess.run(command + [str(parallel), "--workers", "2"], capture_output=True, text=True, timeout=300,
+                           check=False)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert f"{6 - kept} computed, {kept} already present" in rerun.stderr
+    subprocess.run(command + [str(serial)], capture_output=True, timeout=300, check=True)
+    rows_parallel, rows_serial = (list(connect(db, use_lock_file=False).select()) for db in (parallel, serial))
+    assert [r.source for r in rows_parallel] == [r.source for r in rows_serial] == [f"{tmp_path / 'in.xyz'}@{k}" for k in range(6)]
+    assert [r.uid for r in rows_parallel] == [r.uid for r in rows_serial]
+    for a, b in zip(rows_parallel, rows_serial):
+        np.testing.assert_allclose(a.data["density_coefficients"], b.data["density_coefficients"], atol=1e-7)
+        assert a.energy == pytest.approx(b.energy, abs=1e-6)

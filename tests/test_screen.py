@@ -21,6 +21,7 @@ from ase_e3density.cli import main
 from ase_e3density.errors import E3DensityError
 from ase_e3density.screen import screen
 from ase_e3density.screen.writers import open_writer
+from process_helpers import child_pids, wait_until_gone
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -188,18 +189,6 @@ def _count_rows(path) -> int:
         return 0
 
 
-def _children(pid: int) -> list[int]:
-    """Processes whose parent is ``pid`` (Linux /proc; none elsewhere)."""
-    out = []
-    for status in Path("/proc").glob("[0-9]*/status"):
-        try:
-            if f"\nPPid:\t{pid}\n" in status.read_text():
-                out.append(int(status.parent.name))
-        except OSError:
-            continue
-    return out
-
-
 @pytest.mark.slow
 def test_kill_9_mid_run_then_rerun_gives_every_structure_once(tmp_path):
     path, out = tmp_path / "in.extxyz", tmp_path / "r.db"
@@ -212,15 +201,12 @@ def test_kill_9_mid_run_then_rerun_gives_every_structure_once(tmp_path):
     deadline = time.time() + 120
     while _count_rows(out) < 30 and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
-    children = _children(proc.pid)
+    children = child_pids(proc.pid)
     if sys.platform.startswith("linux") and len(os.sched_getaffinity(0)) >= 2:
         assert children, "the run's ase.db writer process was not found"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    deadline = time.time() + 10
-    while any(Path(f"/proc/{pid}").exists() for pid in children) and time.time() < deadline:
-        time.sleep(0.05)
-    assert not [pid for pid in children if Path(f"/proc/{pid}").exists()], "a child of the killed run lives on"
+    assert not wait_until_gone(children), "a child of the killed run lives on"
     written = _count_rows(out)
     assert 0 < written < n, "the run ended before it could be killed"
     subprocess.run(cmd, env=env, check=True, stderr=subprocess.DEVNULL)

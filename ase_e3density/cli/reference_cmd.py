@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import time
 
 from .common import progress, read_structures
 
@@ -29,6 +28,9 @@ def add_parser(sub) -> None:
                      help="SCF initial guess: PySCF's, or 'model' (one Kohn-Sham step from the predicted density; "
                      "without --density-fit a second step with the exact-exchange part, which pays there)")
     ref.add_argument("--model", default=None, help="model for --guess model (default: the shipped default)")
+    ref.add_argument("--workers", type=_positive_int, default=1, metavar="N",
+                     help="structures computed at once, one process each with cores/N threads; rows are still "
+                     "committed in input order, so the database equals a one-process run's (default 1)")
     ref.set_defaults(func=run)
 
 
@@ -36,6 +38,16 @@ def _positive(text: str) -> float:
     value = float(text)
     if not value > 0:  # also refuses nan
         raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {text}")
     return value
 
 
@@ -54,45 +66,29 @@ def run(args: argparse.Namespace) -> int:
 def _compute(args, structures, aux: str, db) -> int:
     """Compute what the database lacks; ``db`` is used without `with`, so every row commits on its own."""
     from ..electron.database import existing_uids, structure_uid, write_density_row
-    from ..electron.reference import fit_density, fit_error_vs_dft, run_dft
+    from .reference_workers import outcomes_in_order
 
     done = existing_uids(db)
-    total, skipped, failed = len(structures), 0, 0
+    total, todo = len(structures), []
     for n, (source, atoms) in enumerate(structures, 1):
         if args.charge is not None:
             atoms.info["charge"] = args.charge
         if args.spin is not None:
             atoms.info["spin"] = args.spin
         uid = structure_uid(atoms, args.xc.lower(), args.basis.lower(), aux.lower())
-        if uid in done:
-            skipped += 1
-            continue
-        start = time.perf_counter()
-        try:
-            result = run_dft(atoms, xc=args.xc, basis=args.basis, grid_level=args.grid_level, conv_tol=args.conv_tol,
-                             check_stability=not args.no_stability_check, guess=_guess(args, atoms),
-                             density_fit=args.density_fit)
-            density = fit_density(result, aux)
-            eps = fit_error_vs_dft(density, result)
-        except Exception as exc:  # one bad structure must not stop a long run
+        if uid not in done:  # a structure repeated in the input is computed once
+            done.add(uid)
+            todo.append((n, source, uid, atoms))
+    skipped, failed = total - len(todo), 0
+    for (n, source, uid, atoms), out in outcomes_in_order(todo, args, aux, args.workers):
+        label = f"[{n}/{total}] {source} {atoms.get_chemical_formula()}"
+        if out.density is None:
             failed += 1
-            progress(f"[{n}/{total}] {source} {atoms.get_chemical_formula()}: FAILED: {exc}")
+            progress(f"{label}: FAILED: {out.error}")
             continue
-        write_density_row(db, density, uid, source=source, fit_eps=eps, grid_level=args.grid_level,
+        write_density_row(db, out.density, uid, source=source, fit_eps=out.fit_eps, grid_level=args.grid_level,
                           conv_tol=args.conv_tol, density_fit=args.density_fit)
-        done.add(uid)
-        progress(f"[{n}/{total}] {source} {atoms.get_chemical_formula()}: E={result.energy:.6f} eV "
-                 f"fit eps={eps:.3f}% {result.info['scf_cycles']} SCF iterations ({time.perf_counter() - start:.1f} s)")
+        progress(f"{label}: E={out.energy:.6f} eV fit eps={out.fit_eps:.3f}% {out.scf_cycles} SCF iterations "
+                 f"({out.seconds:.1f} s)")
     progress(f"done: {total - skipped - failed} computed, {skipped} already present, {failed} failed -> {args.output}")
     return 1 if failed else 0
-
-
-def _guess(args: argparse.Namespace, atoms):
-    """PySCF's guess by name, or a callable giving the model's dm0 for the built molecule."""
-    if args.guess != "model":
-        return args.guess
-    from ..scf import initial_guess
-
-    # the exact-exchange step builds its own density-fitting tensors: it pays when the SCF's iterations
-    # are conventional (8 waters, 1e-9: 65 s CPU against 72 s), not when they are density-fitted
-    return lambda mol: initial_guess(atoms, args.model, mol=mol, xc=args.xc, exact_exchange=not args.density_fit)

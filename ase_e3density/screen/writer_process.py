@@ -27,6 +27,7 @@ import numpy as np
 from ase import Atoms
 
 from ..errors import E3DensityError
+from ..processes import die_with_parent
 from .records import Result, one_line
 from .writers import DbWriter
 
@@ -105,19 +106,9 @@ def unpack(packed: tuple) -> list[Result]:
 
 
 # -- the child -------------------------------------------------------------------------------------
-def _die_with(parent: int) -> None:
-    """Be killed by the kernel when ``parent`` ends (kill -9 included); end now if it already has."""
-    import ctypes
-
-    pr_set_pdeathsig = 1
-    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
-    if os.getppid() != parent:
-        os._exit(1)
-
-
 def _serve(path: str, requests, acks, parent: int) -> None:
     """The child: write each packed batch in one transaction, acknowledge it; after an error, only drain."""
-    _die_with(parent)
+    die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the run's to handle; it then closes us
     writer = DbWriter(path, locked=False)  # the run holds the lock
     failed = False
