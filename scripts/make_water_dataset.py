@@ -62,6 +62,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1,
                         help="structures computed at once (`e3density reference --workers`); the databases do not change")
     args = parser.parse_args()
+    if args.workers < 1:
+        parser.error(f"--workers must be at least 1, got {args.workers}")
     out = Path(args.out)
     (out / "structures").mkdir(parents=True, exist_ok=True)
     if args.sets in ("all", "base"):
@@ -88,7 +90,7 @@ def base(out: Path, args) -> None:
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
     for name, n, _ in plan:
         db = out / f"{name.split('_')[0] if name == 'train' else name}.db"
-        cli(["reference", str(out / "structures" / f"{name}_{n}w.xyz"), "-o", str(db), "--workers", str(args.workers)])
+        reference([str(out / "structures" / f"{name}_{n}w.xyz"), "-o", str(db), "--workers", str(args.workers)])
 
 
 def _large_plan(args) -> list[tuple[str, int, int]]:
@@ -128,7 +130,14 @@ def _make(out: Path, plan: list[tuple[str, int, int]], streams: list, workers: i
         xyz = out / "structures" / f"{name}_{n}w.xyz"
         if not xyz.exists():
             write(xyz, sample(n, count, np.random.default_rng(stream)))
-        cli(["reference", str(xyz), "-o", str(out / f"{name}.db"), *LARGE_REFERENCE, "--workers", str(workers)])
+        reference([str(xyz), "-o", str(out / f"{name}.db"), *LARGE_REFERENCE, "--workers", str(workers)])
+
+
+def reference(args: list[str]) -> None:
+    """`e3density reference ARGS`; stop on an error (exit 2), go on past failed structures (exit 1: a rerun retries them)."""
+    code = cli(["reference", *args])
+    if code > 1:
+        raise SystemExit(code)
 
 
 def _versions() -> dict:

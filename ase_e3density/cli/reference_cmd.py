@@ -68,18 +68,21 @@ def _compute(args, structures, aux: str, db) -> int:
     from ..electron.database import existing_uids, structure_uid, write_density_row
     from .reference_workers import outcomes_in_order
 
-    done = existing_uids(db)
-    total, todo = len(structures), []
+    present, queued = existing_uids(db), set()
+    total, todo, skipped, repeated, failed = len(structures), [], 0, 0, 0
     for n, (source, atoms) in enumerate(structures, 1):
         if args.charge is not None:
             atoms.info["charge"] = args.charge
         if args.spin is not None:
             atoms.info["spin"] = args.spin
         uid = structure_uid(atoms, args.xc.lower(), args.basis.lower(), aux.lower())
-        if uid not in done:  # a structure repeated in the input is computed once
-            done.add(uid)
+        if uid in present:
+            skipped += 1
+        elif uid in queued:  # a structure repeated in the input is computed once
+            repeated += 1
+        else:
+            queued.add(uid)
             todo.append((n, source, uid, atoms))
-    skipped, failed = total - len(todo), 0
     for (n, source, uid, atoms), out in outcomes_in_order(todo, args, aux, args.workers):
         label = f"[{n}/{total}] {source} {atoms.get_chemical_formula()}"
         if out.density is None:
@@ -90,5 +93,6 @@ def _compute(args, structures, aux: str, db) -> int:
                           conv_tol=args.conv_tol, density_fit=args.density_fit)
         progress(f"{label}: E={out.energy:.6f} eV fit eps={out.fit_eps:.3f}% {out.scf_cycles} SCF iterations "
                  f"({out.seconds:.1f} s)")
-    progress(f"done: {total - skipped - failed} computed, {skipped} already present, {failed} failed -> {args.output}")
+    again = f", {repeated} repeated in the input" if repeated else ""
+    progress(f"done: {len(todo) - failed} computed, {skipped} already present{again}, {failed} failed -> {args.output}")
     return 1 if failed else 0

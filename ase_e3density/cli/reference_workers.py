@@ -1,17 +1,20 @@
 """Reference structures computed one by one or by a pool of worker processes, outcomes in input order.
 
-Each worker process computes whole structures (DFT, fit, fit error) with cores/N threads; the run alone
-writes the database, committing rows in input order so that a database made with N workers is the one
-made with one (the trainer's seeded split depends on row order). A worker dies with the run (Linux's
-parent-death signal), so a kill -9 stops every computation at once; any other end of the run
-terminates them too.
+Each worker process computes whole structures (DFT, fit, fit error) with cores/N threads (at most
+``OMP_NUM_THREADS`` when set); the run alone writes the database, committing rows in input order so
+that a database made with N workers holds the rows of one made with one, in the same order (the
+trainer's seeded split depends on row order). Workers are spawned (fresh interpreters: nothing of the
+run's threads, OpenMP state or open files is inherited) and die with the thread that started them
+(Linux's parent-death signal), so a kill -9 of the run stops every computation at once; any other end
+of the run terminates them too. Drive :func:`outcomes_in_order` from a thread that outlives the pool.
 """
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import multiprocessing
 import os
-import sys
+import signal
 import time
 from collections import deque
 from collections.abc import Iterator, Sequence
@@ -23,7 +26,7 @@ from itertools import islice
 from ..errors import E3DensityError
 from ..processes import die_with_parent
 
-__all__ = ["Outcome", "compute_one", "outcomes_in_order"]
+__all__ = ["Outcome", "compute_one", "outcomes_in_order", "threads_per_worker"]
 
 
 @dataclass
@@ -71,17 +74,16 @@ def outcomes_in_order(items: Sequence, args: argparse.Namespace, aux: str, worke
     At most ``2 * workers`` structures are handed out ahead of the one awaited, so memory stays flat
     however long the input.
     """
+    workers = min(workers, len(items))  # a resumed run with one structure left computes it on every core
     if workers <= 1:
         for item in items:
             yield item, compute_one(item[-1], args, aux)
         return
+    if importlib.util.find_spec("pyscf") is None:  # said once here, not by each worker's start-up
+        raise E3DensityError("reference densities need PySCF: pip install 'ase_e3density[reference]'")
     plain = argparse.Namespace(**{k: v for k, v in vars(args).items() if k != "func"})
-    threads = max(1, _cores() // workers)
-    # forked on Linux: the parent-death signal reaches forked children here, not spawned ones; the run
-    # has imported neither PySCF nor torch and runs no other thread yet, so nothing is half-held at the fork
-    method = "fork" if sys.platform == "linux" else "spawn"
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method),
-                               initializer=_start_worker, initargs=(os.getpid(), threads, args.guess == "model"))
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker,
+                               initargs=(os.getpid(), threads_per_worker(workers), args.guess == "model"))
     pending, queue = iter(items), deque()
     try:
         for item in islice(pending, 2 * workers):
@@ -104,13 +106,19 @@ def outcomes_in_order(items: Sequence, args: argparse.Namespace, aux: str, worke
             process.terminate()
 
 
-def _cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+def threads_per_worker(workers: int) -> int:
+    """This machine's usable cores shared out among ``workers``, at most ``OMP_NUM_THREADS`` when set."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    threads = max(1, cores // workers)
+    limit = os.environ.get("OMP_NUM_THREADS", "")
+    return min(threads, int(limit)) if limit.isdigit() and int(limit) > 0 else threads
 
 
 def _start_worker(parent: int, threads: int, uses_torch: bool) -> None:
-    """A worker: dies with the run, computes with ``threads`` threads (PySCF's OpenMP, torch's for the guess)."""
+    """A worker: dies with the run, leaves Ctrl-C to the run (which ends it), computes with ``threads``
+    threads (PySCF's OpenMP, torch's for the guess)."""
     die_with_parent(parent)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     from pyscf import lib
 
     lib.num_threads(threads)
