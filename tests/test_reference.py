@@ -115,6 +115,15 @@ def test_cli_reference_scf_options_reach_pyscf_and_the_rows(tmp_path, capsys):
         assert "must be a positive number" in capsys.readouterr().err
 
 
+def test_cli_reference_refuses_a_worker_count_below_one(tmp_path, capsys):
+    from ase_e3density.cli import main
+    for bad in ("0", "-2", "two"):
+        with pytest.raises(SystemExit):
+            main(["reference", str(tmp_path / "in.xyz"), "-o", str(tmp_path / "r.db"), f"--workers={bad}"])
+        assert f"must be a whole number of at least 1, got {bad}" in capsys.readouterr().err
+    assert not (tmp_path / "r.db").exists()
+
+
 @pytest.mark.slow
 def test_killed_reference_run_keeps_its_rows_and_resumes_exactly_once(tmp_path):
     """kill -9 mid-run: finished rows are already visible and kept; the rerun computes only the rest."""

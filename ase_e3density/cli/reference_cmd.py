@@ -30,7 +30,7 @@ def add_parser(sub) -> None:
     ref.add_argument("--model", default=None, help="model for --guess model (default: the shipped default)")
     ref.add_argument("--workers", type=_positive_int, default=1, metavar="N",
                      help="structures computed at once, one process each with cores/N threads; rows are still "
-                     "committed in input order, so the database equals a one-process run's (default 1)")
+                     "committed in input order: the rows of a one-process run, in its order (default 1)")
     ref.set_defaults(func=run)
 
 
