@@ -162,7 +162,7 @@ def test_batches_take_each_structure_with_its_own_matrix():
 
 @pytest.mark.slow  # a training run: about 6 s
 def test_training_with_the_coulomb_term_runs_and_records_molecule_metrics(tmp_path):
-    """Two epochs on six clusters of the water data with coulomb_weight > 0 (no PySCF: mean free atoms)."""
+    """Two epochs on six clusters of the water data with the Coulomb and fragment terms (no PySCF: mean free atoms)."""
     import json
     from pathlib import Path
 
@@ -176,7 +176,7 @@ def test_training_with_the_coulomb_term_runs_and_records_molecule_metrics(tmp_pa
         for row in list(src.select(natoms=6, limit=4)) + list(src.select(natoms=9, limit=4)):
             dst.write(row.toatoms(), data=row.data, **row.key_value_pairs)
     config = TrainConfig(train=str(db), output=str(tmp_path / "run"), seed=1, batch_size=2, epochs=2,
-                         validation_fraction=0.25, free_atom="mean", coulomb_weight=1.0, dipole_weight=0.01,
+                         validation_fraction=0.25, free_atom="mean", coulomb_weight=1.0, dipole_weight=0.01, fragment_weight=1.0,
                          model={"hidden": {0: 4, 1: 2, 2: 2}, "n_layers": 2, "radial_hidden": 8, "sh_lmax": 2})
     train(config)
     log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]

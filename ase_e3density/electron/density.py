@@ -193,13 +193,23 @@ class AtomicDensity:
             for shell, part in self.basis[s].shell_slices:
                 norm = float(np.linalg.norm(c[part]))
                 radii[a].append(shell.radius(screening / norm) if norm > 0 else 0.0)
-        reach = max(max(r) for r in radii.values())
-        if reach == 0.0:
-            return out
+        for l, part, a, near, values in self.shell_values(pts, radii):
+            # k-d tree indices are unique, so a plain fancy-index add is exact
+            out[l, near] += values @ self.atom_coefficients(a)[part]
+        return out / Bohr**3
+
+    def shell_values(self, pts: np.ndarray, radii: dict[int, list[float]]):
+        """Every shell's functions at the points (bohr) within its radius (bohr) ``radii[atom][shell]``,
+        periodic images included: yields ``(l, columns of the atom's coefficients, atom, point indices,
+        values (n, 2l+1))``, values in bohr^-3 per unit coefficient."""
+        symbols = self.atoms.get_chemical_symbols()
+        reach = max((max(r) for r in radii.values() if r), default=0.0)
+        if reach == 0.0 or len(pts) == 0:
+            return
         owners, centres = self._image_atoms(pts * Bohr, reach * Bohr)
         tree = cKDTree(pts)
         for a, centre in zip(owners, centres / Bohr):
-            eb, c, rad = self.basis[symbols[a]], self.atom_coefficients(a), radii[a]
+            eb, rad = self.basis[symbols[a]], radii[a]
             near = np.asarray(tree.query_ball_point(centre, max(rad)), dtype=np.int64)
             if len(near) == 0:
                 continue
@@ -211,9 +221,7 @@ class AtomicDensity:
             for (shell, part), radius in zip(eb.shell_slices, rad):
                 n = int(np.searchsorted(r2, radius * radius))
                 if n:
-                    # k-d tree indices are unique, so a plain fancy-index add is exact
-                    out[shell.l, near[:n]] += shell.radial(r2[:n]) * (harm[shell.l][:n] @ c[part])
-        return out / Bohr**3
+                    yield shell.l, part, int(a), near[:n], shell.radial(r2[:n])[:, None] * harm[shell.l][:n]
 
     def evaluate(self, points, screening: float = SCREENING) -> np.ndarray:
         """Electron density (e/Å^3) at points given in Å, shape (n, 3) -> (n,).

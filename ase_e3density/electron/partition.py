@@ -20,11 +20,12 @@ from ase.units import Bohr
 from scipy import sparse
 
 from ..errors import E3DensityError
-from .density import AtomicDensity
+from .density import SCREENING, AtomicDensity
 from .free_atoms import ProAtoms, load_free_atoms
+from .grids import molecular_grid
 from .metrics import quadrature
 
-__all__ = ["find_molecules", "GridPartition", "Partition", "partition", "BOND_SCALE"]
+__all__ = ["find_molecules", "GridPartition", "Partition", "partition", "fragment_integrals", "BOND_SCALE"]
 
 BOND_SCALE = 1.2  # atoms are bonded closer than 1.2 x the sum of their covalent radii
 WEIGHT_FLOOR = 1e-12  # a group's share below this at a point is dropped (sums stay 1 to 1e-11)
@@ -188,3 +189,27 @@ def partition(density: AtomicDensity, fragments=None, free_atoms: ProAtoms | str
                    for f, c in zip(fragments, centres)])
     o = density.default_origin() if origin is None else np.asarray(origin, dtype=float)
     return Partition(charges, atomic_dipoles, fragments, q, centres, mu, o, proatoms.name)
+
+
+def fragment_integrals(density: AtomicDensity, fragments=None, free_atoms: ProAtoms | str | None = None,
+                       level: int = 1) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Each fragment's Hirshfeld share of every basis function: ``W[F, k] = int w_F phi_k`` (electrons
+    per unit coefficient), so fragment F of any density in this basis on these atoms holds ``W[F] @ c``
+    electrons (``density``'s own coefficients are not used). Fragments, free atoms and the Becke grid
+    ``level`` as :func:`partition`; returns ``(W, fragments)``. Finite systems only.
+    """
+    atoms = density.atoms
+    if atoms.pbc.any():
+        raise E3DensityError("Hirshfeld partitions of periodic densities are not implemented; use pbc=False")
+    proatoms = load_free_atoms() if free_atoms is None else (
+        load_free_atoms(free_atoms) if isinstance(free_atoms, str) else free_atoms)
+    fragments = find_molecules(atoms) if fragments is None else check_fragments(fragments, len(atoms))
+    points, weights = molecular_grid(atoms, level)
+    shares = GridPartition.build(atoms, density.nuclear_charges, points, weights, fragments, proatoms).matrix.toarray()
+    symbols = atoms.get_chemical_symbols()
+    radii = {a: [shell.radius(SCREENING) for shell, _ in density.basis[s].shell_slices] for a, s in enumerate(symbols)}
+    out = np.zeros((len(fragments), len(density.coefficients)))
+    for _, part, a, near, values in density.shell_values(points / Bohr, radii):
+        columns = np.arange(density.offsets[a], density.offsets[a + 1])[part]
+        out[:, columns] += shares[:, near] @ values
+    return out / Bohr**3, fragments

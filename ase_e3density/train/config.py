@@ -33,6 +33,7 @@ class TrainConfig:
     free_atom: str = "pyscf"                     # "pyscf" (spherical free atoms) or "mean" (data average)
     dipole_weight: float = 0.0                   # weight of |dipole error|^2 (per (e·Å)^2) in the loss
     coulomb_weight: float = 0.0                  # weight of 1/2 dc^T J dc (per Hartree): charge moved far
+    fragment_weight: float = 0.0                 # weight of each molecule's Hirshfeld charge error^2 (per e^2)
     batch_size: int = 8
     lr: float = 5e-3
     weight_decay: float = 0.0
@@ -111,7 +112,7 @@ def known_options(cls, raw: dict, where: str, required: dict[str, str]) -> dict:
 
 _RANGES = {"validation_fraction": (0.0, 1.0, False), "lr": (0.0, None, False), "weight_decay": (0.0, None, True),
            "lr_factor": (0.0, 1.0, False), "min_lr": (0.0, None, True), "dipole_weight": (0.0, None, True),
-           "coulomb_weight": (0.0, None, True),
+           "coulomb_weight": (0.0, None, True), "fragment_weight": (0.0, None, True),
            "batch_size": (1, None, True), "epochs": (0, None, True), "lr_patience": (0, None, True),
            "early_stopping_patience": (1, None, True), "validate_every": (1, None, True),
            "max_structures": (1, None, True), "time_budget_minutes": (0.0, None, False), "grid_level": (1, 5, True),

@@ -11,10 +11,11 @@ import torch
 from ..electron.coulomb import coulomb_matrix
 from ..electron.database import iter_densities
 from ..electron.density import AtomicDensity
+from ..electron.partition import fragment_integrals
 from ..graph.inputs import batch_inputs, species_indices
 from ..graph.neighbours import neighbour_list
 
-__all__ = ["Sample", "load_samples", "collate", "coulomb_matrices"]
+__all__ = ["Sample", "load_samples", "collate", "coulomb_matrices", "fragment_matrices"]
 
 
 @dataclass
@@ -28,6 +29,7 @@ class Sample:
     charge: float
     target: np.ndarray        # (n, max_dim)
     coulomb: np.ndarray | None = None  # (n_functions, n_functions) Coulomb matrix, float64 (coulomb loss only)
+    fragments: np.ndarray | None = None  # (n_molecules, n_functions) Hirshfeld shares of the functions (fragment loss only)
 
     @property
     def graph(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -35,17 +37,19 @@ class Sample:
 
 
 def load_samples(path, species: list[str], cutoff: float, max_dim: int, limit: int | None = None,
-                 progress: bool = False, coulomb: bool = False) -> list[Sample]:
+                 progress: bool = False, coulomb: bool = False, fragments: bool = False) -> list[Sample]:
     """Rows of an ase.db of reference densities (the first ``limit``), ready for the model;
-    ``coulomb``: also each structure's two-centre Coulomb matrix (for the loss's Coulomb term)."""
+    ``coulomb``: also each structure's two-centre Coulomb matrix (for the loss's Coulomb term);
+    ``fragments``: also each molecule's Hirshfeld share of every function (for the fragment term)."""
     index = {s: k for k, s in enumerate(species)}
     samples, start = [], time.perf_counter()
     for density in iter_densities(path):
         atoms = density.atoms
         edge_index, shifts = neighbour_list(atoms, cutoff)
         matrix = coulomb_matrix(atoms, density.basis) if coulomb else None
+        shares = fragment_integrals(density)[0] if fragments else None
         samples.append(Sample(density, species_indices(atoms, index), edge_index, shifts, float(density.total_charge),
-                              density.padded_coefficients(max_dim), matrix))
+                              density.padded_coefficients(max_dim), matrix, shares))
         if progress and len(samples) % 100 == 0:
             print(f"  loaded {len(samples)} structures from {path} ({time.perf_counter() - start:.0f} s)",
                   file=sys.stderr, flush=True)
@@ -64,6 +68,15 @@ def collate(samples: list[Sample], dtype: torch.dtype,
 
 def coulomb_matrices(samples: list[Sample], device: str | torch.device = "cpu") -> list[torch.Tensor] | None:
     """The samples' Coulomb matrices as float64 tensors (shared memory on CPU), or None if they have none."""
-    if any(s.coulomb is None for s in samples):
+    return _matrices([s.coulomb for s in samples], device)
+
+
+def fragment_matrices(samples: list[Sample], device: str | torch.device = "cpu") -> list[torch.Tensor] | None:
+    """The samples' fragment-share matrices as float64 tensors, or None if they have none."""
+    return _matrices([s.fragments for s in samples], device)
+
+
+def _matrices(arrays: list[np.ndarray | None], device) -> list[torch.Tensor] | None:
+    if any(a is None for a in arrays):
         return None
-    return [torch.as_tensor(s.coulomb, device=device) for s in samples]
+    return [torch.as_tensor(a, device=device) for a in arrays]

@@ -27,7 +27,7 @@ from ..nn import DensityModel, ModelConfig
 from .baseline import free_atom_table, output_scale_table
 from .checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from .config import RESUMABLE_CHANGES, TrainConfig
-from .data import Sample, collate, coulomb_matrices, load_samples
+from .data import Sample, collate, coulomb_matrices, fragment_matrices, load_samples
 from .feature_stats import FeatureRecorder
 from .loss import DensityLoss
 from .outputs import output_mask, restricted_reference
@@ -149,12 +149,13 @@ def load_data(config: TrainConfig, out: Path, rank: int, world: int) -> Run:
     basis = load_basis(mcfg.basis)
     max_dim = max(basis[s].n_functions for s in species)
     limit = config.max_structures if config.validation else None  # a seeded split needs every row
-    coulomb = config.coulomb_weight > 0
+    coulomb, fragments = config.coulomb_weight > 0, config.fragment_weight > 0
     train_set, val_set = [], []
     for i, path in enumerate(train_paths):
         if rank == 0:
             print(f"loading {path}", file=sys.stderr, flush=True)
-        samples = load_samples(path, species, mcfg.cutoff, max_dim, limit=limit, progress=rank == 0, coulomb=coulomb)
+        samples = load_samples(path, species, mcfg.cutoff, max_dim, limit=limit, progress=rank == 0, coulomb=coulomb,
+                               fragments=fragments)
         names = {s.density.basis.name for s in samples}
         if names - {basis.name}:
             raise E3DensityError(f"{path}: training data is in {sorted(names)}, the model predicts {basis.name}")
@@ -166,7 +167,8 @@ def load_data(config: TrainConfig, out: Path, rank: int, world: int) -> Run:
         val_set += [samples[j] for j in order[:n_val]]
         train_set += [samples[j] for j in order[n_val:]]
     if config.validation:
-        val_set = load_samples(config.path("validation"), species, mcfg.cutoff, max_dim, coulomb=coulomb)
+        val_set = load_samples(config.path("validation"), species, mcfg.cutoff, max_dim, coulomb=coulomb,
+                               fragments=fragments)
     if config.max_structures:
         train_set = train_set[: config.max_structures]
     if not train_set or not val_set:
@@ -206,7 +208,7 @@ def build_model(run: Run, state: dict | None) -> None:
         run.log(f"resuming {run.out} after epoch {run.progress['epoch']}")
     basis = load_basis(mcfg.basis)
     run.loss_fn = DensityLoss(basis, mcfg.species, run.train_set[0].target.shape[1], config.dipole_weight,
-                              config.output_lmax, config.coulomb_weight).to(run.device)
+                              config.output_lmax, config.coulomb_weight, config.fragment_weight).to(run.device)
     if run.rank == 0:
         run.log(f"preparing validation grids for {len(run.val_set)} structures")
         free_atoms = {s: model.free_atom[k, : model.dims[k]].double().cpu().numpy() for k, s in enumerate(mcfg.species)}
@@ -236,7 +238,8 @@ def batch_loss(run: Run, net, samples: list[Sample], per_l: bool = False) -> tup
     inputs, target = collate(samples, run.dtype, run.device)
     positions, species, _, _, charge, batch = inputs
     predicted = net(*inputs)
-    loss = run.loss_fn(predicted, target, species, positions, batch, len(charge), coulomb_matrices(samples, run.device))
+    loss = run.loss_fn(predicted, target, species, positions, batch, len(charge), coulomb_matrices(samples, run.device),
+                       fragment_matrices(samples, run.device))
     parts = run.loss_fn.density_term_by_l(predicted, target, species) if per_l else {}
     return loss, len(target), parts
 

@@ -1,5 +1,5 @@
-"""A loss that measures density error: overlap-weighted coefficients, the dipole error, and the
-Coulomb (Hartree) energy of the density difference."""
+"""A loss that measures density error: overlap-weighted coefficients, the dipole error, the
+Coulomb (Hartree) energy of the density difference and each molecule's charge error."""
 from __future__ import annotations
 
 import numpy as np
@@ -26,10 +26,15 @@ class DensityLoss(torch.nn.Module):
     structure g's density error over the whole structure, ``J_g`` its two-centre Coulomb matrix
     (:func:`ase_e3density.electron.coulomb.coulomb_matrix`, precomputed per sample in float64).
     It grows with the distance charge is moved over: the term the one-centre overlap lacks.
+
+    ``fragment_weight`` adds the mean over the batch's molecules of ``(W_F dc)^2`` (e^2): the error
+    in each molecule's Hirshfeld electron count, ``W_g`` (molecules x functions) from
+    :func:`ase_e3density.electron.partition.fragment_integrals`, precomputed per sample. It is the
+    charge moved between molecules itself, whatever the distance.
     """
 
     def __init__(self, basis: BasisSet, species: list[str], max_dim: int, dipole_weight: float = 0.0,
-                 output_lmax: int | None = None, coulomb_weight: float = 0.0):
+                 output_lmax: int | None = None, coulomb_weight: float = 0.0, fragment_weight: float = 0.0):
         super().__init__()
         factors = np.zeros((len(species), max_dim, max_dim))
         for k, s in enumerate(species):
@@ -42,6 +47,7 @@ class DensityLoss(torch.nn.Module):
         self.register_buffer("function_l", torch.as_tensor(function_l_table(basis, species, max_dim)))
         self.dipole_weight = float(dipole_weight)
         self.coulomb_weight = float(coulomb_weight)
+        self.fragment_weight = float(fragment_weight)
 
     def masked_difference(self, predicted: torch.Tensor, target: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
         """``predicted - target`` on the learned columns, zero elsewhere."""
@@ -68,18 +74,31 @@ class DensityLoss(torch.nn.Module):
 
         ``matrices[g]`` is structure g's Coulomb matrix over its unpadded coefficients (atom by atom).
         """
+        return torch.stack([0.5 * dc @ (matrix @ dc) for dc, matrix in self._per_structure(diff, species, batch, matrices)]
+                           ).to(diff.dtype)
+
+    def fragment_errors(self, diff: torch.Tensor, species: torch.Tensor, batch: torch.Tensor,
+                        matrices: list[torch.Tensor]) -> torch.Tensor:
+        """Electrons of each molecule, predicted minus reference, over the batch's structures (float64).
+
+        ``matrices[g]`` is structure g's fragment-share matrix over its unpadded coefficients.
+        """
+        return torch.cat([matrix @ dc for dc, matrix in self._per_structure(diff, species, batch, matrices)])
+
+    def _per_structure(self, diff: torch.Tensor, species: torch.Tensor, batch: torch.Tensor,
+                       matrices: list[torch.Tensor]):
+        """Each structure's unpadded coefficient error (float64) with its matrix."""
         real = self.function_l[species] >= 0
-        energies = []
         for g, matrix in enumerate(matrices):
             rows = batch == g
             dc = diff[rows][real[rows]].to(torch.float64)
-            energies.append(0.5 * dc @ (matrix.to(dc.device) @ dc))
-        return torch.stack(energies).to(diff.dtype)
+            yield dc, matrix.to(dc.device)
 
     def forward(self, predicted: torch.Tensor, target: torch.Tensor, species: torch.Tensor,
                 positions: torch.Tensor, batch: torch.Tensor, n_graphs: int,
-                coulomb: list[torch.Tensor] | None = None) -> torch.Tensor:
-        """The loss of a batch; ``coulomb``: each structure's Coulomb matrix (needed when ``coulomb_weight > 0``)."""
+                coulomb: list[torch.Tensor] | None = None, fragments: list[torch.Tensor] | None = None) -> torch.Tensor:
+        """The loss of a batch; ``coulomb``: each structure's Coulomb matrix (needed when ``coulomb_weight > 0``);
+        ``fragments``: each structure's fragment-share matrix (needed when ``fragment_weight > 0``)."""
         diff = self.masked_difference(predicted, target, species)
         loss = self.density_term(diff, species)
         if self.dipole_weight > 0:
@@ -88,6 +107,11 @@ class DensityLoss(torch.nn.Module):
             if coulomb is None or len(coulomb) != n_graphs:
                 raise ValueError("coulomb_weight > 0 needs one Coulomb matrix per structure in the batch")
             loss = loss + self.coulomb_weight * self.coulomb_term(diff, species, batch, coulomb).mean()
+        if self.fragment_weight > 0:
+            if fragments is None or len(fragments) != n_graphs:
+                raise ValueError("fragment_weight > 0 needs one fragment-share matrix per structure in the batch")
+            errors = self.fragment_errors(diff, species, batch, fragments)
+            loss = loss + self.fragment_weight * errors.square().mean().to(diff.dtype)
         return loss
 
     def density_term_by_l(self, predicted: torch.Tensor, target: torch.Tensor, species: torch.Tensor) -> dict[int, float]:

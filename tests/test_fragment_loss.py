@@ -1,0 +1,121 @@
+"""Each molecule's Hirshfeld share of the basis functions, and the loss's fragment term: it equals the
+partition of the density itself, and charge moved to another molecule costs what charge kept on one
+molecule does not."""
+import numpy as np
+import pytest
+import torch
+from ase import Atoms
+from ase.build import molecule
+
+from ase_e3density import AtomicDensity, load_basis
+from ase_e3density.electron.grids import molecular_grid
+from ase_e3density.electron.partition import fragment_integrals, partition
+from ase_e3density.errors import ConfigError
+from ase_e3density.train.config import TrainConfig
+from ase_e3density.train.loss import DensityLoss
+
+SPECIES = ["H", "O"]
+
+
+def waters(*shifts) -> Atoms:
+    out = Atoms()
+    for shift in shifts:
+        w = molecule("H2O")
+        w.positions += shift
+        out += w
+    return out
+
+
+def free_atom_density(atoms: Atoms, basis) -> AtomicDensity:
+    """A neutral density: each atom's electrons in its most compact s function, rest zero."""
+    coefficients = []
+    for a in atoms:
+        eb = basis[a.symbol]
+        c = np.zeros(eb.n_functions)
+        k = int(np.argmax(eb.charge_integrals))
+        c[k] = a.number / eb.charge_integrals[k]
+        coefficients.append(c)
+    return AtomicDensity(atoms, basis, np.concatenate(coefficients))
+
+
+def moved(atoms, basis, source: int, sink: int, charge: float = 0.01, exponent: float = 0.5) -> np.ndarray:
+    """A flat coefficient error moving ``charge`` electrons from atom ``source`` to atom ``sink``
+    (in each atom's s function closest to ``exponent``)."""
+    offsets = basis.offsets(atoms.get_chemical_symbols())
+    diff = np.zeros(offsets[-1])
+    for atom, sign in ((source, -1.0), (sink, 1.0)):
+        eb = basis[atoms[atom].symbol]
+        k = min((abs(np.log(sh.exponents[0] / exponent)), part.start) for sh, part in eb.shell_slices if sh.l == 0)[1]
+        diff[offsets[atom] + k] += sign * charge / eb.charge_integrals[k]
+    return diff
+
+
+def fragment_term(loss, atoms, basis, flat, shares) -> float:
+    max_dim = loss.charge.shape[1]
+    species = torch.tensor([SPECIES.index(s) for s in atoms.get_chemical_symbols()])
+    diff = torch.as_tensor(basis.pad(flat, atoms.get_chemical_symbols(), max_dim))
+    batch = torch.zeros(len(atoms), dtype=torch.long)
+    return float(loss.fragment_errors(diff, species, batch, [torch.as_tensor(shares)]).square().mean())
+
+
+def test_fragment_shares_reproduce_the_partition_of_a_density_on_the_same_grid():
+    basis = load_basis()
+    atoms = waters([0, 0, 0], [2.8, 0.4, 0.2], [-0.5, 2.7, 0.6])
+    density = free_atom_density(atoms, basis)
+    rng = np.random.default_rng(4)
+    density.coefficients = density.coefficients + rng.normal(scale=0.01, size=density.coefficients.shape)
+    shares, fragments = fragment_integrals(density, level=2)
+    assert shares.shape == (3, len(density.coefficients)) and [f.tolist() for f in fragments] == [[0, 1, 2], [3, 4, 5], [6, 7, 8]]
+    direct = partition(density, grid=molecular_grid(atoms, 2))
+    nuclear = np.array([atoms.numbers[f].sum() for f in fragments])
+    np.testing.assert_allclose(nuclear - shares @ density.coefficients, direct.fragment_charges, atol=1e-7)
+    # the shares of one function add up to its integral (Hirshfeld weights sum to one)
+    charge = np.concatenate([basis[s].charge_integrals for s in atoms.get_chemical_symbols()])
+    np.testing.assert_allclose(shares.sum(axis=0), charge, atol=2e-4 * np.abs(charge).max())
+
+
+def test_charge_moved_to_another_molecule_costs_what_charge_kept_on_one_does_not():
+    q = 0.01
+    basis = load_basis()
+    atoms = waters([0, 0, 0], [10.0, 0, 0], [20.0, 0, 0])  # oxygens 0, 3, 6
+    shares, _ = fragment_integrals(free_atom_density(atoms, basis), level=2)
+    loss = DensityLoss(basis, SPECIES, max(basis[s].n_functions for s in SPECIES), fragment_weight=1.0)
+    kept = fragment_term(loss, atoms, basis, moved(atoms, basis, 0, 1, q), shares)  # O -> H of one water
+    far = fragment_term(loss, atoms, basis, moved(atoms, basis, 0, 3, q), shares)   # O -> O 10 Å away
+    assert kept < 1e-4 * far
+    assert far == pytest.approx(2 * q * q / 3, rel=1e-3)  # two of three molecules off by q
+    # the term is the partition's own charge error of the moved density (a direct computation)
+    density = free_atom_density(atoms, basis)
+    shifted = AtomicDensity(atoms, basis, density.coefficients + moved(atoms, basis, 0, 3, q))
+    grid = molecular_grid(atoms, 2)
+    direct = partition(shifted, grid=grid).fragment_charges - partition(density, grid=grid).fragment_charges
+    assert far == pytest.approx(float(np.mean(direct ** 2)), rel=1e-6)
+
+
+def test_fragment_term_is_batched_differentiable_weighted_and_off_by_default():
+    basis = load_basis()
+    max_dim = max(basis[s].n_functions for s in SPECIES)
+    a, b = waters([0, 0, 0]), waters([0, 0, 0], [2.9, 0.3, 0.1])
+    rng = np.random.default_rng(5)
+    flats = [rng.normal(size=basis.offsets(x.get_chemical_symbols())[-1]) * 0.01 for x in (a, b)]
+    shares = [torch.as_tensor(fragment_integrals(free_atom_density(x, basis))[0]) for x in (a, b)]
+    symbols = a.get_chemical_symbols() + b.get_chemical_symbols()
+    species = torch.tensor([SPECIES.index(s) for s in symbols])
+    batch = torch.tensor([0] * len(a) + [1] * len(b))
+    predicted = torch.as_tensor(np.concatenate([basis.pad(f, x.get_chemical_symbols(), max_dim)
+                                                for f, x in zip(flats, (a, b))])).requires_grad_(True)
+    target = torch.zeros_like(predicted)
+    pos = torch.as_tensor(np.concatenate([a.positions, b.positions]))
+    loss = DensityLoss(basis, SPECIES, max_dim, fragment_weight=0.5)
+    errors = np.concatenate([m.numpy() @ f for m, f in zip(shares, flats)])
+    assert errors.shape == (3,)
+    expected = DensityLoss(basis, SPECIES, max_dim)(predicted, target, species, pos, batch, 2) + 0.5 * np.mean(errors ** 2)
+    value = loss(predicted, target, species, pos, batch, 2, fragments=shares)
+    assert float(value.detach()) == pytest.approx(float(expected.detach()), rel=1e-12)
+    (grad,) = torch.autograd.grad(value, predicted)
+    assert torch.isfinite(grad).all() and float(grad.abs().sum()) > 0
+    with pytest.raises(ValueError, match="one fragment-share matrix per structure"):
+        loss(predicted, target, species, pos, batch, 2)
+    assert TrainConfig(train="x.db").fragment_weight == 0.0
+    with pytest.raises(ConfigError, match="fragment_weight"):
+        TrainConfig(train="x.db", fragment_weight=-1.0)
