@@ -244,6 +244,7 @@ CASES: list[Case] = [
     Case("training", "output_lmax: 7", lambda c: train_config(c, "train: x.db\noutput_lmax: 7\n"), E.ConfigError, "option output_lmax: must be >= 0 and <= 4"),
     Case("training", "feature_stats_every: -1", lambda c: train_config(c, "train: x.db\nfeature_stats_every: -1\n"), E.ConfigError, "option feature_stats_every: must be >= 0"),
     Case("training", "coulomb_weight: -1", lambda c: train_config(c, "train: x.db\ncoulomb_weight: -1\n"), E.ConfigError, "option coulomb_weight: must be >= 0"),
+    Case("training", "fragment_weight: -1", lambda c: train_config(c, "train: x.db\nfragment_weight: -1\n"), E.ConfigError, "option fragment_weight: must be >= 0"),
     Case("training", "not valid YAML", lambda c: train_config(c, "train: [unclosed\n"), E.ConfigError, "not valid YAML"),
     Case("training", "a YAML list instead of options", lambda c: train_config(c, "- 1\n- 2\n"), E.ConfigError, "expected a mapping of options"),
     Case("training", "configuration file missing", lambda c: __import__("ase_e3density.train", fromlist=["x"]).TrainConfig.from_yaml(c.root / "none.yaml"), E.ConfigError, "no such training configuration"),

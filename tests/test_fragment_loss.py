@@ -64,9 +64,9 @@ def test_fragment_shares_reproduce_the_partition_of_a_density_on_the_same_grid()
     density = free_atom_density(atoms, basis)
     rng = np.random.default_rng(4)
     density.coefficients = density.coefficients + rng.normal(scale=0.01, size=density.coefficients.shape)
-    shares, fragments = fragment_integrals(density, level=2)
+    shares, fragments = fragment_integrals(density, level=1)
     assert shares.shape == (3, len(density.coefficients)) and [f.tolist() for f in fragments] == [[0, 1, 2], [3, 4, 5], [6, 7, 8]]
-    direct = partition(density, grid=molecular_grid(atoms, 2))
+    direct = partition(density, grid=molecular_grid(atoms, 1))
     nuclear = np.array([atoms.numbers[f].sum() for f in fragments])
     np.testing.assert_allclose(nuclear - shares @ density.coefficients, direct.fragment_charges, atol=1e-7)
     # the shares of one function add up to its integral (Hirshfeld weights sum to one)
@@ -78,7 +78,7 @@ def test_charge_moved_to_another_molecule_costs_what_charge_kept_on_one_does_not
     q = 0.01
     basis = load_basis()
     atoms = waters([0, 0, 0], [10.0, 0, 0], [20.0, 0, 0])  # oxygens 0, 3, 6
-    shares, _ = fragment_integrals(free_atom_density(atoms, basis), level=2)
+    shares, _ = fragment_integrals(free_atom_density(atoms, basis), level=1)
     loss = DensityLoss(basis, SPECIES, max(basis[s].n_functions for s in SPECIES), fragment_weight=1.0)
     kept = fragment_term(loss, atoms, basis, moved(atoms, basis, 0, 1, q), shares)  # O -> H of one water
     far = fragment_term(loss, atoms, basis, moved(atoms, basis, 0, 3, q), shares)   # O -> O 10 Å away
@@ -87,7 +87,7 @@ def test_charge_moved_to_another_molecule_costs_what_charge_kept_on_one_does_not
     # the term is the partition's own charge error of the moved density (a direct computation)
     density = free_atom_density(atoms, basis)
     shifted = AtomicDensity(atoms, basis, density.coefficients + moved(atoms, basis, 0, 3, q))
-    grid = molecular_grid(atoms, 2)
+    grid = molecular_grid(atoms, 1)
     direct = partition(shifted, grid=grid).fragment_charges - partition(density, grid=grid).fragment_charges
     assert far == pytest.approx(float(np.mean(direct ** 2)), rel=1e-6)
 
@@ -119,3 +119,20 @@ def test_fragment_term_is_batched_differentiable_weighted_and_off_by_default():
     assert TrainConfig(train="x.db").fragment_weight == 0.0
     with pytest.raises(ConfigError, match="fragment_weight"):
         TrainConfig(train="x.db", fragment_weight=-1.0)
+
+
+def test_fragment_term_refuses_periodic_training_data_in_one_line(tmp_path):
+    from ase.db import connect
+
+    from ase_e3density.electron.database import write_density_row
+    from ase_e3density.train.data import load_samples
+
+    basis = load_basis()
+    atoms = waters([2, 2, 2])
+    atoms.cell, atoms.pbc = [6.0, 6.0, 6.0], True
+    with connect(tmp_path / "pbc.db") as db:
+        write_density_row(db, free_atom_density(atoms, basis), "water-in-a-box")
+    max_dim = max(basis[s].n_functions for s in SPECIES)
+    assert len(load_samples(tmp_path / "pbc.db", SPECIES, 3.5, max_dim)) == 1
+    with pytest.raises(ConfigError, match=r"pbc.db: fragment_weight needs finite structures \(molecules\); row 1 is periodic"):
+        load_samples(tmp_path / "pbc.db", SPECIES, 3.5, max_dim, fragments=True)

@@ -12,6 +12,7 @@ from ..electron.coulomb import coulomb_matrix
 from ..electron.database import iter_densities
 from ..electron.density import AtomicDensity
 from ..electron.partition import fragment_integrals
+from ..errors import ConfigError
 from ..graph.inputs import batch_inputs, species_indices
 from ..graph.neighbours import neighbour_list
 
@@ -47,6 +48,8 @@ def load_samples(path, species: list[str], cutoff: float, max_dim: int, limit: i
         atoms = density.atoms
         edge_index, shifts = neighbour_list(atoms, cutoff)
         matrix = coulomb_matrix(atoms, density.basis) if coulomb else None
+        if fragments and atoms.pbc.any():
+            raise ConfigError(f"{path}: fragment_weight needs finite structures (molecules); row {len(samples) + 1} is periodic")
         shares = fragment_integrals(density)[0] if fragments else None
         samples.append(Sample(density, species_indices(atoms, index), edge_index, shifts, float(density.total_charge),
                               density.padded_coefficients(max_dim), matrix, shares))
