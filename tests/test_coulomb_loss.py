@@ -183,3 +183,5 @@ def test_training_with_the_coulomb_term_runs_and_records_molecule_metrics(tmp_pa
     assert len(log) == 2 and all(np.isfinite(r["train_loss"]) for r in log)
     assert log[-1]["val_n_molecules"] == pytest.approx(2.5)  # one dimer and one trimer validate
     assert log[-1]["val_molecule_charge_rms"] > 0
+    with np.load(tmp_path / "run" / "fragment_shares.npz") as shares:  # kept for a resume
+        assert len(shares.files) == 8

@@ -136,3 +136,26 @@ def test_fragment_term_refuses_periodic_training_data_in_one_line(tmp_path):
     assert len(load_samples(tmp_path / "pbc.db", SPECIES, 3.5, max_dim)) == 1
     with pytest.raises(ConfigError, match=r"pbc.db: fragment_weight needs finite structures \(molecules\); row 1 is periodic"):
         load_samples(tmp_path / "pbc.db", SPECIES, 3.5, max_dim, fragments=True)
+
+
+def test_share_cache_keeps_shares_across_runs_and_tells_structures_apart(tmp_path, monkeypatch):
+    from ase_e3density.train import data
+
+    basis = load_basis()
+    a, b = free_atom_density(waters([0, 0, 0]), basis), free_atom_density(waters([0, 0, 0], [2.9, 0.3, 0.1]), basis)
+    cache = data.ShareCache(tmp_path / "shares.npz")
+    first = cache.get(a)
+    cache.save()
+
+    def refuse(density):
+        raise AssertionError("computed again")
+
+    monkeypatch.setattr(data, "fragment_integrals", refuse)
+    again = data.ShareCache(tmp_path / "shares.npz")
+    np.testing.assert_array_equal(again.get(a), first)
+    moved = a.atoms.copy()
+    moved.positions[0, 0] += 1e-6
+    with pytest.raises(AssertionError, match="computed again"):
+        again.get(AtomicDensity(moved, basis, a.coefficients))
+    with pytest.raises(AssertionError, match="computed again"):
+        again.get(b)

@@ -1,9 +1,12 @@
 """Reference densities as training samples, and batches of them."""
 from __future__ import annotations
 
+import hashlib
+import os
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -16,7 +19,7 @@ from ..errors import ConfigError
 from ..graph.inputs import batch_inputs, species_indices
 from ..graph.neighbours import neighbour_list
 
-__all__ = ["Sample", "load_samples", "collate", "coulomb_matrices", "fragment_matrices"]
+__all__ = ["Sample", "ShareCache", "load_samples", "collate", "coulomb_matrices", "fragment_matrices"]
 
 
 @dataclass
@@ -37,11 +40,44 @@ class Sample:
         return self.density.atoms.positions, self.species, self.edge_index, self.edge_shift
 
 
+class ShareCache:
+    """Fragment shares (:func:`fragment_integrals`) of structures already seen, kept in one ``.npz``
+    file so that a resumed or repeated run does not compute them again; keyed by the elements,
+    positions and basis of each structure."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self.shares: dict[str, np.ndarray] = {}
+        if self.path.is_file():
+            with np.load(self.path) as stored:
+                self.shares = {k: stored[k] for k in stored.files}
+
+    @staticmethod
+    def key(density: AtomicDensity) -> str:
+        atoms = density.atoms
+        text = atoms.numbers.astype(np.int64).tobytes() + atoms.positions.astype(np.float64).tobytes()
+        return hashlib.sha1(text + density.basis.name.encode()).hexdigest()
+
+    def get(self, density: AtomicDensity) -> np.ndarray:
+        key = self.key(density)
+        if key not in self.shares:
+            self.shares[key] = fragment_integrals(density)[0]
+        return self.shares[key]
+
+    def save(self) -> None:
+        """Write the file (atomically: a killed run leaves the previous one)."""
+        tmp = self.path.with_name(self.path.name + ".tmp.npz")
+        np.savez(tmp, **self.shares)
+        os.replace(tmp, self.path)
+
+
 def load_samples(path, species: list[str], cutoff: float, max_dim: int, limit: int | None = None,
-                 progress: bool = False, coulomb: bool = False, fragments: bool = False) -> list[Sample]:
+                 progress: bool = False, coulomb: bool = False, fragments: bool = False,
+                 share_cache: ShareCache | None = None) -> list[Sample]:
     """Rows of an ase.db of reference densities (the first ``limit``), ready for the model;
     ``coulomb``: also each structure's two-centre Coulomb matrix (for the loss's Coulomb term);
-    ``fragments``: also each molecule's Hirshfeld share of every function (for the fragment term)."""
+    ``fragments``: also each molecule's Hirshfeld share of every function (for the fragment term),
+    taken from ``share_cache`` where it has them."""
     index = {s: k for k, s in enumerate(species)}
     samples, start = [], time.perf_counter()
     for density in iter_densities(path):
@@ -50,7 +86,9 @@ def load_samples(path, species: list[str], cutoff: float, max_dim: int, limit: i
         matrix = coulomb_matrix(atoms, density.basis) if coulomb else None
         if fragments and atoms.pbc.any():
             raise ConfigError(f"{path}: fragment_weight needs finite structures (molecules); row {len(samples) + 1} is periodic")
-        shares = fragment_integrals(density)[0] if fragments else None
+        shares = None
+        if fragments:
+            shares = share_cache.get(density) if share_cache is not None else fragment_integrals(density)[0]
         samples.append(Sample(density, species_indices(atoms, index), edge_index, shifts, float(density.total_charge),
                               density.padded_coefficients(max_dim), matrix, shares))
         if progress and len(samples) % 100 == 0:

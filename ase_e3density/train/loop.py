@@ -27,7 +27,7 @@ from ..nn import DensityModel, ModelConfig
 from .baseline import free_atom_table, output_scale_table
 from .checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from .config import RESUMABLE_CHANGES, TrainConfig
-from .data import Sample, collate, coulomb_matrices, fragment_matrices, load_samples
+from .data import Sample, ShareCache, collate, coulomb_matrices, fragment_matrices, load_samples
 from .feature_stats import FeatureRecorder
 from .loss import DensityLoss
 from .outputs import output_mask, restricted_reference
@@ -150,12 +150,15 @@ def load_data(config: TrainConfig, out: Path, rank: int, world: int) -> Run:
     max_dim = max(basis[s].n_functions for s in species)
     limit = config.max_structures if config.validation else None  # a seeded split needs every row
     coulomb, fragments = config.coulomb_weight > 0, config.fragment_weight > 0
+    shares = ShareCache(out / "fragment_shares.npz") if fragments else None
     train_set, val_set = [], []
     for i, path in enumerate(train_paths):
         if rank == 0:
             print(f"loading {path}", file=sys.stderr, flush=True)
         samples = load_samples(path, species, mcfg.cutoff, max_dim, limit=limit, progress=rank == 0, coulomb=coulomb,
-                               fragments=fragments)
+                               fragments=fragments, share_cache=shares)
+        if shares is not None and rank == 0:
+            shares.save()
         names = {s.density.basis.name for s in samples}
         if names - {basis.name}:
             raise E3DensityError(f"{path}: training data is in {sorted(names)}, the model predicts {basis.name}")
@@ -168,7 +171,9 @@ def load_data(config: TrainConfig, out: Path, rank: int, world: int) -> Run:
         train_set += [samples[j] for j in order[n_val:]]
     if config.validation:
         val_set = load_samples(config.path("validation"), species, mcfg.cutoff, max_dim, coulomb=coulomb,
-                               fragments=fragments)
+                               fragments=fragments, share_cache=shares)
+        if shares is not None and rank == 0:
+            shares.save()
     if config.max_structures:
         train_set = train_set[: config.max_structures]
     if not train_set or not val_set:
