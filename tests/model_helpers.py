@@ -14,6 +14,18 @@ from ase_e3density.nn import DensityModel, ModelConfig
 SPECIES = ["H", "C", "N", "O"]
 
 
+def waters(*shifts) -> Atoms:
+    """ASE's water molecule, one copy translated by each of ``shifts`` (Å)."""
+    from ase.build import molecule
+
+    out = Atoms()
+    for shift in shifts:
+        w = molecule("H2O")
+        w.positions += shift
+        out += w
+    return out
+
+
 def wigner_matrix(l: int, rotation: np.ndarray) -> np.ndarray:
     """Exact float64 matrix ``D`` with ``Y_l(R r) = D Y_l(r)`` for an orthogonal 3x3 ``R``.
 

@@ -7,6 +7,8 @@ from ase import Atoms
 from ase.build import molecule
 from ase.units import Bohr
 
+from model_helpers import waters
+
 from ase_e3density import load_basis
 from ase_e3density.electron.coulomb import coulomb_matrix, hartree_metric
 from ase_e3density.train.config import TrainConfig
@@ -15,15 +17,6 @@ from ase_e3density.errors import ConfigError
 
 SPECIES = ["H", "O"]
 
-
-def waters(*shifts) -> Atoms:
-    """Waters translated by ``shifts`` (Å)."""
-    out = Atoms()
-    for shift in shifts:
-        w = molecule("H2O")
-        w.positions += shift
-        out += w
-    return out
 
 
 def setup(atoms: Atoms, coulomb_weight: float = 1.0):

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import torch
 from ase import Atoms
-from ase.build import molecule
+
+from model_helpers import waters
 
 from ase_e3density import AtomicDensity, load_basis
 from ase_e3density.electron.grids import molecular_grid
@@ -16,14 +17,6 @@ from ase_e3density.train.loss import DensityLoss
 
 SPECIES = ["H", "O"]
 
-
-def waters(*shifts) -> Atoms:
-    out = Atoms()
-    for shift in shifts:
-        w = molecule("H2O")
-        w.positions += shift
-        out += w
-    return out
 
 
 def free_atom_density(atoms: Atoms, basis) -> AtomicDensity:
