@@ -43,7 +43,9 @@ class Sample:
 class ShareCache:
     """Fragment shares (:func:`fragment_integrals`) of structures already seen, kept in one ``.npz``
     file so that a resumed or repeated run does not compute them again; keyed by the elements,
-    positions and basis of each structure."""
+    positions and basis of each structure and by how the shares are made."""
+
+    MADE_BY = "fragment_integrals: molecules by bonding, shipped free atoms, Becke level 1"
 
     def __init__(self, path):
         self.path = Path(path)
@@ -56,7 +58,7 @@ class ShareCache:
     def key(density: AtomicDensity) -> str:
         atoms = density.atoms
         text = atoms.numbers.astype(np.int64).tobytes() + atoms.positions.astype(np.float64).tobytes()
-        return hashlib.sha1(text + density.basis.name.encode()).hexdigest()
+        return hashlib.sha1(text + f"{density.basis.name}|{ShareCache.MADE_BY}".encode()).hexdigest()
 
     def get(self, density: AtomicDensity) -> np.ndarray:
         key = self.key(density)
