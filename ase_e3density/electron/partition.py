@@ -159,6 +159,18 @@ class Partition:
         return float(self.fragment_charges.sum())
 
 
+def _hirshfeld_setup(atoms: Atoms, fragments, free_atoms: ProAtoms | str | None,
+                     bond_scale: float) -> tuple[ProAtoms, list[np.ndarray]]:
+    """The free atoms (a table name, a :class:`ProAtoms` or the default) and the fragments (given, or
+    molecules by bonding) of a Hirshfeld partition of a finite system."""
+    if atoms.pbc.any():
+        raise E3DensityError("Hirshfeld partitions of periodic densities are not implemented; use pbc=False")
+    proatoms = load_free_atoms() if free_atoms is None else (
+        load_free_atoms(free_atoms) if isinstance(free_atoms, str) else free_atoms)
+    fragments = find_molecules(atoms, bond_scale) if fragments is None else check_fragments(fragments, len(atoms))
+    return proatoms, fragments
+
+
 def partition(density: AtomicDensity, fragments=None, free_atoms: ProAtoms | str | None = None, level: int = 3,
               grid: tuple[np.ndarray, np.ndarray] | None = None, origin=None,
               bond_scale: float = BOND_SCALE) -> Partition:
@@ -171,11 +183,7 @@ def partition(density: AtomicDensity, fragments=None, free_atoms: ProAtoms | str
     :attr:`AtomicDensity.dipole`.
     """
     atoms = density.atoms
-    if atoms.pbc.any():
-        raise E3DensityError("Hirshfeld partitions of periodic densities are not implemented; use pbc=False")
-    proatoms = load_free_atoms() if free_atoms is None else (
-        load_free_atoms(free_atoms) if isinstance(free_atoms, str) else free_atoms)
-    fragments = find_molecules(atoms, bond_scale) if fragments is None else check_fragments(fragments, len(atoms))
+    proatoms, fragments = _hirshfeld_setup(atoms, fragments, free_atoms, bond_scale)
     points, weights = quadrature(density, level) if grid is None else grid
     values = density.evaluate(points)
     single = [np.array([a]) for a in range(len(atoms))]
@@ -199,11 +207,7 @@ def fragment_integrals(density: AtomicDensity, fragments=None, free_atoms: ProAt
     ``level`` as :func:`partition`; returns ``(W, fragments)``. Finite systems only.
     """
     atoms = density.atoms
-    if atoms.pbc.any():
-        raise E3DensityError("Hirshfeld partitions of periodic densities are not implemented; use pbc=False")
-    proatoms = load_free_atoms() if free_atoms is None else (
-        load_free_atoms(free_atoms) if isinstance(free_atoms, str) else free_atoms)
-    fragments = find_molecules(atoms) if fragments is None else check_fragments(fragments, len(atoms))
+    proatoms, fragments = _hirshfeld_setup(atoms, fragments, free_atoms, BOND_SCALE)
     points, weights = molecular_grid(atoms, level)
     shares = GridPartition.build(atoms, density.nuclear_charges, points, weights, fragments, proatoms).matrix.toarray()
     symbols = atoms.get_chemical_symbols()
