@@ -155,7 +155,8 @@ def test_batches_take_each_structure_with_its_own_matrix():
 
 @pytest.mark.slow  # a training run: about 6 s
 def test_training_with_the_coulomb_term_runs_and_records_molecule_metrics(tmp_path):
-    """Two epochs on six clusters of the water data with the Coulomb and fragment terms (no PySCF: mean free atoms)."""
+    """Two epochs on six clusters of the water data with the Coulomb and both fragment terms, the fragment shares
+    computed in two processes (no PySCF: mean free atoms)."""
     import json
     from pathlib import Path
 
@@ -170,11 +171,12 @@ def test_training_with_the_coulomb_term_runs_and_records_molecule_metrics(tmp_pa
             dst.write(row.toatoms(), data=row.data, **row.key_value_pairs)
     config = TrainConfig(train=str(db), output=str(tmp_path / "run"), seed=1, batch_size=2, epochs=2,
                          validation_fraction=0.25, free_atom="mean", coulomb_weight=1.0, dipole_weight=0.01, fragment_weight=1.0,
+                         fragment_dipole_weight=0.1, share_workers=2,
                          model={"hidden": {0: 4, 1: 2, 2: 2}, "n_layers": 2, "radial_hidden": 8, "sh_lmax": 2})
     train(config)
     log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert len(log) == 2 and all(np.isfinite(r["train_loss"]) for r in log)
     assert log[-1]["val_n_molecules"] == pytest.approx(2.5)  # one dimer and one trimer validate
-    assert log[-1]["val_molecule_charge_rms"] > 0
+    assert log[-1]["val_molecule_charge_rms"] > 0 and log[-1]["val_molecule_dipole_rms"] > 0
     with np.load(tmp_path / "run" / "fragment_shares.npz") as shares:  # kept for a resume
-        assert len(shares.files) == 8
+        assert len(shares.files) == 8 and all(shares[k].shape[1] == 4 for k in shares.files)

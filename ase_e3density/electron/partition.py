@@ -200,20 +200,31 @@ def partition(density: AtomicDensity, fragments=None, free_atoms: ProAtoms | str
 
 
 def fragment_integrals(density: AtomicDensity, fragments=None, free_atoms: ProAtoms | str | None = None,
-                       level: int = 1) -> tuple[np.ndarray, list[np.ndarray]]:
+                       level: int = 1, dipoles: bool = False) -> tuple[np.ndarray, list[np.ndarray]]:
     """Each fragment's Hirshfeld share of every basis function: ``W[F, k] = int w_F phi_k`` (electrons
     per unit coefficient), so fragment F of any density in this basis on these atoms holds ``W[F] @ c``
     electrons (``density``'s own coefficients are not used). Fragments, free atoms and the Becke grid
     ``level`` as :func:`partition`; returns ``(W, fragments)``. Finite systems only.
+
+    With ``dipoles``, ``W`` has shape (fragments, 4, functions): ``W[F, 0]`` as above and
+    ``W[F, 1:]`` the first moments ``int w_F phi_k (r - R_F)`` (Å per unit coefficient) about each
+    fragment's centre of mass ``R_F``, so that fragment F's electrons contribute ``-W[F, 1:] @ c`` to its
+    dipole (e·Å) as :func:`partition` reports it.
     """
     atoms = density.atoms
     proatoms, fragments = _hirshfeld_setup(atoms, fragments, free_atoms, BOND_SCALE)
     points, weights = molecular_grid(atoms, level)
-    shares = GridPartition.build(atoms, density.nuclear_charges, points, weights, fragments, proatoms).matrix.toarray()
+    grid = GridPartition.build(atoms, density.nuclear_charges, points, weights, fragments, proatoms)
+    shares = grid.matrix.toarray()
+    if dipoles:  # rows: shares, then shares times x, y, z about each centre (fragment-major)
+        offsets = points[None, :, :] - grid.centres[:, None, :]  # (F, P, 3)
+        shares = np.concatenate([shares[:, None, :], np.moveaxis(shares[:, :, None] * offsets, 2, 1)], axis=1)
+        shares = shares.reshape(4 * len(fragments), len(points))
     symbols = atoms.get_chemical_symbols()
     radii = {a: [shell.radius(SCREENING) for shell, _ in density.basis[s].shell_slices] for a, s in enumerate(symbols)}
-    out = np.zeros((len(fragments), len(density.coefficients)))
+    out = np.zeros((len(shares), len(density.coefficients)))
     for _, part, a, near, values in density.shell_values(points / Bohr, radii):
         columns = np.arange(density.offsets[a], density.offsets[a + 1])[part]
         out[:, columns] += shares[:, near] @ values
-    return out / Bohr**3, fragments
+    out /= Bohr**3
+    return (out.reshape(len(fragments), 4, -1) if dipoles else out), fragments

@@ -12,7 +12,8 @@ from ..errors import ConfigError
 __all__ = ["TrainConfig", "RESUMABLE_CHANGES", "read_yaml_mapping", "known_options", "options_from_yaml", "check_options"]
 
 # Settings that may change between a run and its resume; any other change is refused.
-RESUMABLE_CHANGES = ("epochs", "time_budget_minutes", "early_stopping_patience", "validate_every", "output")
+RESUMABLE_CHANGES = ("epochs", "time_budget_minutes", "early_stopping_patience", "validate_every", "output",
+                     "share_workers")
 
 
 @dataclass
@@ -34,6 +35,8 @@ class TrainConfig:
     dipole_weight: float = 0.0                   # weight of |dipole error|^2 (per (e·Å)^2) in the loss
     coulomb_weight: float = 0.0                  # weight of 1/2 dc^T J dc (per Hartree): charge moved far
     fragment_weight: float = 0.0                 # weight of each molecule's Hirshfeld charge error^2 (per e^2)
+    fragment_dipole_weight: float = 0.0          # weight of each molecule's Hirshfeld dipole error^2 (per (e·Å)^2)
+    share_workers: int = 1                       # processes that compute the fragment shares before training
     batch_size: int = 8
     lr: float = 5e-3
     weight_decay: float = 0.0
@@ -113,6 +116,7 @@ def known_options(cls, raw: dict, where: str, required: dict[str, str]) -> dict:
 _RANGES = {"validation_fraction": (0.0, 1.0, False), "lr": (0.0, None, False), "weight_decay": (0.0, None, True),
            "lr_factor": (0.0, 1.0, False), "min_lr": (0.0, None, True), "dipole_weight": (0.0, None, True),
            "coulomb_weight": (0.0, None, True), "fragment_weight": (0.0, None, True),
+           "fragment_dipole_weight": (0.0, None, True), "share_workers": (1, None, True),
            "batch_size": (1, None, True), "epochs": (0, None, True), "lr_patience": (0, None, True),
            "early_stopping_patience": (1, None, True), "validate_every": (1, None, True),
            "max_structures": (1, None, True), "time_budget_minutes": (0.0, None, False), "grid_level": (1, 5, True),

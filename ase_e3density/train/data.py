@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import os
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,7 +35,7 @@ class Sample:
     charge: float
     target: np.ndarray        # (n, max_dim)
     coulomb: np.ndarray | None = None  # (n_functions, n_functions) Coulomb matrix, float64 (coulomb loss only)
-    fragments: np.ndarray | None = None  # (n_molecules, n_functions) Hirshfeld shares of the functions (fragment loss only)
+    fragments: np.ndarray | None = None  # (n_molecules, 4, n_functions) Hirshfeld shares and first moments (fragment terms)
 
     @property
     def graph(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -41,11 +43,12 @@ class Sample:
 
 
 class ShareCache:
-    """Fragment shares (:func:`fragment_integrals`) of structures already seen, kept in one ``.npz``
-    file so that a resumed or repeated run does not compute them again; keyed by the elements,
-    positions and basis of each structure and by how the shares are made."""
+    """Fragment shares and first moments (:func:`fragment_integrals` with ``dipoles=True``) of structures
+    already seen, kept in one ``.npz`` file so that a resumed or repeated run does not compute them again;
+    keyed by the elements, positions and basis of each structure and by how the shares are made."""
 
-    MADE_BY = "fragment_integrals: molecules by bonding, shipped free atoms, Becke level 1"
+    MADE_BY = "fragment_integrals: molecules by bonding, shipped free atoms, Becke level 1, first moments"
+    SAVE_EVERY = 50  # structures computed between saves by fill()
 
     def __init__(self, path):
         self.path = Path(path)
@@ -63,8 +66,30 @@ class ShareCache:
     def get(self, density: AtomicDensity) -> np.ndarray:
         key = self.key(density)
         if key not in self.shares:
-            self.shares[key] = fragment_integrals(density)[0]
+            self.shares[key] = _shares(density)
         return self.shares[key]
+
+    def fill(self, densities, workers: int, progress: bool = False) -> int:
+        """Compute the missing shares of ``densities`` in ``workers`` processes, saving every
+        :attr:`SAVE_EVERY` structures (a killed run keeps what was saved); returns how many were computed."""
+        todo = {}
+        for density in densities:
+            todo.setdefault(self.key(density), density)
+        todo = {k: d for k, d in todo.items() if k not in self.shares}
+        if not todo:
+            return 0
+        start = time.perf_counter()
+        context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            futures = {pool.submit(_shares, d): k for k, d in todo.items()}
+            for done, future in enumerate(as_completed(futures), 1):
+                self.shares[futures[future]] = future.result()
+                if done % self.SAVE_EVERY == 0 or done == len(todo):
+                    self.save()
+                    if progress:
+                        print(f"  fragment shares: {done} of {len(todo)} structures ({time.perf_counter() - start:.0f} s, "
+                              f"{workers} processes)", file=sys.stderr, flush=True)
+        return len(todo)
 
     def save(self) -> None:
         """Write the file (atomically: a killed run leaves the previous one)."""
@@ -73,12 +98,16 @@ class ShareCache:
         os.replace(tmp, self.path)
 
 
+def _shares(density: AtomicDensity) -> np.ndarray:
+    return fragment_integrals(density, dipoles=True)[0]
+
+
 def load_samples(path, species: list[str], cutoff: float, max_dim: int, limit: int | None = None,
                  progress: bool = False, coulomb: bool = False, fragments: bool = False,
                  share_cache: ShareCache | None = None) -> list[Sample]:
     """Rows of an ase.db of reference densities (the first ``limit``), ready for the model;
     ``coulomb``: also each structure's two-centre Coulomb matrix (for the loss's Coulomb term);
-    ``fragments``: also each molecule's Hirshfeld share of every function (for the fragment term),
+    ``fragments``: also each molecule's Hirshfeld share and first moment of every function (fragment terms),
     taken from ``share_cache`` where it has them."""
     index = {s: k for k, s in enumerate(species)}
     samples, start = [], time.perf_counter()
@@ -87,10 +116,10 @@ def load_samples(path, species: list[str], cutoff: float, max_dim: int, limit: i
         edge_index, shifts = neighbour_list(atoms, cutoff)
         matrix = coulomb_matrix(atoms, density.basis) if coulomb else None
         if fragments and atoms.pbc.any():
-            raise ConfigError(f"{path}: fragment_weight needs finite structures (molecules); row {len(samples) + 1} is periodic")
+            raise ConfigError(f"{path}: the fragment terms of the loss need finite structures (molecules); row {len(samples) + 1} is periodic")
         shares = None
         if fragments:
-            shares = share_cache.get(density) if share_cache is not None else fragment_integrals(density)[0]
+            shares = share_cache.get(density) if share_cache is not None else _shares(density)
         samples.append(Sample(density, species_indices(atoms, index), edge_index, shifts, float(density.total_charge),
                               density.padded_coefficients(max_dim), matrix, shares))
         if progress and len(samples) % 100 == 0:
@@ -115,7 +144,7 @@ def coulomb_matrices(samples: list[Sample], device: str | torch.device = "cpu") 
 
 
 def fragment_matrices(samples: list[Sample], device: str | torch.device = "cpu") -> list[torch.Tensor] | None:
-    """The samples' fragment-share matrices as float64 tensors, or None if they have none."""
+    """The samples' fragment-share arrays (molecules, 4, functions) as float64 tensors, or None if they have none."""
     return _matrices([s.fragments for s in samples], device)
 
 

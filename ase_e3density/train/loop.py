@@ -149,8 +149,12 @@ def load_data(config: TrainConfig, out: Path, rank: int, world: int) -> Run:
     basis = load_basis(mcfg.basis)
     max_dim = max(basis[s].n_functions for s in species)
     limit = config.max_structures if config.validation else None  # a seeded split needs every row
-    coulomb, fragments = config.coulomb_weight > 0, config.fragment_weight > 0
+    coulomb, fragments = config.coulomb_weight > 0, config.fragment_weight > 0 or config.fragment_dipole_weight > 0
     shares = ShareCache(out / "fragment_shares.npz") if fragments else None
+    if shares is not None and config.share_workers > 1 and rank == 0:
+        paths = train_paths + ([config.path("validation")] if config.validation else [])
+        print(f"fragment shares in {config.share_workers} processes", file=sys.stderr, flush=True)
+        shares.fill((d for path in paths for d in iter_densities(path)), config.share_workers, progress=True)
     train_set, val_set = [], []
     for i, path in enumerate(train_paths):
         if rank == 0:
@@ -213,7 +217,8 @@ def build_model(run: Run, state: dict | None) -> None:
         run.log(f"resuming {run.out} after epoch {run.progress['epoch']}")
     basis = load_basis(mcfg.basis)
     run.loss_fn = DensityLoss(basis, mcfg.species, run.train_set[0].target.shape[1], config.dipole_weight,
-                              config.output_lmax, config.coulomb_weight, config.fragment_weight).to(run.device)
+                              config.output_lmax, config.coulomb_weight, config.fragment_weight,
+                              config.fragment_dipole_weight).to(run.device)
     if run.rank == 0:
         run.log(f"preparing validation grids for {len(run.val_set)} structures")
         free_atoms = {s: model.free_atom[k, : model.dims[k]].double().cpu().numpy() for k, s in enumerate(mcfg.species)}
@@ -336,7 +341,8 @@ def write_checkpoints(run: Run, record: dict) -> None:
         write_log(run.out / "log.jsonl", run.progress["history"])
         eps = f" eps {record['val_eps']:.2f}% dipole {record['val_dipole_error']:.4f} e·Å" if "val_eps" in record else ""
         if "val_molecule_charge_rms" in record:
-            eps += f" mol. charge RMS {record['val_molecule_charge_rms']:.4f} e"
+            eps += (f" mol. charge RMS {record['val_molecule_charge_rms']:.4f} e"
+                    f" dipole RMS {record['val_molecule_dipole_rms']:.4f} e·Å")
         run.log(f"epoch {record['epoch']}/{run.config.epochs} loss {record['train_loss']:.3e} "
                 f"val {record['val_loss']:.3e}{eps} lr {record['lr']:.1e} "
                 f"({record['seconds_epoch']:.1f} s with validation)")

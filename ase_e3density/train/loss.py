@@ -1,5 +1,5 @@
 """A loss that measures density error: overlap-weighted coefficients, the dipole error, the
-Coulomb (Hartree) energy of the density difference and each molecule's charge error."""
+Coulomb (Hartree) energy of the density difference and each molecule's charge and dipole errors."""
 from __future__ import annotations
 
 import numpy as np
@@ -28,13 +28,18 @@ class DensityLoss(torch.nn.Module):
     It grows with the distance charge is moved over: the term the one-centre overlap lacks.
 
     ``fragment_weight`` adds the mean over the batch's molecules of ``(W_F dc)^2`` (e^2): the error
-    in each molecule's Hirshfeld electron count, ``W_g`` (molecules x functions) from
-    :func:`ase_e3density.electron.partition.fragment_integrals`, precomputed per sample. It is the
-    charge moved between molecules itself, whatever the distance.
+    in each molecule's Hirshfeld electron count, ``W_g`` (molecules x 4 x functions) from
+    :func:`ase_e3density.electron.partition.fragment_integrals` with ``dipoles=True``, precomputed per
+    sample. It is the charge moved between molecules itself, whatever the distance.
+    ``fragment_dipole_weight`` adds the mean over molecules of ``|D_F dc|^2`` ((e·Å)^2), ``D_F`` the
+    same array's first moments: the error in each molecule's own dipole about its centre of mass. With
+    the charge errors it gives the total dipole error molecule by molecule, and unlike the total it
+    does not let the errors of different molecules cancel.
     """
 
     def __init__(self, basis: BasisSet, species: list[str], max_dim: int, dipole_weight: float = 0.0,
-                 output_lmax: int | None = None, coulomb_weight: float = 0.0, fragment_weight: float = 0.0):
+                 output_lmax: int | None = None, coulomb_weight: float = 0.0, fragment_weight: float = 0.0,
+                 fragment_dipole_weight: float = 0.0):
         super().__init__()
         factors = np.zeros((len(species), max_dim, max_dim))
         for k, s in enumerate(species):
@@ -48,6 +53,7 @@ class DensityLoss(torch.nn.Module):
         self.dipole_weight = float(dipole_weight)
         self.coulomb_weight = float(coulomb_weight)
         self.fragment_weight = float(fragment_weight)
+        self.fragment_dipole_weight = float(fragment_dipole_weight)
 
     def masked_difference(self, predicted: torch.Tensor, target: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
         """``predicted - target`` on the learned columns, zero elsewhere."""
@@ -79,9 +85,10 @@ class DensityLoss(torch.nn.Module):
 
     def fragment_errors(self, diff: torch.Tensor, species: torch.Tensor, batch: torch.Tensor,
                         matrices: list[torch.Tensor]) -> torch.Tensor:
-        """Electrons of each molecule, predicted minus reference, over the batch's structures (float64).
+        """Each molecule's electrons and electronic first moment (e·Å), predicted minus reference, over the
+        batch's structures (float64), shape (molecules, 4).
 
-        ``matrices[g]`` is structure g's fragment-share matrix over its unpadded coefficients.
+        ``matrices[g]`` is structure g's fragment-share array (molecules, 4, its unpadded coefficients).
         """
         return torch.cat([matrix @ dc for dc, matrix in self._per_structure(diff, species, batch, matrices)])
 
@@ -98,7 +105,7 @@ class DensityLoss(torch.nn.Module):
                 positions: torch.Tensor, batch: torch.Tensor, n_graphs: int,
                 coulomb: list[torch.Tensor] | None = None, fragments: list[torch.Tensor] | None = None) -> torch.Tensor:
         """The loss of a batch; ``coulomb``: each structure's Coulomb matrix (needed when ``coulomb_weight > 0``);
-        ``fragments``: each structure's fragment-share matrix (needed when ``fragment_weight > 0``)."""
+        ``fragments``: each structure's fragment-share array (needed when a fragment weight is set)."""
         diff = self.masked_difference(predicted, target, species)
         loss = self.density_term(diff, species)
         if self.dipole_weight > 0:
@@ -107,11 +114,13 @@ class DensityLoss(torch.nn.Module):
             if coulomb is None or len(coulomb) != n_graphs:
                 raise ValueError("coulomb_weight > 0 needs one Coulomb matrix per structure in the batch")
             loss = loss + self.coulomb_weight * self.coulomb_term(diff, species, batch, coulomb).mean()
-        if self.fragment_weight > 0:
+        if self.fragment_weight > 0 or self.fragment_dipole_weight > 0:
             if fragments is None or len(fragments) != n_graphs:
-                raise ValueError("fragment_weight > 0 needs one fragment-share matrix per structure in the batch")
+                raise ValueError("fragment_weight or fragment_dipole_weight > 0 needs one fragment-share array per "
+                                 "structure in the batch")
             errors = self.fragment_errors(diff, species, batch, fragments)
-            loss = loss + self.fragment_weight * errors.square().mean().to(diff.dtype)
+            loss = loss + (self.fragment_weight * errors[:, 0].square().mean()
+                           + self.fragment_dipole_weight * errors[:, 1:].square().sum(dim=1).mean()).to(diff.dtype)
         return loss
 
     def density_term_by_l(self, predicted: torch.Tensor, target: torch.Tensor, species: torch.Tensor) -> dict[int, float]:
