@@ -31,6 +31,8 @@ def arm_description(model: str) -> str:
     train = prov.get("train")
     data = " + ".join(Path(t).name for t in train) if isinstance(train, list) else Path(str(train)).name
     fragment = f", fragment {cfg['fragment_weight']}" if cfg.get("fragment_weight") else ""
+    if cfg.get("fragment_dipole_weight"):
+        fragment += f", fragment dipole {cfg['fragment_dipole_weight']}"
     return (f"dipole {cfg.get('dipole_weight', 0)}, coulomb {cfg.get('coulomb_weight', 0)}{fragment}; {data} "
             f"({prov.get('n_train')} train); best epoch {prov.get('best_epoch')} of {prov.get('epochs_run')}")
 
