@@ -63,7 +63,8 @@ def card(model_name: str, level: int) -> str:
         f"| data | `{prov.get('train')}`, relative to the training configuration ({prov.get('n_train')} training, {prov.get('n_val')} validation structures; "
         f"validation: {prov.get('validation')}) |",
         f"| command | `{prov.get('command')}` |",
-        "| configuration | " + ", ".join(f"{k} {tcfg[k]}" for k in ("free_atom", "dipole_weight", "coulomb_weight", "batch_size", "lr",
+        "| configuration | " + ", ".join(f"{k} {tcfg[k]}" for k in ("free_atom", "dipole_weight", "coulomb_weight", "fragment_weight",
+                                                                      "fragment_dipole_weight", "batch_size", "lr",
                                                                       "lr_factor", "lr_patience", "min_lr", "epochs",
                                                                       "early_stopping_patience", "time_budget_minutes")
                                             if k in tcfg) + " |",
