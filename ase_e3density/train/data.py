@@ -20,6 +20,7 @@ from ..electron.partition import fragment_integrals
 from ..errors import ConfigError
 from ..graph.inputs import batch_inputs, species_indices
 from ..graph.neighbours import neighbour_list
+from ..processes import die_with_parent
 
 __all__ = ["Sample", "ShareCache", "load_samples", "collate", "coulomb_matrices", "fragment_matrices"]
 
@@ -80,7 +81,8 @@ class ShareCache:
             return 0
         start = time.perf_counter()
         context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=die_with_parent,
+                                 initargs=(os.getpid(),)) as pool:
             futures = {pool.submit(_shares, d): k for k, d in todo.items()}
             for done, future in enumerate(as_completed(futures), 1):
                 self.shares[futures[future]] = future.result()
