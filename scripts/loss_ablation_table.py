@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from make_model_card import ROOT, TEST_SETS, evaluate  # noqa: E402
 
 from ase_e3density.models import read_metadata, resolve_model_path  # noqa: E402
+from ase_e3density.nn.density_model import ModelConfig  # noqa: E402
 
 
 def arm_description(model: str) -> str:
@@ -33,6 +34,9 @@ def arm_description(model: str) -> str:
     fragment = f", fragment {cfg['fragment_weight']}" if cfg.get("fragment_weight") else ""
     if cfg.get("fragment_dipole_weight"):
         fragment += f", fragment dipole {cfg['fragment_dipole_weight']}"
+    layers = cfg.get("model", {}).get("n_layers", ModelConfig.n_layers)
+    if layers != ModelConfig.n_layers:  # an architecture arm
+        fragment += f"; {layers} layers"
     return (f"dipole {cfg.get('dipole_weight', 0)}, coulomb {cfg.get('coulomb_weight', 0)}{fragment}; {data} "
             f"({prov.get('n_train')} train); best epoch {prov.get('best_epoch')} of {prov.get('epochs_run')}")
 

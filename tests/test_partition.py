@@ -141,6 +141,17 @@ def test_compare_reports_charge_moved_between_molecules(trimer):
     shift = trimer.atoms.positions[6] - trimer.atoms.positions[0]
     assert row["dipole_error"] == pytest.approx(q * np.linalg.norm(shift), rel=1e-9)  # charge moved x distance
     assert row["dipole_error_sqrtn"] == pytest.approx(100 * row["dipole_error"] / (np.sqrt(3) * row["mu_monomer"]))
+    # the dipole error splits into charge moved between molecules and the molecules' own dipoles: here the
+    # charge moved between the molecules' centres of mass, and each molecule's own dipole changed by the
+    # charge times its oxygen's offset from that centre; the two add up to the whole error
+    centres = ref.molecules.centres
+    transfer = q * (centres[0] - centres[2])
+    own = q * ((trimer.atoms.positions[6] - centres[2]) - (trimer.atoms.positions[0] - centres[0]))
+    assert row["dipole_error_transfer"] == pytest.approx(np.linalg.norm(transfer), rel=1e-3)
+    assert row["dipole_error_molecular"] == pytest.approx(np.linalg.norm(own), rel=1e-2)
+    np.testing.assert_allclose(np.linalg.norm(transfer - own), row["dipole_error"], rtol=1e-3)
+    assert row["dipole_error_transfer_sqrtn"] == pytest.approx(100 * row["dipole_error_transfer"]
+                                                              / (np.sqrt(3) * row["mu_monomer"]))
     assert {"eps", "eps_l0", "eps_l4", "dipole_error", "charge_mae"} <= set(row)  # the keys others read
     fixed = compare(moved(trimer, 0, 6, q), ref, mu_monomer=0.4)  # a given monomer dipole (e·Å)
     assert fixed["mu_monomer"] == 0.4

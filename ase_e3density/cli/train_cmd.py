@@ -132,6 +132,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
               f"mu_monomer {summary['mu_monomer']:.3f} e·Å ({scale_source}); per-molecule charge RMS {summary['molecule_charge_rms']:.4f} e (max "
               f"{summary['molecule_charge_max']:.4f} e), dipole RMS {summary['molecule_dipole_rms']:.4f} e·Å, "
               f"pooled over {sum(r.get('n_molecules', 0) for r in rows)} molecules")
+        print(f"dipole error vs fit, in two parts (median % of sqrt(n) mu_monomer): charge moved between molecules "
+              f"{summary['dipole_error_transfer_sqrtn_median']:.2f} %, the molecules' own dipoles "
+              f"{summary['dipole_error_molecular_sqrtn_median']:.2f} %")
     given = f" --mu-monomer {args.mu_monomer}" if args.mu_monomer is not None else ""
     print(f"command: e3density evaluate {args.model} {sources} --grid-level {args.grid_level}{given}")
     if args.json:

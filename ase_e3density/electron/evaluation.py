@@ -62,8 +62,10 @@ def compare(predicted: AtomicDensity, reference: ReferenceOnGrid, mu_monomer: fl
     Scalar keys: ``eps``, ``eps_l0``.. (every l of the basis), ``dipole_error``, ``charge_mae``,
     ``dipole_error_dft``/``dipole_dft_norm`` (with a DFT dipole), ``n_molecules``, ``mu_monomer``
     (e·Å), ``dipole_error_sqrtn``/``dipole_error_dft_sqrtn`` (percent of ``sqrt(n) mu_monomer``),
-    ``molecule_charge_rms`` (e), ``molecule_dipole_rms`` (e·Å, RMS of ``|dmu_F|``), ``molecule_charge_max``.
-    ``molecules`` holds the per-molecule values (lists) of both densities. ``mu_monomer`` (e·Å)
+    ``molecule_charge_rms`` (e), ``molecule_dipole_rms`` (e·Å, RMS of ``|dmu_F|``), ``molecule_charge_max``,
+    and the two parts of the dipole error against the fit: ``dipole_error_transfer`` (e·Å,
+    ``|sum_F dq_F R_F|``, charge moved between molecules) and ``dipole_error_molecular`` (``|sum_F dmu_F|``,
+    the molecules' own dipoles), each also ``_sqrtn``. ``molecules`` holds the per-molecule values (lists) of both densities. ``mu_monomer`` (e·Å)
     fixes the scale instead of the reference's RMS molecular dipole.
     """
     if mu_monomer is not None and not (np.isfinite(mu_monomer) and mu_monomer > 0):
@@ -99,6 +101,12 @@ def _molecule_metrics(molecules: GridPartition, predicted: np.ndarray, reference
            "molecule_dipole_rms": float(np.sqrt(np.mean(np.sum((mu_pred - mu_ref) ** 2, axis=1))))}
     if "dipole_error_dft" in row:
         out["dipole_error_dft_sqrtn"] = 100 * row["dipole_error_dft"] / scale
+    # the dipole error vs the fit = charge moved between molecules + the molecules' own dipole errors
+    arms = molecules.centres - molecules.centres.mean(axis=0)
+    transfer = np.linalg.norm((q_pred - q_ref) @ arms)
+    own = np.linalg.norm((mu_pred - mu_ref).sum(axis=0))
+    out.update({"dipole_error_transfer": float(transfer), "dipole_error_transfer_sqrtn": 100 * transfer / scale,
+                "dipole_error_molecular": float(own), "dipole_error_molecular_sqrtn": 100 * own / scale})
     out["molecules"] = {"atoms": [g.tolist() for g in molecules.groups],
                         "charges_predicted": q_pred.tolist(), "charges_reference": q_ref.tolist(),
                         "dipoles_predicted": mu_pred.tolist(), "dipoles_reference": mu_ref.tolist()}
@@ -113,7 +121,8 @@ def summarise(rows: list[dict]) -> dict:
     out = {k: float(np.mean([r[k] for r in rows if k in r])) for k in keys}
     if "dipole_error_dft" in out:
         out["dipole_error_dft_percent"] = 100 * out["dipole_error_dft"] / out["dipole_dft_norm"]
-    for key in ("dipole_error_sqrtn", "dipole_error_dft_sqrtn"):
+    for key in ("dipole_error_sqrtn", "dipole_error_dft_sqrtn", "dipole_error_transfer_sqrtn",
+                "dipole_error_molecular_sqrtn"):
         values = [r[key] for r in rows if key in r]
         if values:
             out[f"{key}_median"] = float(np.median(values))
