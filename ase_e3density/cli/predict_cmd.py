@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import time
 import warnings
+from pathlib import Path
 
 from ..errors import E3DensityError, ResourceError
 from .common import example_path, format_vector, read_structures
@@ -80,7 +81,8 @@ def run(args: argparse.Namespace) -> int:
         return _run_phonons(args, path, frames, calc, start)
     model = calc.model
     trained_on = model.metadata.get("provenance", {}).get("train", "unrecorded data")
-    trained_on = " + ".join(trained_on) if isinstance(trained_on, list) else trained_on
+    # the names of its training databases (the recorded paths are relative to the training configuration)
+    trained_on = " + ".join(Path(t).name for t in (trained_on if isinstance(trained_on, list) else [trained_on]))
     print(f"model:       {args.model or 'default (embedded)'} ({model.basis.name}; trained on {trained_on}; "
           f"checksum {model.checksum[:12]})")
     if len(frames) > 1:
