@@ -1,6 +1,6 @@
 """Cost per atom of the density network on water boxes, against the founding configuration.
 
-Command: python benchmarks/bench_model.py [--sizes 96 300 3000 30000] [--founding-max 3000] [--threads 2]
+Command: python benchmarks/bench_model.py [--sizes 96 300 3000 30000] [--founding-max 3000] [--threads 2] [--layers 3]
 
 For each box: the vesin neighbour list, the network forward in eager mode (e3nn's modules) and
 TorchScript with the dense, edge-chunked inference path the runtime uses (our default architecture, float32), and e3nn 0.6's gate_points_2101.Network in the
@@ -82,10 +82,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--cutoff", type=float, default=3.5, help="our model's cutoff (Å)")
     parser.add_argument("--sh-lmax", type=int, default=3, help="our model's spherical-harmonic order")
+    parser.add_argument("--layers", type=int, default=3, help="our model's interaction layers")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)  # a benchmark script, not the library: it may set this
 
-    cfg = ModelConfig(species=["H", "O"], cutoff=args.cutoff, sh_lmax=args.sh_lmax)
+    cfg = ModelConfig(species=["H", "O"], cutoff=args.cutoff, sh_lmax=args.sh_lmax, n_layers=args.layers)
     model = DensityModel(cfg).eval()
     from e3nn.util.jit import script
     with warnings.catch_warnings():
