@@ -65,8 +65,8 @@ def compare(predicted: AtomicDensity, reference: ReferenceOnGrid, mu_monomer: fl
     ``molecule_charge_rms`` (e), ``molecule_dipole_rms`` (e·Å, RMS of ``|dmu_F|``), ``molecule_charge_max``,
     and the two parts of the dipole error against the fit: ``dipole_error_transfer`` (e·Å,
     ``|sum_F dq_F R_F|``, charge moved between molecules) and ``dipole_error_molecular`` (``|sum_F dmu_F|``,
-    the molecules' own dipoles), each also ``_sqrtn``. ``molecules`` holds the per-molecule values (lists) of both densities. ``mu_monomer`` (e·Å)
-    fixes the scale instead of the reference's RMS molecular dipole.
+    the molecules' own dipoles), each also ``_sqrtn``. ``molecules`` holds the per-molecule values (lists)
+    of both densities. ``mu_monomer`` (e·Å) fixes the scale instead of the reference's RMS molecular dipole.
     """
     if mu_monomer is not None and not (np.isfinite(mu_monomer) and mu_monomer > 0):
         raise E3DensityError(f"mu_monomer must be a positive dipole in e·Å, got {mu_monomer}")
