@@ -56,7 +56,7 @@ class InputFileError(E3DensityError, FileNotFoundError):
     """An input file (structures, a reference database) is missing or unreadable."""
 
 
-class CalculatorParameterError(ModelFileError, CalculatorSetupError):
+class CalculatorParameterError(E3DensityError, CalculatorSetupError):
     """A calculator parameter (model, device, dtype, charge) is invalid."""
 
 

@@ -11,15 +11,18 @@ from ase import Atoms
 from .electron.scf_guess import build_mole, guess_from_density
 from .errors import E3DensityError
 from .graph.checks import check_structure
+from .kinds import get_kind
 from .models import DeployedModel, load_model, resolve_model_path
 
 __all__ = ["initial_guess"]
 
 
 def _model(model) -> DeployedModel:
-    if isinstance(model, DeployedModel):
-        return model
-    return load_model(resolve_model_path("default" if model is None else model))
+    deployed = model if isinstance(model, DeployedModel) else load_model(resolve_model_path(model))
+    if not hasattr(deployed, "predict_density"):
+        raise E3DensityError(f"initial guesses need a model of electron densities; {deployed.path.name} predicts "
+                             f"{get_kind(deployed.kind).title}")
+    return deployed
 
 
 def initial_guess(atoms: Atoms, model=None, mol=None, xc: str = "PBE0", grids=None,

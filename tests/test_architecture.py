@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "ase_e3density"
 
 # lowest first; a module may import from its own layer's folder or any lower layer
 LAYERS = [
-    {"errors", "fileio", "processes", "_version"},  # shared exceptions, atomic file writes, child processes
+    {"errors", "fileio", "processes", "_version", "kinds"},  # exceptions, atomic writes, child processes, kind registry
     {"graph"},                          # Atoms -> checked structure, neighbour lists, network inputs
     {"electron", "phonon"},             # densities as physics objects (numpy, scipy, ase; optional PySCF, phonopy)
     {"nn"},                             # e3nn networks
@@ -22,6 +22,7 @@ LAYERS = [
     {"cli"},                            # the command line
 ]
 LAYER_OF = {name: k for k, names in enumerate(LAYERS) for name in names}
+APPLICATIONS = {"train", "calculator", "scf", "screen", "hierarchy"}
 
 
 def unit_of(path: Path) -> str:
@@ -29,9 +30,9 @@ def unit_of(path: Path) -> str:
     return rel.parts[0].removesuffix(".py")
 
 
-def imported_units(path: Path) -> set[tuple[str, int]]:
-    """(top-level unit of this package, line) for every import in a module."""
-    tree = ast.parse(path.read_text())
+def imported_units(path: Path, text: str | None = None) -> set[tuple[str, int]]:
+    """(top-level unit of this package, line) for every import in a module (its ``text``, default: read)."""
+    tree = ast.parse(path.read_text() if text is None else text)
     depth = len(path.relative_to(PACKAGE).parts) - 1  # folders below the package root
     found = set()
     for node in ast.walk(tree):
@@ -76,6 +77,17 @@ def test_imports_only_reach_down(path):
         if unit != own:
             assert LAYER_OF[unit] <= LAYER_OF[own], \
                 f"{path.relative_to(PACKAGE)}:{line} ({own}, layer {LAYER_OF[own]}) reaches up to {unit} (layer {LAYER_OF[unit]})"
+            assert LAYER_OF[unit] == 0 or LAYER_OF[unit] < LAYER_OF[own], \
+                f"{path.relative_to(PACKAGE)}:{line}: {own} imports {unit}, a room beside it in layer {LAYER_OF[own]}"
+
+
+@pytest.mark.parametrize("path", sorted((PACKAGE / "cli").rglob("*.py")), ids=lambda p: p.name)
+def test_command_line_uses_only_applications(path):
+    """The command line parses, prints and calls the application rooms; the physics and models below them
+    are reached through those rooms (and the layer-0 units: errors, files, the kind registry)."""
+    for unit, line in imported_units(path):
+        assert unit == "cli" or unit in APPLICATIONS or LAYER_OF.get(unit) == 0, \
+            f"cli/{path.name}:{line} imports {unit}; the command line calls application rooms only"
 
 
 def test_physics_layers_do_not_need_torch():
@@ -88,11 +100,7 @@ def test_physics_layers_do_not_need_torch():
                 assert not any(n.split(".")[0] in ("torch", "e3nn") for n in names), f"{path} imports torch/e3nn"
 
 
-def test_layer_checker_catches_a_reach_up(tmp_path, monkeypatch):
-    fake = PACKAGE / "graph" / "_probe_reach_up.py"
-    try:
-        fake.write_text("from ..models import load_model\n")
-        units = {u for u, _ in imported_units(fake)}
-        assert units == {"models"} and LAYER_OF["models"] > LAYER_OF["graph"]
-    finally:
-        fake.unlink()
+def test_layer_checker_catches_a_reach_up():
+    probe = PACKAGE / "graph" / "probe.py"  # never written: the checker reads the text given
+    units = {u for u, _ in imported_units(probe, "from ..models import load_model\nfrom . import neighbours\n")}
+    assert units == {"models"} and LAYER_OF["models"] > LAYER_OF["graph"]

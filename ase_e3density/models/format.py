@@ -16,10 +16,11 @@ import torch
 
 from ..errors import ModelFileError, ModelNotFoundError, ModelVersionError
 from ..fileio import atomic_path
+from ..kinds import kind_names
 from .jit import quiet_jit
 
 __all__ = ["FORMAT_VERSION", "METADATA_FILE", "KIND", "SPECIES", "CUTOFF", "DTYPE", "CONFIG", "PROVENANCE",
-           "VERSIONS", "WEIGHTS_SHA256", "CHECKSUM", "KNOWN_KINDS", "weights_sha256", "metadata_checksum",
+           "VERSIONS", "WEIGHTS_SHA256", "CHECKSUM", "weights_sha256", "metadata_checksum",
            "write_archive", "read_metadata"]
 
 FORMAT_VERSION = 2
@@ -37,8 +38,6 @@ VERSIONS = "versions"
 WEIGHTS_SHA256 = "weights_sha256"
 CHECKSUM = "checksum"
 REQUIRED = (FORMAT, KIND, SPECIES, CUTOFF, DTYPE, CONFIG, PROVENANCE, VERSIONS, WEIGHTS_SHA256, CHECKSUM)
-
-KNOWN_KINDS = ("electron_density", "phonon_dos")
 
 
 def weights_sha256(module: torch.nn.Module) -> str:
@@ -98,7 +97,7 @@ def read_metadata(path, verify: bool = True) -> dict:
         raise ModelFileError(f"{path}: metadata lacks {', '.join(missing)}")
     if metadata_checksum(metadata) != metadata[CHECKSUM]:
         raise ModelFileError(f"{path}: metadata does not match its checksum (the file was edited or is corrupt)")
-    if metadata[KIND] not in KNOWN_KINDS:
+    if metadata[KIND] not in kind_names():
         raise ModelFileError(f"{path} holds a {metadata[KIND]!r} model; this ase_e3density knows "
-                             f"{', '.join(KNOWN_KINDS)}")
+                             f"{', '.join(kind_names())}")
     return metadata

@@ -1,18 +1,19 @@
 """What a model kind contributes to screening: an evaluator that runs batches of structures.
 
-Each deployed file records its kind; :func:`evaluator_for` picks the evaluator for it. Each kind (electron
-density, phonon DOS) is a class with the same three members and an entry in ``EVALUATORS``.
+Each deployed file records its kind; :func:`evaluator_for` builds the evaluator that the kind declares
+(:mod:`ase_e3density.kinds`). Each evaluator is a class with the members of :class:`Evaluator`.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from ..errors import ModelFileError
+from ..kinds import get_kind
 from ..models import DeployedModel
 from .records import Item
 
-__all__ = ["Evaluator", "Outcome", "evaluator_for", "EVALUATORS"]
+__all__ = ["Evaluator", "Outcome", "evaluator_for"]
 
 # one structure's outcome: its scalars (ase.db columns) and arrays, or the exception that stopped it
 Outcome = Any
@@ -31,24 +32,9 @@ class Evaluator(Protocol):
         """One outcome per item (a (scalars, arrays) pair or an exception), from one forward pass."""
 
 
-def _density(model: DeployedModel, **options) -> Evaluator:
-    from .density_kind import DensityEvaluator
-
-    return DensityEvaluator(model, **options)
-
-
-def _phonon(model: DeployedModel, **options) -> Evaluator:
-    from .phonon_kind import PhononEvaluator
-
-    return PhononEvaluator(model, **options)
-
-
-EVALUATORS: dict[str, Callable[..., Evaluator]] = {"electron_density": _density, "phonon_dos": _phonon}
-
-
 def evaluator_for(model: DeployedModel, **options) -> Evaluator:
-    """The evaluator of the model's kind."""
-    if model.kind not in EVALUATORS:
-        raise ModelFileError(f"{model.path}: screening has no evaluator for model kind {model.kind!r}; "
-                             f"it knows {', '.join(EVALUATORS)}")
-    return EVALUATORS[model.kind](model, **options)
+    """The screening evaluator of the model's kind (the kind's ``evaluator`` role)."""
+    kind = get_kind(model.kind)
+    if not kind.has("evaluator"):
+        raise ModelFileError(f"{model.path}: screening has no evaluator for {kind.title} models")
+    return kind.load("evaluator")(model, **options)

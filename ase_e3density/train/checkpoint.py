@@ -11,16 +11,16 @@ import torch
 
 from ..errors import ModelFileError, ModelNotFoundError
 from ..fileio import atomic_path
-from ..nn import DensityModel, ModelConfig, PhononDOSModel, PhononModelConfig
+from ..kinds import DEFAULT_KIND, get_kind
 
 __all__ = ["save_checkpoint", "load_checkpoint", "model_from_checkpoint"]
 
 CHECKPOINT_FORMAT = "ase_e3density-checkpoint-1"
 
 
-def save_checkpoint(path, model: DensityModel | PhononDOSModel, **extra) -> Path:
+def save_checkpoint(path, model: torch.nn.Module, **extra) -> Path:
     """Write model config and weights (plus ``extra``: optimiser state, epoch, ...) atomically."""
-    state = {"format": CHECKPOINT_FORMAT, "config": model.config.to_dict(),
+    state = {"format": CHECKPOINT_FORMAT, "kind": model.kind, "config": model.config.to_dict(),
              "dtype": str(next(model.parameters()).dtype).replace("torch.", ""),
              "model": model.state_dict(), **extra}
     with atomic_path(path) as tmp:
@@ -42,14 +42,12 @@ def load_checkpoint(path) -> dict:
     return state
 
 
-def model_from_checkpoint(state_or_path) -> DensityModel | PhononDOSModel:
-    """Rebuild the network stored in a checkpoint (path or loaded dict): a :class:`DensityModel`, or a
-    :class:`PhononDOSModel` for checkpoints of kind ``phonon_dos``."""
+def model_from_checkpoint(state_or_path) -> torch.nn.Module:
+    """Rebuild the network stored in a checkpoint (path or loaded dict), of the kind it records
+    (checkpoints without one are electron-density networks)."""
     state = state_or_path if isinstance(state_or_path, dict) else load_checkpoint(state_or_path)
-    if state.get("kind") == PhononDOSModel.kind:
-        model = PhononDOSModel(PhononModelConfig.from_dict(state["config"]), dtype=getattr(torch, state["dtype"]))
-        model.load_state_dict(state["model"])
-        return model
-    model = DensityModel(ModelConfig.from_dict(state["config"]), dtype=getattr(torch, state["dtype"]))
+    kind = get_kind(state.get("kind", DEFAULT_KIND))
+    config = kind.load("config").from_dict(state["config"])
+    model = kind.load("network")(config, dtype=getattr(torch, state["dtype"]))
     model.load_state_dict(state["model"])
     return model

@@ -1,0 +1,138 @@
+"""E3DensityCalculator: a deployed electron-density model as an ASE calculator."""
+from __future__ import annotations
+
+import numpy as np
+from ase import Atoms
+from ase.calculators.calculator import all_changes
+
+from ..electron.density import AtomicDensity
+from ..errors import CalculatorParameterError, E3DensityError
+from ..kinds import get_kind
+from .base import ModelCalculator, charge_value, kind_of_model
+
+__all__ = ["E3DensityCalculator"]
+
+
+class E3DensityCalculator(ModelCalculator):
+    """Predicted electron density and its multipoles for ASE ``Atoms``.
+
+    Parameters: those of :class:`~ase_e3density.calculator.ModelCalculator` (``model``, ``device``,
+    ``dtype``, ``runtime``, ``model_checksum``) and ``charge``: the total charge (e); ``None`` reads
+    ``atoms.info["charge"]``, else 0.
+
+    Results (ASE units): ``charges`` (e, the s-function partition), ``esp_charges`` (e, fitted to the
+    predicted electrostatic potential on Merz-Kollman surfaces: the charges force fields want),
+    ``dipole`` (e·Å) and ``quadrupole`` (traceless, Buckingham, e·Å²) about the centre of mass,
+    ``n_electrons``, ``density_coefficients``, and ``domain_warnings``: why the structure lies outside
+    the model's training domain (also issued as a :class:`~ase_e3density.errors.DomainWarning`); empty
+    when it lies inside. The potential and field at any points: :meth:`get_electrostatic_potential`,
+    :meth:`get_electric_field`, :meth:`get_surface_potential`.
+
+    ``E3DensityCalculator(model=...)`` with a model of another kind (``model="phonon"``) gives that
+    kind's calculator (:class:`~ase_e3density.calculator.PhononDOSCalculator`). Loaded models are shared
+    between calculators using the same file, so a calculator per frame is cheap; a pickled calculator
+    reloads its model from the file.
+    """
+
+    kind = "electron_density"
+    kind_parameters = {"charge": None}
+    implemented_properties = ["charges", "esp_charges", "dipole", "quadrupole", "n_electrons", "density_coefficients"]
+
+    def __new__(cls, model=None, *args, **kwargs):
+        if cls is E3DensityCalculator and model is not None:
+            target = get_kind(kind_of_model(model)).load("calculator")
+            if not issubclass(target, cls):  # a model of another kind: that kind's calculator
+                return target(model, *args, **kwargs)
+        return super().__new__(cls)
+
+    def __init__(self, model=None, atoms: Atoms | None = None, **parameters):
+        self._density: AtomicDensity | None = None
+        self._used_charge: float | None = None
+        super().__init__(model, atoms, **parameters)
+
+    def check_parameters(self, kwargs: dict) -> dict:
+        if "charge" in kwargs:
+            kwargs["charge"] = charge_value(kwargs["charge"], "charge")
+        return kwargs
+
+    def todict(self, skip_default: bool = True) -> dict:
+        """Parameters as ASE records them, with the model, its checksum and the charge used."""
+        out = super().todict(skip_default)
+        charge = self.parameters.get("charge")
+        out["charge"] = self._used_charge if charge is None else charge
+        return out
+
+    # -- calculation -----------------------------------------------------------------------------
+    def _charge_of(self, atoms: Atoms) -> float:
+        if self.parameters["charge"] is not None:
+            return self.parameters["charge"]
+        return charge_value(atoms.info.get("charge", 0.0), 'atoms.info["charge"]') or 0.0
+
+    def check_state(self, atoms: Atoms, tol: float = 1e-15) -> list[str]:
+        changes = super().check_state(atoms, tol)
+        if self._used_charge is not None and self.parameters["charge"] is None \
+                and atoms.info.get("charge", 0.0) != self._used_charge:
+            changes.append("charge")  # atoms.info["charge"] is part of the input
+        return changes
+
+    def calculate(self, atoms: Atoms | None = None, properties=None, system_changes=all_changes) -> None:
+        if not system_changes and self._density is not None and self.results:
+            super().calculate(atoms, properties, system_changes)
+        else:
+            self._predict(atoms, properties, system_changes)
+        if "esp_charges" in (properties or ()) and "esp_charges" not in self.results:
+            self.results["esp_charges"] = self._density.esp_charges("mk").charges  # only when asked: costs more
+
+    def _predict(self, atoms: Atoms | None, properties, system_changes) -> None:
+        super().calculate(atoms, properties, system_changes)
+        atoms = self.atoms
+        charge = self._charge_of(atoms)
+        density = self.model.predict_density(atoms, charge)
+        self._density, self._used_charge = density, charge
+        reasons = density.info["domain_warnings"]
+        self.warn_outside_domain(atoms, reasons)
+        self.results = {
+            "charges": density.charges,
+            "dipole": density.dipole,
+            "quadrupole": density.quadrupole,
+            "n_electrons": density.n_electrons,
+            "density_coefficients": density.coefficients,
+            "domain_warnings": list(reasons),
+        }
+
+    def get_atomic_density(self, atoms: Atoms | None = None) -> AtomicDensity:
+        """The predicted :class:`AtomicDensity` (values at points, grids, cube files)."""
+        if atoms is None and self.atoms is None:
+            raise CalculatorParameterError("no structure yet: pass atoms, or attach the calculator to atoms first")
+        self.get_property("n_electrons", atoms)
+        assert self._density is not None
+        return self._density
+
+    def get_quadrupole(self, atoms: Atoms | None = None) -> np.ndarray:
+        """Traceless quadrupole (e·Å², Buckingham) about the centre of mass."""
+        return self.get_property("quadrupole", atoms)
+
+    def get_esp_charges(self, atoms: Atoms | None = None) -> np.ndarray:
+        """Charges (e) fitted to the predicted potential on Merz-Kollman surfaces (1.4-2.0 x vdW radii)."""
+        return self.get_property("esp_charges", atoms)
+
+    def get_electrostatic_potential(self, atoms: Atoms | None = None, points=None) -> np.ndarray:
+        """Electrostatic potential (V) of the predicted density plus nuclei at points (Å), shape (..., 3)."""
+        if points is None:
+            raise E3DensityError("pass the points (Å) at which to evaluate the potential")
+        return self.get_atomic_density(atoms).electrostatic_potential(points)
+
+    def get_electric_field(self, atoms: Atoms | None = None, points=None) -> np.ndarray:
+        """Electric field (V/Å) of the predicted density plus nuclei at points (Å), shape (..., 3)."""
+        if points is None:
+            raise E3DensityError("pass the points (Å) at which to evaluate the field")
+        return self.get_atomic_density(atoms).electric_field(points)
+
+    def get_surface_potential(self, atoms: Atoms | None = None, scale: float = 1.4,
+                              density: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+        """Points (Å) on the ``scale`` x vdW surface and the potential (V) there: an ESP map."""
+        from ..electron.surfaces import molecular_surface
+
+        rho = self.get_atomic_density(atoms)
+        points = molecular_surface(rho.atoms, scale, density)
+        return points, rho.electrostatic_potential(points)

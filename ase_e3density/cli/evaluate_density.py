@@ -1,0 +1,86 @@
+"""``e3density evaluate`` for electron-density models: eps_rho per l, dipoles, per-molecule charges."""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+__all__ = ["evaluate"]
+
+
+def _percent(summary: dict) -> str:
+    """The dipole error as a share of the DFT dipole, where that dipole is large enough to divide by."""
+    if summary.get("dipole_dft_norm", 0.0) < 0.05:
+        return "no share of |mu_DFT| given: it is below 0.05 e·Å"
+    return f"{summary['dipole_error_dft_percent']:.1f} % of |mu_DFT|"
+
+
+def _scaled(row: dict) -> str:
+    """The dipole error (vs DFT where known) in percent of sqrt(n_molecules) mu_monomer."""
+    value = row.get("dipole_error_dft_sqrtn", row.get("dipole_error_sqrtn"))
+    return "-" if value is None else f"{value:.2f}"
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    """eps_rho (total and per l), dipoles and per-molecule charges of an electron-density model against
+    reference densities, one table row per structure."""
+    from ..calculator import E3DensityCalculator
+    from ..electron.database import iter_densities
+    from ..errors import E3DensityError
+    from ..electron.evaluation import ReferenceOnGrid, compare, summarise
+    from ..electron.free_atoms import load_free_atoms
+
+    if args.mu_monomer is not None and not (math.isfinite(args.mu_monomer) and args.mu_monomer > 0):
+        raise E3DensityError(f"--mu-monomer must be a positive dipole in e·Å, got {args.mu_monomer}")
+    calc = E3DensityCalculator(args.model)
+    sources = " ".join(args.reference)
+    refs = [ref for path in args.reference for ref in iter_densities(path)]
+    if not refs:
+        raise E3DensityError(f"{sources} holds no reference densities")
+    other = sorted({ref.basis.name for ref in refs} - {calc.model.basis.name})
+    if other:
+        raise E3DensityError(f"{sources} holds densities in {', '.join(other)}; the model predicts "
+                             f"{calc.model.basis.name}: compare like with like")
+    lmax = max((ref.basis[s].lmax for ref in refs for s in set(ref.atoms.get_chemical_symbols())), default=0)
+    ls = range(lmax + 1)
+    print("| # | formula | eps_rho (%) | " + " | ".join(f"eps l={l}" for l in ls)
+          + " | dipole err vs fit (e·Å) | vs DFT (e·Å) | |mu_DFT| | charge MAE (e) "
+          "| molecules | dipole err / sqrt(n) mu (%) | mol. charge RMS (e) | mol. dipole RMS (e·Å) |")
+    print("| --- " * (len(ls) + 11) + "|")
+    rows = []
+    for k, ref in enumerate(refs, 1):
+        atoms = ref.atoms.copy()
+        atoms.info["charge"] = ref.total_charge
+        row = compare(calc.get_atomic_density(atoms), ReferenceOnGrid.build(ref, args.grid_level), args.mu_monomer)
+        rows.append(row)
+        print(f"| {k} | {atoms.get_chemical_formula()} | {row['eps']:.3f} | "
+              + " | ".join(f"{row.get(f'eps_l{l}', 0.0):.3f}" for l in ls)
+              + f" | {row['dipole_error']:.4f} | {row.get('dipole_error_dft', float('nan')):.4f} | "
+              f"{row.get('dipole_dft_norm', float('nan')):.3f} | {row['charge_mae']:.4f} | "
+              f"{row.get('n_molecules', '-')} | {_scaled(row)} | {row.get('molecule_charge_rms', float('nan')):.4f} | "
+              f"{row.get('molecule_dipole_rms', float('nan')):.4f} |", flush=True)
+    summary = summarise(rows)
+    print(f"\nmean over {len(rows)} structures: eps_rho {summary['eps']:.3f} %, dipole error "
+          f"{summary['dipole_error']:.4f} e·Å vs fit, {summary.get('dipole_error_dft', float('nan')):.4f} e·Å vs DFT "
+          f"({_percent(summary)}), "
+          f"charge MAE {summary['charge_mae']:.4f} e")
+    if "molecule_charge_rms" in summary:
+        scale_source = ("given" if args.mu_monomer is not None
+                        else "mean over structures of the RMS of the reference's molecular dipoles")
+        key, which = ("dipole_error_dft_sqrtn", "DFT") if "dipole_error_dft_sqrtn" in summary else \
+            ("dipole_error_sqrtn", "fit")
+        print(f"molecules (Hirshfeld, free atoms {load_free_atoms().name}): dipole error vs {which} median "
+              f"{summary[key + '_median']:.2f} % (mean {summary[key]:.2f} %) of sqrt(n) mu_monomer, "
+              f"mu_monomer {summary['mu_monomer']:.3f} e·Å ({scale_source}); per-molecule charge RMS {summary['molecule_charge_rms']:.4f} e (max "
+              f"{summary['molecule_charge_max']:.4f} e), dipole RMS {summary['molecule_dipole_rms']:.4f} e·Å, "
+              f"pooled over {sum(r.get('n_molecules', 0) for r in rows)} molecules")
+        print(f"dipole error vs fit, in two parts (median % of sqrt(n) mu_monomer): charge moved between molecules "
+              f"{summary['dipole_error_transfer_sqrtn_median']:.2f} %, the molecules' own dipoles "
+              f"{summary['dipole_error_molecular_sqrtn_median']:.2f} %")
+    given = f" --mu-monomer {args.mu_monomer}" if args.mu_monomer is not None else ""
+    print(f"command: e3density evaluate {args.model} {sources} --grid-level {args.grid_level}{given}")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"structures": rows, "summary": summary,
+                                               "model_checksum": calc.model.checksum}, indent=1))
+    return 0
