@@ -195,7 +195,7 @@ CASES: list[Case] = [
     Case("calculator", "dummy atom X (Z=0)", lambda c: dipole_of(Atoms("XH", positions=[[0, 0, 0], [1, 0, 0]]), c), E.InvalidStructureError, "dummy atom"),
     Case("calculator", "get_atomic_density() before any atoms", lambda c: calc(c).get_atomic_density(), E.CalculatorParameterError, "no structure yet"),
     Case("calculator", "a property it does not compute (energy)", lambda c: energy_of(water(), c), PropertyNotImplementedError, "energy"),
-    Case("calculator", "model_checksum of another file", lambda c: calc(c, model_checksum="0" * 64), E.CalculatorParameterError, "another file than the one asked for"),
+    Case("calculator", "model_checksum of another file", lambda c: calc(c, model_checksum="0" * 64), E.ModelFileError, "another file than the one asked for"),
     # --- flagged, not refused -----------------------------------------------------------------
     Case("domain", "water with charge +10 (default model)", lambda c: default_dipole(water(charge=10)), E.DomainWarning, r"total charge \+10 outside the training range"),
     Case("domain", "216 H atoms on a 1.2 Å cubic lattice (default model)", lambda c: default_dipole(hydrogen_lattice()), E.DomainWarning, "closer than in training.*more crowded|closer than in training"),
@@ -295,14 +295,14 @@ CASES: list[Case] = [
     Case("phonon model", "an element without training data (U)", lambda c: phonon_model().predict_dos(_cu("U")), E.UnsupportedElementError, "U not supported by this model"),
     Case("phonon model", "occupancy for atom 5 of a 1-atom cell", lambda c: phonon_model().predict_dos(_cu(), {5: {"Cu": 1.0}}), E.E3DensityError, "atom indices 0..0"),
     Case("phonon model", "Cu squeezed to a = 2.9 Å", lambda c: phonon_calc().get_phonon_dos(_cu(a=2.9)), E.DomainWarning, "closer than in training"),
-    Case("phonon model", "a dipole from a phonon model", lambda c: _attached(phonon_calc(), water()).get_dipole_moment(), PropertyNotImplementedError, "not predicted by phonon .a phonon_dos model"),
-    Case("phonon model", "phonon DOS from a density model", lambda c: calc(c).get_phonon_dos(_cu()), E.CalculatorParameterError, "not phonon DOS"),
+    Case("phonon model", "a dipole from a phonon model", lambda c: _attached(phonon_calc(), water()).get_dipole_moment(), PropertyNotImplementedError, "not predicted by phonon .a phonon density of states model"),
+    Case("phonon model", "phonon DOS from a density model", lambda c: calc(c).get_phonon_dos(_cu()), AttributeError, "get_phonon_dos is a method of PhononDOSCalculator"),
     Case("phonon model", "temperatures=-5", lambda c: phonon_calc(temperatures=-5), E.CalculatorParameterError, "temperatures must be"),
     Case("training", "phonon loss: huber", lambda c: phonon_config(c, "loss: huber\n"), E.ConfigError, "option loss: must be one of wasserstein, mse"),
     Case("training", "phonon test_prototypes: heusler (not a list)", lambda c: phonon_config(c, "test_prototypes: heusler\n"), E.ConfigError, "option test_prototypes: expected a list"),
     Case("training", "phonon validation + test fractions >= 1", lambda c: phonon_config(c, "validation_fraction: 0.6\ntest_fraction: 0.5\n"), E.ConfigError, "validation_fraction \\+ test_fraction must be < 1"),
     Case("cli", "predict: a molecule with the phonon model", lambda c: ["predict", "--model", "phonon"], E.InvalidStructureError, "no 3D cell", cli=True),
-    Case("cli", "predict: --cube with the phonon model", lambda c: ["predict", str(crystal_file(c)), "--model", "phonon", "--cube", str(c.root / "x.cube")], E.E3DensityError, "--cube and --charge are for electron-density models", cli=True),
+    Case("cli", "predict: --cube with the phonon model", lambda c: ["predict", str(crystal_file(c)), "--model", "phonon", "--cube", str(c.root / "x.cube")], E.E3DensityError, "--cube is not for models of phonon density of states", cli=True),
     Case("cli", "evaluate: the phonon model on a density database", lambda c: ["evaluate", "phonon", str(c.reference_db), "--split", "test"], E.ConfigError, "holds no phonon DOS", cli=True),
 ]
 

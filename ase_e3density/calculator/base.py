@@ -16,7 +16,7 @@ import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import Calculator, PropertyNotImplementedError
 
-from ..errors import CalculatorParameterError, DomainWarning
+from ..errors import CalculatorParameterError, DomainWarning, ModelFileError
 from ..kinds import get_kind
 from ..models import DeployedModel, load_model, read_metadata, resolve_model_path
 
@@ -166,7 +166,7 @@ class ModelCalculator(Calculator):
                 f"{get_kind(self.kind).title}: use {right}(model={p['model']!r})")
         expected = p.get("model_checksum")
         if expected is not None and expected != model.checksum:
-            raise CalculatorParameterError(f"{model.path} has checksum {model.checksum[:12]}..., not the expected "
+            raise ModelFileError(f"{model.path} has checksum {model.checksum[:12]}..., not the expected "
                                            f"{str(expected)[:12]}...: another file than the one asked for")
         self.model = model
         p["model_checksum"] = model.checksum
@@ -196,6 +196,19 @@ class ModelCalculator(Calculator):
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         self._load_model()
+
+    def __getattr__(self, name: str):
+        """A method of another kind's calculator (``get_phonon_dos`` on a density calculator) is refused in
+        one line that names the calculator it belongs to."""
+        if name.startswith("get_"):
+            from ..kinds import registered_kinds
+
+            for kind in registered_kinds():
+                other = kind.load("calculator") if kind.has("calculator") and kind.name != self.kind else None
+                if other is not None and hasattr(other, name):
+                    raise AttributeError(f"{name} is a method of {other.__name__} ({kind.title} models); this "
+                                         f"{type(self).__name__} runs a model of {get_kind(self.kind).title}")
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     # -- shared by every kind --------------------------------------------------------------------
     def warn_outside_domain(self, atoms: Atoms, reasons: list[str]) -> None:
