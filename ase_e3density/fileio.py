@@ -36,13 +36,23 @@ def exclusive_writer(path, what: str = "this file") -> Iterator[None]:
     from .errors import E3DensityError
 
     lock_path = Path(f"{path}.writer.lock")  # not ASE's own {path}.lock
-    with open(lock_path, "a+") as handle:
+    while True:
+        handle = open(lock_path, "a+")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            handle.close()
             raise E3DensityError(f"another process is writing to {what} {path} (lock {lock_path}); wait for it "
                                  "to finish or write to another file") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+        try:  # the holder before us may have removed the file after we opened it: lock the one in place
+            same = os.stat(lock_path).st_ino == os.fstat(handle.fileno()).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        handle.close()
+    try:
+        yield
+    finally:
+        lock_path.unlink(missing_ok=True)  # removed while still held, so no run is left a stale file
+        handle.close()

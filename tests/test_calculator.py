@@ -194,3 +194,28 @@ def test_electrostatics_on_the_calculator(model_file, monkeypatch):
     atoms.positions[0, 2] += 0.05
     assert not np.array_equal(atoms.calc.get_esp_charges(atoms), q)
     assert len(calls) == 2
+
+
+def test_float32_model_far_from_the_origin_gives_the_same_numbers():
+    """Positions are centred in float64 before they become float32: 100 km away, a float32 network still
+    sees the molecule's own geometry (uncentred, float32 keeps 8 mÅ there)."""
+    here, far = molecule("H2O"), molecule("H2O")
+    far.positions += 1e5
+    for atoms in (here, far):
+        atoms.calc = E3DensityCalculator(dtype="float32")
+    np.testing.assert_allclose(far.get_charges(), here.get_charges(), atol=1e-9)
+    np.testing.assert_allclose(far.get_dipole_moment(), here.get_dipole_moment(), atol=1e-9)
+
+
+def test_writer_lock_excludes_a_second_writer_and_leaves_no_file(tmp_path):
+    from ase_e3density.errors import E3DensityError
+    from ase_e3density.fileio import exclusive_writer
+
+    target = tmp_path / "out.db"
+    with exclusive_writer(target, "database"):
+        with pytest.raises(E3DensityError, match="another process is writing"):
+            with exclusive_writer(target, "database"):
+                pass
+    assert list(tmp_path.iterdir()) == []
+    with exclusive_writer(target, "database"):  # and it can be taken again
+        pass

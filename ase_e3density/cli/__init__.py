@@ -5,6 +5,7 @@ import argparse
 import sys
 import warnings
 
+from .._version import __version__
 from . import deploy_cmd, hierarchy_cmd, phonons_cmd, predict_cmd, reference_cmd, screen_cmd, train_cmd
 
 __all__ = ["main", "build_parser"]
@@ -15,6 +16,7 @@ COMMANDS = (predict_cmd, reference_cmd, phonons_cmd, train_cmd, deploy_cmd, scre
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="e3density", description="e3nn densities on ASE Atoms")
     parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for module in COMMANDS:
         module.add_parser(sub)

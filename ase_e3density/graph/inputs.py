@@ -12,7 +12,7 @@ from ase.data import atomic_numbers, chemical_symbols
 from ..errors import UnsupportedElementError
 from .neighbours import neighbour_list
 
-__all__ = ["model_inputs", "batch_inputs", "species_indices", "structure_graph", "crystal_batch_inputs"]
+__all__ = ["centred", "model_inputs", "batch_inputs", "species_indices", "structure_graph", "crystal_batch_inputs"]
 
 
 @lru_cache(maxsize=64)
@@ -36,6 +36,13 @@ def species_indices(atoms: Atoms, species_index: dict[str, int]) -> np.ndarray:
     return species
 
 
+def centred(positions: np.ndarray) -> np.ndarray:
+    """Positions (Å) less their mean, in float64: the networks see only differences of positions, and a
+    structure far from the origin keeps them to float32's relative precision only once it is centred."""
+    positions = np.asarray(positions, dtype=np.float64)
+    return positions - positions.mean(axis=0) if len(positions) else positions
+
+
 def batch_inputs(graphs: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]], charges: Sequence[float],
                  dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu") -> tuple[torch.Tensor, ...]:
     """The six tensors a network takes, for structures given as (positions, species, edge_index, shifts).
@@ -45,9 +52,10 @@ def batch_inputs(graphs: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray, np.n
     sizes = [len(g[1]) for g in graphs]
     if len(graphs) == 1:  # one structure (a calculator call): nothing to join
         positions_, species_, edges_, shifts_ = graphs[0][:4]
+        positions_ = centred(positions_)
     else:
         offsets = np.cumsum([0] + sizes[:-1])
-        positions_ = np.concatenate([g[0] for g in graphs])
+        positions_ = np.concatenate([centred(g[0]) for g in graphs])
         species_ = np.concatenate([g[1] for g in graphs])
         edges_ = np.concatenate([g[2] + o for g, o in zip(graphs, offsets)], axis=1)
         shifts_ = np.concatenate([g[3] for g in graphs])
@@ -79,7 +87,7 @@ def crystal_batch_inputs(graphs: Sequence[tuple[np.ndarray, np.ndarray, np.ndarr
     (n_atoms, n_species), edge_index, shifts): positions, occupancies, edges, shifts, batch."""
     sizes = [len(g[1]) for g in graphs]
     offsets = np.cumsum([0] + sizes[:-1])
-    positions = torch.as_tensor(np.concatenate([g[0] for g in graphs]), dtype=dtype, device=device)
+    positions = torch.as_tensor(np.concatenate([centred(g[0]) for g in graphs]), dtype=dtype, device=device)
     occupancy = torch.as_tensor(np.concatenate([g[1] for g in graphs]), dtype=dtype, device=device)
     edges = torch.as_tensor(np.concatenate([g[2] + o for g, o in zip(graphs, offsets)], axis=1), device=device)
     shifts = torch.as_tensor(np.concatenate([g[3] for g in graphs]), dtype=dtype, device=device)
