@@ -11,11 +11,12 @@ from .phonon import PhononDOS, ThermalProperties
 from .errors import (ConfigError, E3DensityError, InvalidStructureError, ModelFileError, ModelVersionError,
                      UnknownBasisError, UnsupportedElementError)
 
-__all__ = ["AtomicDensity", "E3DensityCalculator", "BasisSet", "load_basis", "available_basis_sets", "density_error",
+__all__ = ["AtomicDensity", "E3DensityCalculator", "PhononDOSCalculator", "example_path", "BasisSet", "load_basis", "available_basis_sets", "density_error",
            "load_model", "initial_guess", "E3DensityError", "UnsupportedElementError", "UnknownBasisError", "InvalidStructureError",
            "ModelFileError", "ModelVersionError", "ConfigError", "PhononDOS", "ThermalProperties", "__version__"]
 
-_LAZY = {"E3DensityCalculator": ("calculator", "E3DensityCalculator"), "load_model": ("models", "load_model"),
+_LAZY = {"E3DensityCalculator": ("calculator", "E3DensityCalculator"),
+         "PhononDOSCalculator": ("calculator", "PhononDOSCalculator"), "example_path": ("examples", "example_path"), "load_model": ("models", "load_model"),
          "initial_guess": ("scf", "initial_guess")}
 
 

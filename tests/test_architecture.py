@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "ase_e3density"
 
 # lowest first; a module may import from its own layer's folder or any lower layer
 LAYERS = [
-    {"errors", "fileio", "processes", "_version", "kinds"},  # exceptions, atomic writes, child processes, kind registry
+    {"errors", "fileio", "processes", "_version", "kinds", "examples"},  # exceptions, files, processes, kinds, examples
     {"graph"},                          # Atoms -> checked structure, neighbour lists, network inputs
     {"electron", "phonon"},             # densities as physics objects (numpy, scipy, ase; optional PySCF, phonopy)
     {"nn"},                             # e3nn networks

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import E3DensityError
+from ..examples import example_path
 
 __all__ = ["progress", "read_structures", "example_path", "format_vector", "require_file"]
 
@@ -59,11 +59,6 @@ def _frame_numbers(path: str, index: str, n_selected: int) -> list[str]:
         return [str(start + i * step) for i in range(n_selected)]
     total = sum(1 for _ in iread(path, index=":"))  # negative start or step: count the frames once
     return [str(k) for k in range(total)[selected]]
-
-
-def example_path(name: str) -> Path:
-    """A structure shipped in ase_e3density/data/examples/."""
-    return Path(str(resources.files("ase_e3density") / "data" / "examples" / name))
 
 
 def format_vector(values, digits: int = 4) -> str:
