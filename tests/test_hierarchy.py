@@ -223,3 +223,16 @@ def test_quick_study_from_the_command_line(tmp_path):
         {(lmax, o) for lmax in range(4) for o in ("l0", "l<=1", "all")}
     assert all(r["n_seeds"] == 2 for r in summary["configurations"])
     assert (tmp_path / "q" / "report.md").read_text().count("Finding") == 2
+
+
+def test_a_study_too_small_to_test_the_findings_says_so():
+    from ase_e3density.hierarchy.report import report_text, scale_note
+
+    assert scale_note(40, None) is None and scale_note(20, 100) is None
+    assert "4 epochs on 16 training structures" in scale_note(4, 16)
+    rows = [{"outputs": "all", "hidden_lmax": l, "eps_mean": 1.0 + l, "eps_std": 0.01} for l in (0, 1)]
+    rows += [{"outputs": "l<=1", "hidden_lmax": l, "eps_mean": 1.0 + l, "eps_std": 0.01} for l in (0, 1)]
+    quick = report_text("q", "cmd", rows, {}, 1, 2, epochs=4, structures=16)
+    full = report_text("q", "cmd", rows, {}, 1, 2, epochs=40, structures=None)
+    assert quick.count("**not tested at this scale") == 2 and "(as computed: weakly: the drop rises" in quick
+    assert "not tested at this scale" not in full and "**weakly: the drop rises" in full

@@ -47,7 +47,9 @@ def analyse_study(study: Study, out, finished: list[tuple[RunSpec, Path]], comma
     if loss_panels:
         written += plot_eps_by_l(loss_panels, f"validation loss (density term) by l, every epoch, hidden l_max {largest}",
                                  out, "validation loss of the l components", "loss_l_vs_epoch")
-    text = report_text(study.name, command, rows, stats_by_outputs, largest, len(study.seeds))
+    scale = study.train_config(finished[0][0], out) if finished else None  # every run shares these options
+    text = report_text(study.name, command, rows, stats_by_outputs, largest, len(study.seeds),
+                       epochs=scale.epochs if scale else 0, structures=scale.max_structures if scale else None)
     with atomic_path(out / "report.md") as tmp:
         tmp.write_text(text)
     return [*written, out / "report.md"]

@@ -12,7 +12,14 @@ import numpy as np
 
 from .curves import layer_norms_by_l
 
-__all__ = ["output_order_finding", "hierarchy_finding", "report_text"]
+__all__ = ["output_order_finding", "hierarchy_finding", "report_text", "scale_note", "MIN_EPOCHS", "MIN_STRUCTURES"]
+
+MIN_EPOCHS = 20
+"""Runs shorter than this stop long before their errors settle (the quick study runs 4 epochs; the
+default study 40): their verdicts are reported as not tested."""
+MIN_STRUCTURES = 100
+"""Runs on fewer training structures than this (the quick study uses 16; the default study all 120) cannot
+separate the configurations beyond the seed spread: their verdicts are reported as not tested."""
 
 
 def output_order_finding(rows: list[dict]) -> tuple[str, list[str]]:
@@ -91,13 +98,13 @@ def hierarchy_finding(stats_by_outputs: dict[str, list[list[dict]]]) -> tuple[st
         return "not testable: no run with hidden features of l > 0 recorded feature statistics", lines
     n_norm, n_comp = counts["norm"][0], counts["component"][0]
     best = max(n_norm, n_comp)
+    where = f"{checked} (output restriction, hidden layer) pairs"
     if n_norm == checked:
-        verdict = f"holds: at the end the channel norms fall with l in all {checked} hidden layers"
+        verdict = f"holds: at the end the channel norms fall with l in all {where}"
     elif best > checked / 2:
-        verdict = f"partly: at the end the norms fall with l in {n_norm} of {checked} hidden layers, per component in {n_comp}"
+        verdict = f"partly: at the end the norms fall with l in {n_norm} of {where}, per component in {n_comp}"
     else:
-        verdict = (f"does not hold here: at the end the channel norms fall with l in {n_norm} of {checked} hidden "
-                   f"layers, per component in {n_comp}")
+        verdict = f"does not hold here: at the end the channel norms fall with l in {n_norm} of {where}, per component in {n_comp}"
     return (verdict + f" (at step 0: {counts['norm'][1]} and {counts['component'][1]} of {checked})"), lines
 
 
@@ -105,11 +112,26 @@ def _seed_mean(dicts: list[dict[int, float]]) -> dict[int, float]:
     return {l: float(np.mean([d[l] for d in dicts])) for l in dicts[0]}
 
 
+def scale_note(epochs: int, structures: int | None) -> str | None:
+    """Why a study of this scale cannot test the findings (``None`` when it can)."""
+    if epochs >= MIN_EPOCHS and (structures is None or structures >= MIN_STRUCTURES):
+        return None
+    on = "all structures" if structures is None else f"{structures} training structures"
+    return (f"not tested at this scale: each run trains {epochs} epochs on {on} (the findings need at least "
+            f"{MIN_EPOCHS} epochs on at least {MIN_STRUCTURES} structures); this study shows that every part runs, "
+            "and its numbers below are not evidence either way. Run the default study (`e3density hierarchy`) "
+            "to test them")
+
+
 def report_text(name: str, command: str, rows: list[dict], stats_by_outputs: dict[str, list[list[dict]]],
-                largest_lmax: int, n_seeds: int) -> str:
-    """The whole report, in Markdown."""
+                largest_lmax: int, n_seeds: int, epochs: int = MIN_EPOCHS, structures: int | None = None) -> str:
+    """The whole report, in Markdown; ``epochs`` and ``structures`` (training structures per run, ``None``:
+    all) say whether the study can test the findings at all (:func:`scale_note`)."""
     v1, t1 = output_order_finding(rows)
     v2, t2 = hierarchy_finding(stats_by_outputs)
+    untested = scale_note(epochs, structures)
+    if untested:
+        v1, v2 = (f"{untested} (as computed: {v})" for v in (v1, v2))
     return "\n".join([
         f"# Hierarchy study: {name}", "",
         f"Made by `{command}`; {len(rows)} configurations x {n_seeds} seeds. Errors are validation errors of each "
