@@ -2,6 +2,8 @@
 
 A row holds the relaxed structure (with a single-point calculator: its energy, eV), key-value pairs
 ``uid`` (hash of the input structure and every setting), ``source``, ``generator``, ``force_calculator``,
+``potential`` (the exact potential: model, checkpoint and package version, e.g. "SevenNet-l3i5 (7net-l3i5,
+sevenn 0.13.0)", "EMT (ase 3.29.0)"),
 the settings (``relax``, ``relax_fmax``, ``min_width``, ``displacement``, ``mesh``, ...), ``supercell``,
 ``n_supercell_atoms``, ``n_displacements``, ``n_imaginary_modes``, ``imaginary_fraction``,
 ``min_frequency`` / ``max_frequency`` (THz), versions, and at each temperature T (K) of the run:
@@ -79,6 +81,7 @@ def write_phonon_row(db, result, uid: str, source: str, settings: dict, versions
     import warnings
 
     from ..errors import ImaginaryModesWarning
+    from .reference import potential_label
 
     atoms = result.relaxed.copy()
     atoms.calc = SinglePointCalculator(atoms, energy=result.energy)
@@ -90,6 +93,7 @@ def write_phonon_row(db, result, uid: str, source: str, settings: dict, versions
         zpe = dos.zero_point_energy("atom")
     mesh = settings["mesh"]
     kvp = {"uid": uid, "source": source, "generator": GENERATOR, "force_calculator": settings["calculator"],
+           "potential": potential_label(settings["calculator"]),
            "relax": settings["relax"], "relax_fmax": float(settings["fmax"]), "optimizer": settings["optimizer"],
            "min_width": float(settings["min_width"]), "displacement": float(settings["displacement"]),
            "mesh": " ".join(str(m) for m in mesh) if isinstance(mesh, (list, tuple)) else float(mesh),

@@ -12,11 +12,13 @@ One structure at a time (:func:`reference_phonons`):
    properties (:class:`~.dos.PhononDOS`, acoustic modes at Gamma set to zero as phonopy's
    ``exclude_gamma_acoustic``).
 
-Calculators by name (:func:`get_calculator`): ``emt`` (ASE), ``chgnet`` and ``sevennet`` (their
-packages, optional extras), or ``module:Class`` (or ``module:function``) called with no arguments.
+Calculators by name (:func:`get_calculator`): ``emt`` (ASE), ``chgnet`` and ``sevennet`` (SevenNet-0; also
+``sevennet-0``) or ``sevennet-l3i5`` (SevenNet-l3i5) (their packages, optional extras), or ``module:Class``
+(or ``module:function``) called with no arguments; :func:`potential_label` names the exact potential.
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import itertools
 import time
@@ -30,11 +32,17 @@ from ..errors import E3DensityError, InvalidStructureError, MissingDependencyErr
 from .dos import PhononDOS
 from .phonopy_io import atoms_to_phonopy, require_phonopy
 
-__all__ = ["CALCULATOR_NAMES", "get_calculator", "calculator_version", "check_crystal", "cell_widths",
+__all__ = ["CALCULATOR_NAMES", "SEVENNET_CHECKPOINTS", "get_calculator", "calculator_version", "potential_label",
+           "check_crystal", "cell_widths",
            "supercell_matrix", "relax", "PhononSettings", "PhononResult", "reference_phonons"]
 
-CALCULATOR_NAMES = ("emt", "chgnet", "sevennet")
+CALCULATOR_NAMES = ("emt", "chgnet", "sevennet", "sevennet-0", "sevennet-l3i5")
 RELAX_MODES = ("full", "positions", "none")
+
+# calculator name -> (sevenn's name of the checkpoint its wheel ships, the potential's published name);
+# "sevennet" stays SevenNet-0 (the model of the first phonon data, data/phonons/sevennet.db)
+SEVENNET_CHECKPOINTS = {"sevennet": ("7net-0", "SevenNet-0"), "sevennet-0": ("7net-0", "SevenNet-0"),
+                        "sevennet-l3i5": ("7net-l3i5", "SevenNet-l3i5")}
 
 
 def _emt():
@@ -52,21 +60,23 @@ def _chgnet():
     return CHGNetCalculator(use_device="cpu")
 
 
-def _sevennet():
+def _sevennet(checkpoint: str = "7net-0"):
     try:
         from sevenn.calculator import SevenNetCalculator
     except ImportError as exc:
-        raise MissingDependencyError("calculator 'sevennet' needs the sevenn package: pip install "
+        raise MissingDependencyError(f"calculator 'sevennet' ({checkpoint}) needs the sevenn package: pip install "
                                      "'ase_e3density[sevennet]'") from exc
-    return SevenNetCalculator("7net-0", device="cpu")
+    return SevenNetCalculator(checkpoint, device="cpu")
 
 
-_FACTORIES = {"emt": _emt, "chgnet": _chgnet, "sevennet": _sevennet}
+_FACTORIES = {"emt": _emt, "chgnet": _chgnet,
+              **{name: functools.partial(_sevennet, checkpoint) for name, (checkpoint, _) in SEVENNET_CHECKPOINTS.items()}}
 
 
 def get_calculator(name: str):
-    """A fresh ASE calculator: ``emt``, ``chgnet``, ``sevennet`` or ``module:Class`` (called with no
-    arguments; the module must be importable)."""
+    """A fresh ASE calculator: ``emt``, ``chgnet``, ``sevennet`` (SevenNet-0; also ``sevennet-0``),
+    ``sevennet-l3i5`` (SevenNet-l3i5; both checkpoints ship in the sevenn wheel, run on the CPU) or
+    ``module:Class`` (called with no arguments; the module must be importable)."""
     key = name.strip().lower()
     if key in _FACTORIES:
         return _FACTORIES[key]()
@@ -87,15 +97,34 @@ def get_calculator(name: str):
     return calc
 
 
+def _calculator_package(name: str) -> str:
+    key = name.strip().lower()
+    if key in SEVENNET_CHECKPOINTS:
+        return "sevenn"
+    return {"emt": "ase", "chgnet": "chgnet"}.get(key, name.partition(":")[0].split(".")[0])
+
+
 def calculator_version(name: str) -> str:
     """The version of the package behind a calculator name ("" when unknown)."""
     from importlib.metadata import PackageNotFoundError, version
 
-    package = {"emt": "ase", "chgnet": "chgnet", "sevennet": "sevenn"}.get(name.lower(), name.partition(":")[0].split(".")[0])
     try:
-        return version(package)
+        return version(_calculator_package(name))
     except (PackageNotFoundError, ValueError):
         return ""
+
+
+def potential_label(name: str) -> str:
+    """The exact potential behind a calculator name, e.g. "SevenNet-l3i5 (7net-l3i5, sevenn 0.13.0)",
+    "SevenNet-0 (7net-0, sevenn 0.13.0)", "EMT (ase 3.29.0)", "CHGNet (chgnet 0.4.2)"; for
+    ``module:Class`` the name and its top package's version."""
+    key = name.strip().lower()
+    package, ver = _calculator_package(name), calculator_version(name)
+    if key in SEVENNET_CHECKPOINTS:
+        checkpoint, model = SEVENNET_CHECKPOINTS[key]
+        return f"{model} ({checkpoint}, {package} {ver or 'version unknown'})"
+    model = {"emt": "EMT", "chgnet": "CHGNet"}.get(key, name.strip())
+    return f"{model} ({package} {ver})" if ver else model
 
 
 def check_crystal(atoms: Atoms, label: str = "structure") -> None:
