@@ -100,6 +100,14 @@ class E3DensityCalculator(ModelCalculator):
             "domain_warnings": list(reasons),
         }
 
+    @staticmethod
+    def check_grid(atoms: Atoms, spacing: float, padding: float = 4.0) -> None:
+        """Refuse, before any prediction, a cube grid (``spacing``, ``padding`` in Å) that cannot be made or
+        would be absurdly large (:class:`~ase_e3density.errors.ResourceError`)."""
+        from ..electron.grids import uniform_grid
+
+        uniform_grid(atoms, spacing, padding)
+
     def get_atomic_density(self, atoms: Atoms | None = None) -> AtomicDensity:
         """The predicted :class:`AtomicDensity` (values at points, grids, cube files)."""
         if atoms is None and self.atoms is None:

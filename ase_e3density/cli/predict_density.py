@@ -50,9 +50,7 @@ def predict(args: argparse.Namespace, path: str, frames: list, calc, start: floa
             verb = "prints charges of" if flag == "--esp-charges" else "writes"
             raise E3DensityError(f"{flag} {verb} one frame; --index {args.index} selects {len(frames)}")
     if args.cube or args.esp_cube:
-        from ..electron.grids import uniform_grid
-
-        uniform_grid(frames[0], args.spacing)  # refuse an absurd grid before any work
+        calc.check_grid(frames[0], args.spacing)  # refuse an absurd grid before any work
     if args.charge is not None:
         for atoms in frames:
             atoms.info["charge"] = args.charge
