@@ -10,7 +10,7 @@
   from the density of the embedded default model (``E3DensityCalculator.get_surface_potential``).
 
 Deterministic: the same models and data give the same pictures (matplotlib's version stamp is left out).
-About 30 s on one core.
+About 40 s on a loaded 2-core machine (11 s of CPU).
 """
 from __future__ import annotations
 
