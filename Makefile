@@ -4,7 +4,7 @@ VENV ?= .venv
 WORKERS ?= 1
 PY := $(VENV)/bin/python
 
-.PHONY: test test-slow test-all lint venv demo default-model model-card water-data water-data-large water-data-more hierarchy phonon-data phonon-model phonon-model-card thermal-storage
+.PHONY: test test-slow test-all lint venv demo docs doc-figures wheel default-model model-card water-data water-data-large water-data-more hierarchy phonon-data phonon-model phonon-model-card thermal-storage
 
 venv: $(VENV)/.installed
 
@@ -12,7 +12,7 @@ $(VENV)/.installed: setup.cfg pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -c constraints.txt -e ".[reference,test,screen,phonons,plot]"
+	$(PY) -m pip install -q -c constraints.txt -e ".[reference,test,screen,phonons,plot,docs]"
 	touch $@
 
 lint: $(VENV)/.installed
@@ -28,6 +28,18 @@ test-slow: $(VENV)/.installed
 
 test-all: lint
 	$(PY) -m pytest -m ""
+
+# the documentation site from docs/ and the docstrings, warnings as errors (about 8 s): site/
+docs: $(VENV)/.installed
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict -d site
+
+# the site's figures from the shipped models and data (about 40 s): docs/images/
+doc-figures: $(VENV)/.installed
+	$(PY) scripts/make_doc_figures.py
+
+# the sdist and the wheel: dist/
+wheel: $(VENV)/.installed
+	$(PY) -m build --no-isolation --outdir dist .
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/e3density predict --cube water_20.cube
