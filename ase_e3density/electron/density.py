@@ -4,6 +4,11 @@
 Coefficients are in atomic units (the basis functions are normalised in bohr); everything
 users read is in ASE units: positions Å, charges e, dipole e·Å, quadrupole e·Å^2, density
 e/Å^3 (cube files: e/bohr^3, the cube convention).
+
+The analytic integrals (the float64 electron-count projection, per-atom charges, dipole and
+quadrupole) are written once, in a segmented form over many structures end to end
+(:func:`fix_electron_counts`, :func:`atom_moments`, :func:`multipoles`): :class:`AtomicDensity` is
+its case of one structure, and screening runs it on whole batches.
 """
 from __future__ import annotations
 

@@ -31,11 +31,10 @@ META = ("source", "structure_hash", "model_checksum", "status", "error", "time",
 class Writer(ABC):
     """Base: the lock, and the interface each format fills in."""
 
-    def __init__(self, path: str | Path, locked: bool = True):
+    def __init__(self, path: str | Path):
         self.path = Path(path)
         self._lock = ExitStack()
-        if locked:  # False only for a helper process of the run that holds the lock
-            self._lock.enter_context(exclusive_writer(self.path, "screening output"))
+        self._lock.enter_context(exclusive_writer(self.path, "screening output"))
 
     def close(self) -> None:
         self._lock.close()  # releases the lock (the kernel does the same if the process dies)
@@ -77,8 +76,8 @@ class DbWriter(Writer):
     """Rows of an ase.db: metadata and scalars as key-value pairs, arrays in ``data``, written through
     ase.db's public API only (``connect``, ``write``, ``select``, ``delete``)."""
 
-    def __init__(self, path, locked: bool = True):
-        super().__init__(path, locked)
+    def __init__(self, path):
+        super().__init__(path)
         from ase.db import connect
 
         # our lock is the single-writer guarantee; ASE's own lock file would outlive a kill -9 and block reruns
