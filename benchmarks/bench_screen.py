@@ -1,13 +1,13 @@
 """Throughput of the screening runner against a plain loop of calculator calls, in one run.
 
-Command: python benchmarks/bench_screen.py [--n 10000] [--batch-atoms 128 512] [--workers 0] [--threads 2]
-[--writer-here]
+Command: python benchmarks/bench_screen.py [--n 10000] [--batch-atoms 512 2048] [--workers 0] [--threads 1]
 
 The same small water clusters (1-3 molecules, 3-9 atoms) go (a) one by one through
 ``E3DensityCalculator()`` (the shipped default model): charges, dipole and quadrupole read, nothing
-written; (b) through the runner from an extxyz file into a fresh ase.db, every result committed (by
-the run's writer process where it has one), once per --batch-atoms value; with --writer-here also with
-the ase.db written in the run's own process, and with --workers N > 0 on a Dask LocalCluster. Prints
+written; (b) through the runner from an extxyz file into a fresh ase.db, every result committed (ASE's
+``db.write``, one transaction per batch), once per --batch-atoms value, and with --workers N > 0 on a
+Dask LocalCluster. Torch runs one thread by default: on a machine shared with other jobs, two threads
+spin against them and slow both sides tenfold or more. Prints
 structures per second and the ratio to the loop, all measured in this run: over the whole run
 (start-up of the model and of the Dask cluster included) and after the first batch was committed
 (the steady rate).
@@ -71,11 +71,9 @@ def runner_rate(path: Path, n: int, out: Path, **options) -> tuple[float, float]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=10_000)
-    parser.add_argument("--batch-atoms", type=int, nargs="+", default=[128, 512])
+    parser.add_argument("--batch-atoms", type=int, nargs="+", default=[512, 2048])
     parser.add_argument("--workers", type=int, default=0, help="also time a Dask LocalCluster of N workers")
-    parser.add_argument("--threads", type=int, default=2, help="torch threads in this process")
-    parser.add_argument("--writer-here", action="store_true",
-                        help="also time the runner writing its ase.db itself (no writer process)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads in this process")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
@@ -85,10 +83,6 @@ def main() -> None:
         rates = {"calculator loop": (loop_rate(path, args.n), float("nan"))}
         for ba in args.batch_atoms:
             rates[f"runner, batch_atoms={ba}"] = runner_rate(path, args.n, Path(tmp) / f"r{ba}.db", batch_atoms=ba)
-        if args.writer_here:
-            ba = args.batch_atoms[-1]
-            rates[f"runner, batch_atoms={ba}, ase.db written in this process"] = runner_rate(
-                path, args.n, Path(tmp) / "here.db", batch_atoms=ba, background_writer=False)
         if args.workers:
             ba = args.batch_atoms[-1]
             rates[f"runner, {args.workers} Dask workers, batch_atoms={ba}"] = runner_rate(

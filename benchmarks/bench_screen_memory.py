@@ -4,13 +4,11 @@ Command: python benchmarks/bench_screen_memory.py [--n 100000] [--out /tmp/mem.d
 
 A generator makes distorted water molecules one at a time (nothing is held), the runner writes every
 result to a fresh ase.db; at 10^3, 10^4, 10^5, ... structures the script prints the resident set size
-now and the peak so far (Linux ``ru_maxrss``), the memory private to the run's ase.db writer
-process (its forked child; the rest of its pages are shared) and the rate since the start.
+now and the peak so far (Linux ``ru_maxrss``) and the rate since the start.
 """
 from __future__ import annotations
 
 import argparse
-import os
 import resource
 import time
 from pathlib import Path
@@ -39,21 +37,6 @@ def rss_mib(status: str | Path = "/proc/self/status") -> float:
     return float("nan")
 
 
-def children_private_mib() -> float:
-    """Memory private to this process's children (the ase.db writer: forked, so the rest is shared), summed."""
-    total, me = 0.0, f"\nPPid:\t{os.getpid()}\n"
-    for status in Path("/proc").glob("[0-9]*/status"):
-        try:
-            if me not in status.read_text():
-                continue
-            for line in (status.parent / "smaps_rollup").read_text().splitlines():
-                if line.startswith(("Private_Clean:", "Private_Dirty:")):
-                    total += int(line.split()[1]) / 1024
-        except OSError:
-            continue
-    return total
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=100_000)
@@ -64,15 +47,14 @@ def main() -> None:
     for stale in (out, out.with_name(out.name + ".screen-lock")):
         stale.unlink(missing_ok=True)
     marks = {10 ** k for k in range(3, 8)} | {args.n}
-    print("| structures | RSS now (MiB) | peak RSS (MiB) | writer process, private (MiB) | structures/s |\n"
-          "| ---: | ---: | ---: | ---: | ---: |", flush=True)
+    print("| structures | RSS now (MiB) | peak RSS (MiB) | structures/s |\n"
+          "| ---: | ---: | ---: | ---: |", flush=True)
     start = time.perf_counter()
     run = screen(output=out, structures=generated(args.n), batch_atoms=args.batch_atoms)
     for k, _ in enumerate(run, 1):
         if k in marks:
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-            print(f"| {k} | {rss_mib():.0f} | {peak:.0f} | {children_private_mib():.0f} | "
-                  f"{k / (time.perf_counter() - start):.0f} |", flush=True)
+            print(f"| {k} | {rss_mib():.0f} | {peak:.0f} | {k / (time.perf_counter() - start):.0f} |", flush=True)
     print(f"summary: {run.summary}; output {out.stat().st_size / 2**20:.0f} MiB")
 
 

@@ -4,9 +4,16 @@
 Coefficients are in atomic units (the basis functions are normalised in bohr); everything
 users read is in ASE units: positions Å, charges e, dipole e·Å, quadrupole e·Å^2, density
 e/Å^3 (cube files: e/bohr^3, the cube convention).
+
+The analytic integrals (the float64 electron-count projection, per-atom charges, dipole and
+quadrupole) are written once, in a segmented form over many structures end to end
+(:func:`fix_electron_counts`, :func:`atom_moments`, :func:`multipoles`): :class:`AtomicDensity` is
+its case of one structure, and screening runs it on whole batches.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
@@ -22,16 +29,117 @@ from .electrostatics import TOLERANCE
 from .grids import UniformGrid, uniform_grid
 from .harmonics import evaluate_solid_harmonics
 
-__all__ = ["AtomicDensity", "fix_electron_count"]
+__all__ = ["AtomicDensity", "Multipoles", "fix_electron_count", "fix_electron_counts", "atom_moments", "multipoles",
+           "segment_sums", "centres_of_mass"]
 
 SCREENING = 1e-11  # e/bohr^3: functions are dropped where they contribute less than this
 
+# -- the segmented form: many structures' densities in one set of arrays -------------------------------
+# Coefficients of all structures lie end to end (atom by atom, each atom's functions in e3nn order);
+# ``offsets`` arrays (length n_segments + 1) mark where each atom's or each structure's part starts.
+# AtomicDensity is the case of one structure; screening passes a whole batch. Everything is float64.
+
+
+def segment_sums(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Sums of ``values[offsets[k]:offsets[k + 1]]`` along the first axis for each k (empty segments: 0)."""
+    values = np.asarray(values, dtype=float)
+    offsets = np.asarray(offsets, dtype=np.int64)
+    if offsets[-1] != len(values) or offsets[0] != 0:
+        raise ValueError(f"segment offsets must run from 0 to {len(values)}, got {offsets[0]} to {offsets[-1]}")
+    starts, stops = offsets[:-1], offsets[1:]
+    out = np.zeros((len(starts), *values.shape[1:]))
+    filled = stops > starts
+    if filled.any():  # each non-empty segment runs to the next non-empty start (empty ones have none)
+        out[filled] = np.add.reduceat(values, starts[filled], axis=0)
+    return out
+
+
+def _owners(offsets: np.ndarray) -> np.ndarray:
+    """The segment of every element, shape (offsets[-1],)."""
+    return np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
+
+
+def fix_electron_counts(coefficients: np.ndarray, charge_integrals: np.ndarray, offsets: np.ndarray,
+                        n_electrons: np.ndarray) -> np.ndarray:
+    """Per structure (coefficients ``offsets[s]:offsets[s + 1]``), the smallest change ``c + lambda_s q``
+    (``q``: charge integrals, bohr^3/2, nonzero for s functions only) that makes it hold exactly
+    ``n_electrons[s]`` electrons."""
+    c = np.asarray(coefficients, dtype=float)
+    q = np.asarray(charge_integrals, dtype=float)
+    offsets = np.asarray(offsets, dtype=np.int64)
+    lam = (np.asarray(n_electrons, dtype=float) - segment_sums(q * c, offsets)) / segment_sums(q * q, offsets)
+    return c + lam[_owners(offsets)] * q
+
 
 def fix_electron_count(coefficients: np.ndarray, charge_integrals: np.ndarray, n_electrons: float) -> np.ndarray:
-    """The smallest change ``c + lambda q`` (``q``: charge integrals, s functions only) that
-    makes the coefficients hold exactly ``n_electrons``."""
-    q = np.asarray(charge_integrals, dtype=float)
-    return coefficients + (n_electrons - q @ coefficients) / (q @ q) * q
+    """:func:`fix_electron_counts` of one structure."""
+    c = np.asarray(coefficients, dtype=float)
+    return fix_electron_counts(c, charge_integrals, np.array([0, len(c)]), np.array([n_electrons]))
+
+
+def atom_moments(coefficients: np.ndarray, function_offsets: np.ndarray, kinds: np.ndarray,
+                 tables: Sequence[np.ndarray]) -> np.ndarray:
+    """Each atom's electron count, first and second moments about its own nucleus (bohr units), shape
+    (n_atoms, 13): count, 3 dipole, 9 second-moment components.
+
+    ``function_offsets`` (n_atoms + 1): where each atom's coefficients start; ``kinds`` (n_atoms): each
+    atom's index into ``tables``, whose entry k holds the moment integrals (n_functions, 13) of that
+    element's functions (:attr:`ElementBasis.moment_integrals`). One matrix product per element.
+    """
+    c = np.asarray(coefficients, dtype=float)
+    function_offsets = np.asarray(function_offsets, dtype=np.int64)
+    kinds = np.asarray(kinds, dtype=np.int64)
+    sizes = np.array([len(t) for t in tables], dtype=np.int64)
+    if len(kinds) and (np.diff(function_offsets) != sizes[kinds]).any():
+        raise ValueError("function offsets do not match the atoms' numbers of basis functions")
+    out = np.zeros((len(kinds), 13))
+    for k in np.unique(kinds):
+        atoms = np.flatnonzero(kinds == k)
+        rows = c[function_offsets[atoms][:, None] + np.arange(sizes[k])]  # (atoms of this element, functions)
+        out[atoms] = rows @ tables[k]
+    return out
+
+
+@dataclass(frozen=True)
+class Multipoles:
+    """Electron counts (e), per-atom charges (e), dipoles (e·Å) and traceless quadrupoles (e·Å^2) of
+    one or more structures, about the origins they were computed for."""
+
+    n_electrons: np.ndarray  # (n_structures,)
+    charges: np.ndarray      # (n_atoms,) nuclear charge minus the electrons in the atom's own functions
+    dipole: np.ndarray       # (n_structures, 3)
+    quadrupole: np.ndarray   # (n_structures, 3, 3), Buckingham: 1/2 int rho_q (3 r r - r^2 I)
+
+
+def multipoles(moments: np.ndarray, positions: np.ndarray, nuclear_charges: np.ndarray, atom_offsets: np.ndarray,
+               origins: np.ndarray) -> Multipoles:
+    """Multipoles of nuclei plus electrons of every structure (atoms ``atom_offsets[s]:atom_offsets[s + 1]``)
+    about ``origins[s]`` (Å), from :func:`atom_moments` (bohr units), positions (Å) and nuclear charges (e)."""
+    moments = np.asarray(moments, dtype=float)
+    positions = np.asarray(positions, dtype=float)
+    z = np.asarray(nuclear_charges, dtype=float)
+    atom_offsets = np.asarray(atom_offsets, dtype=np.int64)
+    m0, m1, m2 = moments[:, 0], moments[:, 1:4], moments[:, 4:13]
+    r = positions - np.asarray(origins, dtype=float).reshape(-1, 3)[_owners(atom_offsets)]  # Å
+    rb = r / Bohr
+    outer = lambda a, b: (a[:, :, None] * b[:, None, :]).reshape(-1, 9)  # noqa: E731
+    # per atom: electrons; electronic first and second moments about the origin (bohr); nuclear ones (Å)
+    electronic_second = m2 + outer(rb, m1) + outer(m1, rb) + outer(rb * m0[:, None], rb)
+    parts = np.concatenate([m0[:, None], m1 + rb * m0[:, None], electronic_second, z[:, None] * r,
+                            outer(z[:, None] * r, r)], axis=1)
+    sums = segment_sums(parts, atom_offsets)
+    first, second = sums[:, 1:4], sums[:, 4:13].reshape(-1, 3, 3)
+    dipole = sums[:, 13:16] - first * Bohr
+    total = sums[:, 16:25].reshape(-1, 3, 3) - second * Bohr**2
+    quadrupole = 0.5 * (3 * total - np.trace(total, axis1=1, axis2=2)[:, None, None] * np.eye(3))
+    return Multipoles(sums[:, 0], z - m0, dipole, quadrupole)
+
+
+def centres_of_mass(positions: np.ndarray, masses: np.ndarray, atom_offsets: np.ndarray) -> np.ndarray:
+    """Centre of mass (Å) of every structure, shape (n_structures, 3): the default origin of multipoles."""
+    masses = np.asarray(masses, dtype=float)
+    return segment_sums(masses[:, None] * np.asarray(positions, dtype=float), atom_offsets) \
+        / segment_sums(masses, atom_offsets)[:, None]
 
 
 class AtomicDensity:
@@ -74,33 +182,30 @@ class AtomicDensity:
         """Coefficients as per-atom rows zero-padded to ``width``, shape (n_atoms, width)."""
         return self.basis.pad(self.coefficients, self.atoms.get_chemical_symbols(), width)
 
-    # -- analytic integrals ------------------------------------------------------------
+    # -- analytic integrals (the segmented form of one structure) ----------------------------------
     @cached_property
-    def _local_moments(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _local_moments(self) -> np.ndarray:
         """Each atom's own electron count, first and second moments about its nucleus (bohr units),
-        shapes (N,), (N, 3), (N, 3, 3); computed once, element by element."""
-        symbols = np.array(self.atoms.get_chemical_symbols())
-        n = len(symbols)
-        m0, m1, m2 = np.zeros(n), np.zeros((n, 3)), np.zeros((n, 3, 3))
-        for symbol in dict.fromkeys(symbols.tolist()):
-            atoms = np.flatnonzero(symbols == symbol)
-            eb = self.basis[symbol]
-            c = self.coefficients[self.offsets[atoms][:, None] + np.arange(eb.n_functions)]  # (n_el, k)
-            moments = c @ eb.moment_integrals  # (n_el, 13): charge, dipole, second moment, in one product
-            m0[atoms] = moments[:, 0]
-            m1[atoms] = moments[:, 1:4]
-            m2[atoms] = moments[:, 4:].reshape(-1, 3, 3)
-        return m0, m1, m2
+        shape (N, 13) (see :func:`atom_moments`); computed once."""
+        symbols = self.atoms.get_chemical_symbols()
+        elements = {s: k for k, s in enumerate(dict.fromkeys(symbols))}
+        kinds = np.fromiter((elements[s] for s in symbols), dtype=np.int64, count=len(symbols))
+        return atom_moments(self.coefficients, self.offsets, kinds, [self.basis[s].moment_integrals for s in elements])
+
+    def _multipoles(self, origin) -> Multipoles:
+        o = self.default_origin() if origin is None else np.asarray(origin, dtype=float)
+        return multipoles(self._local_moments, self.atoms.get_positions(), self.nuclear_charges,
+                          np.array([0, len(self.atoms)]), o[None])
 
     @property
     def atomic_populations(self) -> np.ndarray:
         """Electrons in each atom's functions (only s functions carry charge), shape (N,)."""
-        return self._local_moments[0]
+        return self._local_moments[:, 0]
 
     @property
     def n_electrons(self) -> float:
         """Total number of electrons, ``int rho``."""
-        return float(self.atomic_populations.sum())
+        return float(segment_sums(self.atomic_populations, np.array([0, len(self.atoms)]))[0])
 
     @property
     def charges(self) -> np.ndarray:
@@ -113,26 +218,14 @@ class AtomicDensity:
 
     def default_origin(self) -> np.ndarray:
         """The centre of mass (Å), the default origin of multipoles."""
-        return self.atoms.get_center_of_mass()
-
-    def _electronic_moments(self, origin: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """First and second moments of the electron density about origin (bohr units)."""
-        m0, m1, m2 = self._local_moments
-        r = (self.atoms.get_positions() - origin) / Bohr
-        first = (m1 + r * m0[:, None]).sum(axis=0)
-        cross = r.T @ m1
-        second = m2.sum(axis=0) + cross + cross.T + (r * m0[:, None]).T @ r
-        return first, second
+        return centres_of_mass(self.atoms.positions, self.atoms.get_masses(), np.array([0, len(self.atoms)]))[0]
 
     def get_dipole(self, origin=None) -> np.ndarray:
         """Dipole moment (e·Å) of nuclei plus electrons about ``origin`` (default: centre of mass).
 
         For a neutral system the origin does not matter.
         """
-        o = self.default_origin() if origin is None else np.asarray(origin, dtype=float)
-        first, _ = self._electronic_moments(o)
-        nuclear = self.nuclear_charges @ (self.atoms.get_positions() - o)
-        return nuclear - first * Bohr
+        return self._multipoles(origin).dipole[0]
 
     def get_quadrupole(self, origin=None) -> np.ndarray:
         """Traceless quadrupole (e·Å^2), Buckingham's convention ``1/2 int rho_q (3 r r - r^2 I)``.
@@ -140,11 +233,7 @@ class AtomicDensity:
         ``rho_q`` is the charge density (nuclei minus electrons); origin defaults to the
         centre of mass.
         """
-        o = self.default_origin() if origin is None else np.asarray(origin, dtype=float)
-        _, second = self._electronic_moments(o)
-        r = self.atoms.get_positions() - o
-        total = (r * self.nuclear_charges[:, None]).T @ r - second * Bohr**2
-        return 0.5 * (3 * total - np.trace(total) * np.eye(3))
+        return self._multipoles(origin).quadrupole[0]
 
     @property
     def dipole(self) -> np.ndarray:

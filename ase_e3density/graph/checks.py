@@ -3,7 +3,8 @@
 Two atoms (or an atom and a periodic image, of itself or another atom) closer than
 ``OVERLAP_FRACTION`` times the sum of their covalent radii (ASE's table) are on top of each
 other: no chemical bond is that short (H2, the shortest relative to its radii, is at 1.19 times
-the sum), and a density model has no meaning there.
+the sum), and a density model has no meaning there. A crystal (phonons) also needs a 3D cell,
+periodic in all three directions (:func:`check_crystal`).
 """
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from ase.data import covalent_radii
 
 from ..errors import InvalidStructureError
 
-__all__ = ["check_structure", "check_electron_count", "check_overlaps", "OVERLAP_FRACTION", "overlap_thresholds"]
+__all__ = ["check_structure", "check_crystal", "check_electron_count", "check_overlaps", "OVERLAP_FRACTION",
+           "overlap_thresholds"]
 
 OVERLAP_FRACTION = 0.5
 _SEARCH_MIN = 2.0  # Å; vesin is slow for tiny cutoffs (cell lists of cutoff-sized cells), so search wider
@@ -98,3 +100,17 @@ def check_electron_count(atoms: Atoms, charge: float, spin: int | None = None) -
                 or (round(n_electrons) - spin) % 2:
             raise InvalidStructureError(f"{n_electrons:g} electrons cannot have 2S = {spin}")
     return n_electrons
+
+
+def check_crystal(atoms: Atoms, label: str = "structure") -> None:
+    """Refuse what cannot have phonons of a crystal: no atoms, no cell, not periodic in 3D, non-finite."""
+    if len(atoms) == 0:
+        raise InvalidStructureError(f"{label}: no atoms")
+    if not np.isfinite(atoms.positions).all() or not np.isfinite(atoms.cell.array).all():
+        raise InvalidStructureError(f"{label}: non-finite positions or cell")
+    if atoms.cell.rank < 3 or abs(atoms.cell.volume) < 1e-6:
+        raise InvalidStructureError(f"{label} ({atoms.get_chemical_formula()}): no 3D cell (a crystal needs three "
+                                    "lattice vectors)")
+    if not atoms.pbc.all():
+        raise InvalidStructureError(f"{label} ({atoms.get_chemical_formula()}): pbc={atoms.pbc.tolist()}; phonons of "
+                                    "a crystal need periodic boundary conditions in all three directions")

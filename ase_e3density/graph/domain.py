@@ -17,7 +17,8 @@ from collections.abc import Iterable
 import numpy as np
 from ase.data import atomic_numbers, chemical_symbols
 
-__all__ = ["domain_of", "domain_report", "inside_domain", "outside_atoms", "edge_lengths", "SHORT_FACTOR", "FAR_FACTOR", "CROWD_FACTOR"]
+__all__ = ["domain_of", "domain_report", "inside_domain", "inside_domains", "outside_atoms", "edge_lengths",
+           "SHORT_FACTOR", "FAR_FACTOR", "CROWD_FACTOR"]
 
 SHORT_FACTOR, FAR_FACTOR, CROWD_FACTOR = 0.9, 1.5, 1.5
 
@@ -108,14 +109,24 @@ def outside_atoms(domain: dict, numbers: np.ndarray, edge_index: np.ndarray, len
     return out | ((reach < domain["cutoff"]) & ~close)
 
 
+def inside_domains(domain: dict, numbers: np.ndarray, edge_index: np.ndarray, lengths: np.ndarray,
+                   atom_offsets: np.ndarray, charges) -> np.ndarray:
+    """Which structures nothing of :func:`domain_report` applies to, for many structures joined into one graph
+    (atoms ``atom_offsets[s]:atom_offsets[s + 1]`` of structure s, edges between atoms of one structure),
+    found with array operations only, so structures inside the domain (the usual case) cost no strings."""
+    atom_offsets = np.asarray(atom_offsets, dtype=np.int64)
+    charges = np.asarray(charges, dtype=float)
+    lo, hi = domain["charge"]
+    flagged = outside_atoms(domain, numbers, edge_index, lengths)
+    owner = np.repeat(np.arange(len(atom_offsets) - 1), np.diff(atom_offsets))
+    clean = np.bincount(owner[flagged], minlength=len(atom_offsets) - 1) == 0
+    return (lo - 1e-6 <= charges) & (charges <= hi + 1e-6) & clean
+
+
 def inside_domain(domain: dict, numbers: np.ndarray, edge_index: np.ndarray, lengths: np.ndarray,
                   charge: float) -> bool:
-    """True when nothing of :func:`domain_report` applies, found with array operations only, so a structure
-    inside the domain (the usual case) costs no strings."""
-    lo, hi = domain["charge"]
-    if not lo - 1e-6 <= charge <= hi + 1e-6:
-        return False
-    return not outside_atoms(domain, numbers, edge_index, lengths).any()
+    """:func:`inside_domains` of one structure."""
+    return bool(inside_domains(domain, numbers, edge_index, lengths, np.array([0, len(numbers)]), [charge])[0])
 
 
 def domain_report(domain: dict, numbers: np.ndarray, edge_index: np.ndarray, lengths: np.ndarray,

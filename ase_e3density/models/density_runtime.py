@@ -10,7 +10,7 @@ import torch
 from ase import Atoms
 
 from ..electron.basis import BasisSet
-from ..electron.density import AtomicDensity, fix_electron_count
+from ..electron.density import AtomicDensity, fix_electron_counts
 from ..graph.checks import check_electron_count, check_overlaps, check_structure, overlap_search_radius
 from ..graph.domain import domain_report, edge_lengths
 from ..graph.inputs import batch_inputs, species_indices, structure_graph
@@ -63,16 +63,32 @@ class DeployedDensityModel(DeployedModel):
             return [padded]
         return np.split(padded, np.cumsum([len(g[1]) for g in graphs])[:-1])
 
-    def coefficients(self, atoms: Atoms, padded: np.ndarray, charge: float) -> np.ndarray:
-        """Flat coefficients of ``atoms`` from its padded output rows.
+    @cached_property
+    def moment_tables(self) -> list[np.ndarray]:
+        """Moment integrals (n_functions, 13) of each species' functions, in species order (for
+        :func:`~ase_e3density.electron.density.atom_moments` with species indices as kinds)."""
+        return [self.basis[s].moment_integrals for s in self.species]
+
+    def unpadded(self, species: np.ndarray, padded: np.ndarray, atom_offsets: np.ndarray,
+                 n_electrons: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Flat float64 coefficients (atom by atom) of one or more structures from their padded output rows
+        (atoms ``atom_offsets[s]:atom_offsets[s + 1]``, ``species``: each atom's species index), each
+        structure's electron count projected to ``n_electrons[s]``; and where each atom's coefficients start.
 
         The network conserves charge in its own dtype; the projection is redone in float64 so that
         float32 models also hold the electron count to 1e-12.
         """
-        species = species_indices(atoms, self.species_index)
         mask = self._function_mask[species, : padded.shape[1]]  # unpadding: each atom's own functions, in order
         q = self._charge_table[species, : padded.shape[1]][mask]
-        return fix_electron_count(padded[mask], q, float(atoms.numbers.sum()) - charge)
+        function_offsets = np.concatenate([[0], np.cumsum(mask.sum(axis=1))]).astype(np.int64)
+        coefficients = fix_electron_counts(padded[mask], q, function_offsets[np.asarray(atom_offsets)], n_electrons)
+        return coefficients, function_offsets
+
+    def coefficients(self, atoms: Atoms, padded: np.ndarray, charge: float) -> np.ndarray:
+        """Flat coefficients of ``atoms`` from its padded output rows (:meth:`unpadded` of one structure)."""
+        species = species_indices(atoms, self.species_index)
+        n_electrons = np.array([float(atoms.numbers.sum()) - charge])
+        return self.unpadded(species, padded, np.array([0, len(atoms)]), n_electrons)[0]
 
     def _run(self, atoms: Atoms, charge: float) -> tuple[np.ndarray, list[str]]:
         graph = self.checked_graph(atoms, charge)

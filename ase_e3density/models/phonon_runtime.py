@@ -9,13 +9,12 @@ import torch
 from ase import Atoms
 from ase.data import atomic_numbers
 
-from ..graph.checks import check_overlaps, check_structure
+from ..graph.checks import check_crystal, check_overlaps, check_structure
 from ..graph.domain import domain_report, edge_lengths, unseen_site_pairs
 from ..graph.inputs import crystal_batch_inputs
 from ..graph.neighbours import neighbour_list
 from ..graph.occupancy import site_occupancy
 from ..phonon.dos import PhononDOS
-from ..phonon.reference import check_crystal
 from .jit import plain_execution
 from .runtime import DeployedModel
 

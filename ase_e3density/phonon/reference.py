@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from ase import Atoms
 
-from ..errors import E3DensityError, InvalidStructureError, MissingDependencyError
+from ..errors import E3DensityError, MissingDependencyError
+from ..graph.checks import check_crystal
 from .dos import PhononDOS
 from .phonopy_io import atoms_to_phonopy, require_phonopy
 
@@ -125,20 +126,6 @@ def potential_label(name: str) -> str:
         return f"{model} ({checkpoint}, {package} {ver or 'version unknown'})"
     model = {"emt": "EMT", "chgnet": "CHGNet"}.get(key, name.strip())
     return f"{model} ({package} {ver})" if ver else model
-
-
-def check_crystal(atoms: Atoms, label: str = "structure") -> None:
-    """Refuse what cannot have phonons of a crystal: no atoms, no cell, not periodic in 3D, non-finite."""
-    if len(atoms) == 0:
-        raise InvalidStructureError(f"{label}: no atoms")
-    if not np.isfinite(atoms.positions).all() or not np.isfinite(atoms.cell.array).all():
-        raise InvalidStructureError(f"{label}: non-finite positions or cell")
-    if atoms.cell.rank < 3 or abs(atoms.cell.volume) < 1e-6:
-        raise InvalidStructureError(f"{label} ({atoms.get_chemical_formula()}): no 3D cell (a crystal needs three "
-                                    "lattice vectors)")
-    if not atoms.pbc.all():
-        raise InvalidStructureError(f"{label} ({atoms.get_chemical_formula()}): pbc={atoms.pbc.tolist()}; phonons of "
-                                    "a crystal need periodic boundary conditions in all three directions")
 
 
 def cell_widths(cell) -> np.ndarray:

@@ -17,8 +17,7 @@ from .read_ahead import read_ahead
 from .records import Item, Result
 from .sources import count_structures, expand_inputs, items_from_atoms, iter_items
 from .worker import ModelRef, evaluate_batch, evaluator, prepare_items
-from .writer_process import BackgroundDbWriter, can_write_in_background, worth_writing_in_background
-from .writers import DbWriter, Writer, open_writer
+from .writers import Writer, open_writer
 
 __all__ = ["Screening", "Summary", "screen"]
 
@@ -61,16 +60,14 @@ class Screening:
 
     Results are written to ``output`` (if given) batch by batch before they are yielded; a rerun
     skips structures whose (source, structure hash) is already there (failed ones too, unless
-    ``retry_failed``). An ase.db output is committed by a child process while the next batch is
-    computed (``background_writer``: True, False, or None for on where it pays: Linux, two or more
-    cores, no other Python thread in this process; True still needs Linux).
+    ``retry_failed``).
     """
 
     def __init__(self, inputs: Iterable[str | Path] = (), output: str | Path | None = None, model=None, *,
                  structures: Iterable[Atoms | tuple[str, Atoms]] | None = None, select: str | None = None,
                  batch_atoms: int = DEFAULT_BATCH_ATOMS, workers: int | None = None, scheduler: str | None = None,
                  threads_per_worker: int = 1, retry_failed: bool = False, keep_coefficients: bool = False,
-                 device: str = "cpu", dtype: str | None = None, background_writer: bool | None = None):
+                 device: str = "cpu", dtype: str | None = None):
         if batch_atoms < 1:
             raise E3DensityError(f"batch_atoms must be at least 1, got {batch_atoms}")
         if workers is not None and workers < 1:
@@ -82,7 +79,6 @@ class Screening:
         self.output = None if output is None else str(output)
         self.workers, self.scheduler, self.threads = workers, scheduler, threads_per_worker
         self.retry_failed = retry_failed
-        self.background_writer = background_writer  # None: decided when the run starts
         model = load_model(resolve_model_path(model), device=device, dtype=dtype)
         self.model = model
         self.ref = ModelRef(str(model.path), model.checksum, device, dtype, keep_coefficients)
@@ -156,29 +152,12 @@ class Screening:
     def __iter__(self) -> Iterator[Result]:
         self.start()
         start = time.perf_counter()
-        background = None
         try:
-            wanted = worth_writing_in_background() if self.background_writer is None else self.background_writer
-            if wanted and can_write_in_background() and isinstance(self._writer, DbWriter):
-                background = BackgroundDbWriter(str(self._writer.path))  # forked before any thread of ours starts
-            waiting: list[Result] | None = None
             for results in self._results():
-                if background is not None:  # committed there while the next batch is computed here
-                    background.submit(results)
-                    if waiting is not None:
-                        background.wait()
-                        yield from self._count(waiting)
-                    waiting = results
-                    continue
                 if self._writer is not None:
                     self._writer.write(results)  # committed before anyone sees them
                 yield from self._count(results)
-            if waiting is not None:
-                background.wait()
-                yield from self._count(waiting)
         finally:
-            if background is not None:
-                background.close()
             self.summary.seconds = time.perf_counter() - start
             if self._writer is not None:
                 self._writer.close()

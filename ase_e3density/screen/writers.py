@@ -9,16 +9,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import numbers
 import os
-import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
-from ase.data import atomic_numbers
 
 from ..errors import E3DensityError
 from ..fileio import atomic_path, exclusive_writer
@@ -34,11 +31,10 @@ META = ("source", "structure_hash", "model_checksum", "status", "error", "time",
 class Writer(ABC):
     """Base: the lock, and the interface each format fills in."""
 
-    def __init__(self, path: str | Path, locked: bool = True):
+    def __init__(self, path: str | Path):
         self.path = Path(path)
         self._lock = ExitStack()
-        if locked:  # False only for a helper process of the run that holds the lock
-            self._lock.enter_context(exclusive_writer(self.path, "screening output"))
+        self._lock.enter_context(exclusive_writer(self.path, "screening output"))
 
     def close(self) -> None:
         self._lock.close()  # releases the lock (the kernel does the same if the process dies)
@@ -76,15 +72,12 @@ def _flat_info(r: Result) -> dict:
 
 
 # -- ase.db ---------------------------------------------------------------------------------------
-def _float_or_none(value):
-    return None if value is None else float(value)
-
-
 class DbWriter(Writer):
-    """Rows of an ase.db: metadata and scalars as key-value pairs, arrays in ``data``."""
+    """Rows of an ase.db: metadata and scalars as key-value pairs, arrays in ``data``, written through
+    ase.db's public API only (``connect``, ``write``, ``select``, ``delete``)."""
 
-    def __init__(self, path, locked: bool = True):
-        super().__init__(path, locked)
+    def __init__(self, path):
+        super().__init__(path)
         from ase.db import connect
 
         # our lock is the single-writer guarantee; ASE's own lock file would outlive a kill -9 and block reruns
@@ -107,85 +100,14 @@ class DbWriter(Writer):
         return len(ids)
 
     def write(self, results: Sequence[Result]) -> None:
-        with self.db:  # one transaction per batch: a killed run keeps whole batches only
-            rows = [(r.atoms, _flat_info(r), {k: np.asarray(v) for k, v in r.arrays.items()}) for r in results]
-            if self._checked(rows):
-                self._insert(rows)  # reads the structures only: no copies
-                return
-            for atoms, kvp, data in rows:  # ASE's own checks, one row at a time: they raise what is wrong
-                self.db.write(atoms.copy(), key_value_pairs=kvp, data=data)
-
-    _keys_seen: frozenset = frozenset()
-
-    def _checked(self, rows) -> bool:
-        """Whether ase.db's checks pass for every row: key names once per set of keys (ASE parses each name
-        as a chemical formula on every row), values every row. False: let ASE's write say what is wrong."""
-        from ase.db.core import check, convert_str_to_int_float_bool_or_str as parsed
-
-        if type(self.db).__name__ != "SQLite3Database":
-            return False
-        if not self.db.initialized:  # a new file: create ASE's tables now, so its schema version is known
-            with self.db.managed_connection():
-                pass
-        if getattr(self.db, "version", None) != 9:
-            return False  # the row layout below is that of ASE's SQLite schema version 9
-        for _, kvp, _ in rows:
-            keys = frozenset(kvp)
-            if keys not in self._keys_seen:
-                try:
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("error")  # a key that reads as a formula: ASE's path warns
-                        check(kvp)
-                except (ValueError, UserWarning):
-                    return False
-                self._keys_seen = self._keys_seen | {keys}
-                continue
-            for value in kvp.values():
-                if isinstance(value, str):
-                    if not isinstance(parsed(value), str):  # ASE would store it as a number or a bool
-                        return False
-                elif not isinstance(value, (numbers.Real, np.bool_)):
-                    return False
-        return True
-
-    def _insert(self, rows) -> None:
-        """The rows as ASE's ``SQLite3Database._write`` lays them out (new rows, no calculator, no
-        external tables), with each table's inserts of the whole batch in one ``executemany``."""
-        from ase.db.core import now
-        from ase.db.row import AtomsRow
-
-        db = self.db
-        blob, mtime, user = db.blob, now(), os.getenv("USER")
-        species_rows, text_rows, number_rows, key_rows = [], [], [], []
-        with db.managed_connection() as con:
-            cur = con.cursor()
-            for atoms, kvp, data in rows:
-                row = AtomsRow(atoms)
-                row.ctime = mtime
-                row.user = user
-                constraints = row._constraints
-                constraints = db.encode(constraints) if constraints and isinstance(constraints, list) else (
-                    constraints or None)
-                values = (row.unique_id, row.ctime, mtime, row.user, blob(row.numbers), blob(row.positions),
-                          blob(row.cell), int(np.dot(row.pbc, [1, 2, 4])), blob(row.get("initial_magmoms")),
-                          blob(row.get("initial_charges")), blob(row.get("masses")), blob(row.get("tags")),
-                          blob(row.get("momenta")), constraints, None, None,
-                          None, None, None, None, None, None, None, None,
-                          db.encode(kvp), db.encode(data, binary=True), len(row.numbers), None, None,
-                          _float_or_none(row.get("volume")), float(row.mass), float(row.charge))
-                cur.execute(f"INSERT INTO systems VALUES ({db.default}, {', '.join('?' * len(values))})", values)
-                id = db.get_last_id(cur)
-                species_rows += [(atomic_numbers[symbol], n, id) for symbol, n in row.count_atoms().items()]
-                for key, value in kvp.items():
-                    if isinstance(value, (numbers.Real, np.bool_)):
-                        number_rows.append((key, float(value), id))
-                    else:
-                        text_rows.append((key, value, id))
-                    key_rows.append((key, id))
-            cur.executemany("INSERT INTO species VALUES (?, ?, ?)", species_rows)
-            cur.executemany("INSERT INTO text_key_values VALUES (?, ?, ?)", text_rows)
-            cur.executemany("INSERT INTO number_key_values VALUES (?, ?, ?)", number_rows)
-            cur.executemany("INSERT INTO keys VALUES (?, ?)", key_rows)
+        """One transaction per batch (``with db:``, ase.db's way to write many rows at once): a killed run
+        keeps whole batches only. (ASE commits inside it every 5000 writes, so a batch of more structures
+        may land in parts; a rerun then skips each row written, so nothing is written twice.)"""
+        with self.db:
+            for r in results:
+                atoms = r.atoms if r.atoms.calc is None else r.atoms.copy()  # the structure, not a calculator's results
+                data = {k: np.asarray(v) for k, v in r.arrays.items()}
+                self.db.write(atoms, key_value_pairs=_flat_info(r), data=data)
 
     def rows(self) -> Iterator[dict]:
         for row in self.db.select(status="ok", columns=["id", "key_value_pairs", "numbers"]):
