@@ -25,6 +25,7 @@ class TrainConfig:
     """
 
     train: str | list                            # ase.db of reference densities, or a list of them
+    kind: str = "electron_density"               # the model kind (the registry's name); optional in the YAML
     output: str = "runs/model"                   # run directory: checkpoint.pt, best.pt, log.jsonl, model.pt
     validation: str | None = None                # separate ase.db; else a fraction of `train`
     validation_fraction: float = 0.1
@@ -66,7 +67,7 @@ class TrainConfig:
         "validate_every": (1, None, True), "max_structures": (1, None, True), "time_budget_minutes": (0.0, None, False),
         "grid_level": (1, 5, True), "output_lmax": (0, 4, True), "feature_stats_every": (0, None, True),
         "feature_stats_probe": (1, None, True)}
-    CHOICES: ClassVar[dict] = {"free_atom": ("pyscf", "mean"), "dtype": ("float32", "float64"),
+    CHOICES: ClassVar[dict] = {"kind": ("electron_density",), "free_atom": ("pyscf", "mean"), "dtype": ("float32", "float64"),
                                "optimizer": ("adam", "adamw")}
     MODEL_RANGES: ClassVar[dict] = {"cutoff": (0.0, None, False), "sh_lmax": (0, None, False),
                                     "n_layers": (0, None, False), "n_radial": (0, None, False),
@@ -83,7 +84,11 @@ class TrainConfig:
 
     @classmethod
     def from_yaml(cls, path) -> "TrainConfig":
-        return cls(**options_from_yaml(cls, path, {"train": "an ase.db of reference densities"}))
+        options = options_from_yaml(cls, path, {"train": "an ase.db of reference densities"})
+        try:
+            return cls(**options)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
 
     def train_paths(self) -> list[Path]:
         """The training databases, resolved against ``base_dir`` (one or several)."""

@@ -122,6 +122,9 @@ def describe(annotation) -> str:
 
 
 def _plural(annotation) -> str:
+    if typing.get_origin(annotation) in _UNIONS:
+        args = typing.get_args(annotation)
+        return " or ".join(_plural(a) for a in args if a is not type(None)) + (" or null" if type(None) in args else "")
     return {int: "integers", float: "numbers", str: "strings", bool: "booleans"}.get(annotation, describe(annotation))
 
 

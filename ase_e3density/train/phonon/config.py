@@ -75,7 +75,11 @@ class PhononTrainConfig:
 
     @classmethod
     def from_yaml(cls, path) -> "PhononTrainConfig":
-        return cls(**options_from_yaml(cls, path, {"data": "an ase.db written by `e3density phonons`"}))
+        options = options_from_yaml(cls, path, {"data": "an ase.db written by `e3density phonons`"})
+        try:
+            return cls(**options)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
 
     def path(self, key: str) -> Path:
         return (Path(self.base_dir) / getattr(self, key)).resolve()
