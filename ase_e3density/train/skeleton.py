@@ -30,6 +30,7 @@ import json
 import os
 import sys
 import time
+from abc import ABC, abstractmethod
 from pathlib import Path
 
 import numpy as np
@@ -84,7 +85,7 @@ def _read_log(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-class Trainer:
+class Trainer(ABC):
     """One training run of a configuration; subclasses supply the kind's hooks (see the module docstring).
 
     The configuration has ``output``, ``seed``, ``dtype``, ``batch_size``, ``optimizer``, ``lr``,
@@ -113,27 +114,29 @@ class Trainer:
 
     # -- the kind's hooks ---------------------------------------------------------------------------------
 
+    @abstractmethod
     def read_data(self) -> None:
         """Set ``train_set``, ``val_set`` and ``model_config`` (the network's configuration) from the data."""
-        raise E3DensityError(f"{type(self).__name__} does not say how to read its data")
 
     def new_model(self) -> torch.nn.Module:
         """A newly initialised network (called right after ``torch.manual_seed(seed)``)."""
         return self.network(self.model_config, dtype=self.dtype)
 
     def start(self) -> None:
-        """Whatever the kind needs once the network exists (loss, validation references, ...)."""
+        """Whatever the kind needs once the network exists (loss, validation references, ...); nothing here."""
+        return None
 
+    @abstractmethod
     def batch_loss(self, net, samples: list) -> tuple[torch.Tensor, float]:
         """The loss of one batch and its weight in the epoch's mean (atoms, structures, ...)."""
-        raise E3DensityError(f"{type(self).__name__} does not define a loss")
 
     def after_step(self, epoch_fraction: float) -> None:
-        """Called after every optimiser step (``epoch_fraction``: epochs done, fractional)."""
+        """Called after every optimiser step (``epoch_fraction``: epochs done, fractional); nothing here."""
+        return None
 
+    @abstractmethod
     def validate(self, record: dict) -> float:
         """The validation loss (the same on every rank), with the epoch's metrics added to ``record``."""
-        raise E3DensityError(f"{type(self).__name__} does not define a validation")
 
     def describe(self, record: dict) -> str:
         """The epoch's line on stderr."""
