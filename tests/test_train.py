@@ -89,6 +89,10 @@ def test_resume_reproduces_an_uninterrupted_run(reference_db, tmp_path):
 
     assert strip(history(tmp_path / "straight")) == strip(history(tmp_path / "split"))
     assert b["progress"]["resumes"] == [{"after_epoch": 1, "changed": {"epochs": [1, 3]}}]
+    deployed = tmp_path / "split" / "model.pt"  # finished and deployed: a rerun returns it, nothing retrained
+    stamp = (deployed.stat().st_mtime_ns, (tmp_path / "split" / "checkpoint.pt").stat().st_mtime_ns)
+    assert train(tiny_config(reference_db, tmp_path / "split", epochs=3)) == deployed
+    assert (deployed.stat().st_mtime_ns, (tmp_path / "split" / "checkpoint.pt").stat().st_mtime_ns) == stamp
 
 
 @pytest.mark.slow
