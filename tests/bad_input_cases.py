@@ -267,7 +267,7 @@ CASES: list[Case] = [
     Case("cli", "info: a checkpoint, not a deployed model", lambda c: ["info", str(write(c, "ck.pt", b"PK\x03\x04"))], E.ModelFileError, "not an ase_e3density model", cli=True),
     Case("cli", "deploy: checkpoint missing", lambda c: ["deploy", str(c.root / "none.ck"), "-o", str(c.root / "m.pt")], E.ModelNotFoundError, "no such checkpoint", cli=True),
     Case("cli", "hierarchy: study file missing", lambda c: ["hierarchy", str(c.root / "none.yaml"), "-o", str(c.root / "s")], E.ConfigError, "no such study file", cli=True),
-    Case("cli", "hierarchy: hidden_lmax: [5]", lambda c: ["hierarchy", str(write(c, "study.yaml", "training: {train: x.db}\nhidden_lmax: [5]\n")), "-o", str(c.root / "s")], E.ConfigError, "hidden_lmax must be a non-empty list of integers in 0..4", cli=True),
+    Case("cli", "hierarchy: hidden_lmax: [5]", lambda c: ["hierarchy", str(write(c, "study.yaml", "training: {train: x.db}\nhidden_lmax: [5]\n")), "-o", str(c.root / "s")], E.ConfigError, "option hidden_lmax: every item must be >= 0 and <= 4", cli=True),
     Case("cli", "hierarchy: a study file and --quick", lambda c: ["hierarchy", str(write(c, "s2.yaml", "training: {train: x.db}\n")), "--quick", "-o", str(c.root / "s")], E.E3DensityError, "a study file or --quick, not both", cli=True),
     Case("cli", "reference: structure file missing", lambda c: ["reference", str(c.root / "none.xyz"), "-o", str(c.root / "r.db")], E.E3DensityError, "structure file .*does not exist", cli=True),
     # --- phonons -------------------------------------------------------------------------------

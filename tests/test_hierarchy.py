@@ -122,7 +122,13 @@ def test_study_file_errors_name_the_option(tmp_path):
                         ("training: {train: x.db, seed: 3}\n", "training.seed"),
                         ("training: {train: x.db}\nwidths: wide\n", "widths"),
                         ("hidden_lmax: [0]\n", "'training'"),
-                        ("training: {train: x.db}\ncolour: red\n", "colour")):
+                        ("training: {train: x.db}\ncolour: red\n", "colour"),
+                        ("training: {train: x.db}\noutputs: [0, al]\n", "option outputs: expected integers 0..4 or 'all'"),
+                        ("training: {train: x.db}\nseeds: []\n", "option seeds: expected a non-empty list"),
+                        ("training: {train: x.db}\nchannels: 0\n", "option channels: must be >= 1"),
+                        ("training: {train: x.db, lr: -1}\n", "training: option lr: must be > 0"),
+                        ("training: {train: x.db, learning_rate: 1}\n", r"training: unknown training option\(s\) learning_rate"),
+                        ("training: {train: x.db, model: {n_layers: 0}}\n", r"training: option model\.n_layers: must be > 0")):
         bad.write_text(text)
         with pytest.raises(ConfigError, match=words):
             Study.from_yaml(bad)

@@ -268,6 +268,76 @@ def test_train_resume_evaluate(tmp_path, capsys):
     assert result["cv_mae_300"] == pytest.approx(meta["metrics"]["held_out"]["cv_mae_300"], rel=1e-4)
 
 
+TINY_PHONON = {"hidden": {0: 8, 1: 4}, "n_layers": 2, "radial_hidden": 8, "max_frequency": 12.0, "n_bins": 47}
+
+
+def _phonon_log(out):
+    timing = ("seconds", "seconds_epoch")
+    return [{k: v for k, v in json.loads(line).items() if k not in timing}
+            for line in (out / "log.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.slow
+def test_phonon_run_resumes_exactly_like_a_density_run(tmp_path):
+    from ase_e3density.errors import ConfigError
+    from ase_e3density.train import TrainConfig, train
+    from ase_e3density.train.phonon import PhononTrainConfig, train_phonon
+
+    _emt_phonon_db(tmp_path / "emt.db")
+
+    def config(output, **overrides):
+        options = dict(data="emt.db", output=output, epochs=3, validation_fraction=0.3, test_fraction=0.0,
+                       test_prototypes=["L12"], batch_size=2, heat_capacity_weight=0.1, model=TINY_PHONON,
+                       base_dir=str(tmp_path))
+        return PhononTrainConfig(**{**options, **overrides})
+
+    train_phonon(config("straight"))
+    train_phonon(config("split", epochs=1))
+    (tmp_path / "split" / ".checkpoint.pt.999.tmp").write_bytes(b"half-written by a killed run")
+    path = train_phonon(config("split"))
+    a = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=False)
+    b = torch.load(tmp_path / "split" / "checkpoint.pt", weights_only=False)
+    assert a["model"].keys() == b["model"].keys()
+    for key, value in a["model"].items():
+        assert torch.equal(value, b["model"][key]), key
+    assert _phonon_log(tmp_path / "straight") == _phonon_log(tmp_path / "split")
+    assert [r["epoch"] for r in _phonon_log(tmp_path / "split")] == [1, 2, 3]
+    assert b["progress"]["resumes"] == [{"after_epoch": 1, "changed": {"epochs": [1, 3]}}]
+    assert load_model(path).metadata["provenance"]["resumes"] == b["progress"]["resumes"]
+    # a finished run is not rerun: it returns its model without reading the data again
+    before = (path.stat().st_mtime_ns, (tmp_path / "split" / "log.jsonl").read_text())
+    (tmp_path / "emt.db").rename(tmp_path / "away.db")
+    assert train_phonon(config("split")) == path
+    assert (path.stat().st_mtime_ns, (tmp_path / "split" / "log.jsonl").read_text()) == before
+    # other settings, and a checkpoint of the other kind, are refused before any data is read
+    with pytest.raises(ConfigError, match=r"other settings: lr \(0.005 -> 0.01\).*--restart"):
+        train_phonon(config("split", epochs=5, lr=0.01))
+    with pytest.raises(ConfigError, match="holds a checkpoint of a phonon_dos model.*trains electron_density"):
+        train(TrainConfig(train="missing.db", output=str(tmp_path / "split")))
+
+
+@pytest.mark.slow
+def test_two_process_phonon_training_with_torchrun(tmp_path):
+    import os
+    from pathlib import Path
+
+    _emt_phonon_db(tmp_path / "emt.db")
+    config = tmp_path / "phonon.yaml"
+    config.write_text("kind: phonon_dos\ndata: emt.db\noutput: ddp\nepochs: 2\nvalidation_fraction: 0.3\n"
+                      "test_fraction: 0.0\ntest_prototypes: [L12]\nbatch_size: 1\nthreads: 1\n"
+                      f"model: {json.dumps(TINY_PHONON)}\n")
+    torchrun = Path(sys.executable).with_name("torchrun")
+    out = subprocess.run([str(torchrun), "--nproc_per_node", "2", "-m", "ase_e3density.train", str(config)],
+                         capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"), timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "2 process(es)" in out.stderr
+    assert [r["epoch"] for r in _phonon_log(tmp_path / "ddp")] == [1, 2]
+    # 3 training crystals, 1 per batch: each of the 2 processes takes one batch per epoch (the odd one is left out)
+    checkpoint = torch.load(tmp_path / "ddp" / "checkpoint.pt", weights_only=False)
+    assert checkpoint["progress"]["steps"] == 2
+    assert load_model(tmp_path / "ddp" / "model.pt").metadata["provenance"]["counts"]["train"] == 3
+
+
 def test_virtual_crystal_pairs_are_checked_against_the_training_domain():
     from ase_e3density.models import shipped_model_path
 

@@ -1,6 +1,7 @@
 """The trainer: learns, resumes exactly, honours every option, records true provenance."""
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -88,6 +89,10 @@ def test_resume_reproduces_an_uninterrupted_run(reference_db, tmp_path):
 
     assert strip(history(tmp_path / "straight")) == strip(history(tmp_path / "split"))
     assert b["progress"]["resumes"] == [{"after_epoch": 1, "changed": {"epochs": [1, 3]}}]
+    deployed = tmp_path / "split" / "model.pt"  # finished and deployed: a rerun returns it, nothing retrained
+    stamp = (deployed.stat().st_mtime_ns, (tmp_path / "split" / "checkpoint.pt").stat().st_mtime_ns)
+    assert train(tiny_config(reference_db, tmp_path / "split", epochs=3)) == deployed
+    assert (deployed.stat().st_mtime_ns, (tmp_path / "split" / "checkpoint.pt").stat().st_mtime_ns) == stamp
 
 
 @pytest.mark.slow
@@ -208,6 +213,92 @@ def test_config_is_checked_before_any_data_is_loaded(tmp_path):
     with pytest.raises(ConfigError, match="no such database"):
         train(TrainConfig.from_yaml(_write(tmp_path / "ok.yaml", "train: missing.db\n")))
     assert not (tmp_path / "missing.db").exists()
+
+
+BAD_OPTIONS = [  # (configuration, with its data missing, the option the error must name)
+    ("train: missing.db\nmodel: {n_layers: 0}\n", r"option model\.n_layers: must be > 0"),
+    ("train: missing.db\nmodel: {basis: nope}\n", r"option model: unknown basis set 'nope'"),
+    ("train: missing.db\nmodel: {species: [H, Xx]}\n", r"option model: element Xx"),
+    ("train: missing.db\noptimizer: sgd\n", r"option optimizer: must be one of adam, adamw"),
+    ("kind: phonon_dos\ndata: missing.db\nmodel: {n_layers: 1}\n", r"option model\.n_layers: must be >= 2"),
+    ("kind: phonon_dos\ndata: missing.db\nmodel: {n_bins: 1.5}\n", r"option model\.n_bins: expected an integer"),
+    ("kind: phonon_dos\ndata: missing.db\nmodel: {hiden: {0: 4}}\n", r"option model\.hiden: unknown; model options are"),
+    ("kind: phonon_dos\ndata: missing.db\nmodel: {species: [Cu, Qq]}\n", r"option model: unknown element.*Qq"),
+    ("kind: phonon_dos\ndata: missing.db\nmodel: {hidden: {0: 4, 4: 2}}\n", r"option model: hidden .*l_max <= 3"),
+    ("kind: phonon_dos\ndata: missing.db\nheat_capacity_temperatures: [100, -3]\n",
+     r"option heat_capacity_temperatures: every item must be > 0"),
+    ("kind: phonon_dos\ndata: missing.db\noptimizer: adamax\n", r"option optimizer: must be one of adam, adamw"),
+]
+
+
+@pytest.mark.parametrize("text, pattern", BAD_OPTIONS, ids=[p for _, p in BAD_OPTIONS])
+def test_a_bad_option_of_either_kind_is_refused_before_any_data_is_read(tmp_path, capsys, text, pattern):
+    config = _write(tmp_path / "bad.yaml", text + "output: run\n")
+    capsys.readouterr()
+    assert main(["train", str(config)]) == 2
+    error = capsys.readouterr().err
+    assert re.search(pattern, error) and "missing.db" not in error and error.count("\n") == 1, error
+    assert not (tmp_path / "run").exists()  # nothing was written either
+    # the same options, made good: now the missing data is what stops the run
+    good = _write(tmp_path / "good.yaml", text.split("\n")[0] + "\n" + ("data" if "phonon" in text else "train")
+                  + ": missing.db\noutput: run\n")
+    assert main(["train", str(good)]) == 2
+    assert re.search(r"option (train|data): no such database .*missing.db", capsys.readouterr().err)
+
+
+def test_each_kind_keeps_its_optimiser_by_default():
+    from ase_e3density.train.phonon import PhononTrainConfig
+    from ase_e3density.train.skeleton import make_optimizer
+
+    assert TrainConfig(train="x.db").optimizer == "adam" and PhononTrainConfig(data="x.db").optimizer == "adamw"
+    weights = [torch.nn.Parameter(torch.ones(3))]
+    assert type(make_optimizer("adam", weights, 0.1, 0.0)) is torch.optim.Adam
+    assert type(make_optimizer("adamw", weights, 0.1, 0.0)) is torch.optim.AdamW
+    # with weight decay the two differ: Adam adds it to the gradient, AdamW shrinks the weights directly
+    steps = {}
+    for name in ("adam", "adamw"):
+        w = torch.nn.Parameter(torch.tensor([2.0]))
+        opt = make_optimizer(name, [w], 0.1, 0.5)
+        for _ in range(3):
+            opt.zero_grad()
+            (w ** 2).sum().backward()
+            opt.step()
+        steps[name] = float(w.detach())
+    assert steps["adam"] != pytest.approx(steps["adamw"], abs=1e-3)
+
+
+def test_the_validator_checks_types_ranges_choices_and_unknown_keys():
+    from dataclasses import dataclass, field
+    from typing import ClassVar
+
+    from ase_e3density.train.options import check_fields, known_options
+
+    @dataclass
+    class Toy:
+        size: int = 1
+        scale: float | None = None
+        names: list[str] = field(default_factory=lambda: ["a"])
+        mode: str = "x"
+        RANGES: ClassVar[dict] = {"size": (1, 4, True), "scale": (0.0, None, False)}
+        CHOICES: ClassVar[dict] = {"mode": ("x", "y")}
+        NONEMPTY: ClassVar[tuple] = ("names",)
+
+        def __post_init__(self):
+            check_fields(self)
+
+    Toy(size=4, scale=2, names=["b"], mode="y")  # an int is a number
+    for options, pattern in (({"size": True}, "option size: expected an integer, got True"),
+                             ({"size": 5}, r"option size: must be >= 1 and <= 4, got 5"),
+                             ({"scale": 0.0}, r"option scale: must be > 0.0, got 0.0"),
+                             ({"scale": "big"}, "option scale: expected a number or null"),
+                             ({"names": ["a", 1]}, "option names: expected a list of strings"),
+                             ({"names": []}, "option names: expected a non-empty list"),
+                             ({"mode": "z"}, "option mode: must be one of x, y, got 'z'")):
+        with pytest.raises(ConfigError, match=pattern):
+            Toy(**options)
+    with pytest.raises(ConfigError, match=r"toy.yaml: unknown training option\(s\) colour, sise; known: mode, names, "
+                                          r"scale, size$"):
+        known_options(Toy, {"sise": 1, "colour": 2}, "toy.yaml", {})
 
 
 def _write(path, text):

@@ -20,20 +20,17 @@ def add_parser(sub) -> None:
 
 
 def run_deploy(args: argparse.Namespace) -> int:
-    from ..models import deploy
-    from ..train.checkpoint import load_checkpoint, model_from_checkpoint
+    from ..train.deployment import deploy_checkpoint
 
-    state = load_checkpoint(args.checkpoint)
-    provenance = dict(state.get("provenance", {}), checkpoint=str(args.checkpoint))
-    path = deploy(model_from_checkpoint(state), args.output, provenance=provenance)
+    path = deploy_checkpoint(args.checkpoint, args.output)
     progress(f"deployed {args.checkpoint} -> {path}")
     return 0
 
 
 def run_info(args: argparse.Namespace) -> int:
-    from ..models import read_metadata, resolve_model_path
+    from ..train.evaluate import model_metadata
 
-    meta = read_metadata(resolve_model_path(args.model))
+    meta = model_metadata(args.model)
     if args.json:
         print(json.dumps(meta, indent=1))
         return 0

@@ -26,33 +26,22 @@ def evaluate(args: argparse.Namespace) -> int:
     """eps_rho (total and per l), dipoles and per-molecule charges of an electron-density model against
     reference densities, one table row per structure."""
     from ..calculator import E3DensityCalculator
-    from ..electron.database import iter_densities
     from ..errors import E3DensityError
-    from ..electron.evaluation import ReferenceOnGrid, compare, summarise
-    from ..electron.free_atoms import load_free_atoms
+    from ..train.evaluate import density_errors, free_atoms_name, highest_l, reference_densities, summarise_errors
 
     if args.mu_monomer is not None and not (math.isfinite(args.mu_monomer) and args.mu_monomer > 0):
         raise E3DensityError(f"--mu-monomer must be a positive dipole in e·Å, got {args.mu_monomer}")
     calc = E3DensityCalculator(args.model)
     sources = " ".join(args.reference)
-    refs = [ref for path in args.reference for ref in iter_densities(path)]
-    if not refs:
-        raise E3DensityError(f"{sources} holds no reference densities")
-    other = sorted({ref.basis.name for ref in refs} - {calc.model.basis.name})
-    if other:
-        raise E3DensityError(f"{sources} holds densities in {', '.join(other)}; the model predicts "
-                             f"{calc.model.basis.name}: compare like with like")
-    lmax = max((ref.basis[s].lmax for ref in refs for s in set(ref.atoms.get_chemical_symbols())), default=0)
-    ls = range(lmax + 1)
+    refs = reference_densities(args.reference, calc.model.basis.name)
+    ls = range(highest_l(refs) + 1)
     print("| # | formula | eps_rho (%) | " + " | ".join(f"eps l={l}" for l in ls)
           + " | dipole err vs fit (e·Å) | vs DFT (e·Å) | |mu_DFT| | charge MAE (e) "
           "| molecules | dipole err / sqrt(n) mu (%) | mol. charge RMS (e) | mol. dipole RMS (e·Å) |")
     print("| --- " * (len(ls) + 11) + "|")
     rows = []
-    for k, ref in enumerate(refs, 1):
-        atoms = ref.atoms.copy()
-        atoms.info["charge"] = ref.total_charge
-        row = compare(calc.get_atomic_density(atoms), ReferenceOnGrid.build(ref, args.grid_level), args.mu_monomer)
+    for k, (atoms, row) in enumerate(density_errors(calc.get_atomic_density, refs, args.grid_level, args.mu_monomer),
+                                     1):
         rows.append(row)
         print(f"| {k} | {atoms.get_chemical_formula()} | {row['eps']:.3f} | "
               + " | ".join(f"{row.get(f'eps_l{l}', 0.0):.3f}" for l in ls)
@@ -60,7 +49,7 @@ def evaluate(args: argparse.Namespace) -> int:
               f"{row.get('dipole_dft_norm', float('nan')):.3f} | {row['charge_mae']:.4f} | "
               f"{row.get('n_molecules', '-')} | {_scaled(row)} | {row.get('molecule_charge_rms', float('nan')):.4f} | "
               f"{row.get('molecule_dipole_rms', float('nan')):.4f} |", flush=True)
-    summary = summarise(rows)
+    summary = summarise_errors(rows)
     print(f"\nmean over {len(rows)} structures: eps_rho {summary['eps']:.3f} %, dipole error "
           f"{summary['dipole_error']:.4f} e·Å vs fit, {summary.get('dipole_error_dft', float('nan')):.4f} e·Å vs DFT "
           f"({_percent(summary)}), "
@@ -70,7 +59,7 @@ def evaluate(args: argparse.Namespace) -> int:
                         else "mean over structures of the RMS of the reference's molecular dipoles")
         key, which = ("dipole_error_dft_sqrtn", "DFT") if "dipole_error_dft_sqrtn" in summary else \
             ("dipole_error_sqrtn", "fit")
-        print(f"molecules (Hirshfeld, free atoms {load_free_atoms().name}): dipole error vs {which} median "
+        print(f"molecules (Hirshfeld, free atoms {free_atoms_name()}): dipole error vs {which} median "
               f"{summary[key + '_median']:.2f} % (mean {summary[key]:.2f} %) of sqrt(n) mu_monomer, "
               f"mu_monomer {summary['mu_monomer']:.3f} e·Å ({scale_source}); per-molecule charge RMS {summary['molecule_charge_rms']:.4f} e (max "
               f"{summary['molecule_charge_max']:.4f} e), dipole RMS {summary['molecule_dipole_rms']:.4f} e·Å, "

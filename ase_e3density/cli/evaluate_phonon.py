@@ -11,7 +11,7 @@ __all__ = ["evaluate"]
 def evaluate(args: argparse.Namespace) -> int:
     """``e3density evaluate`` for a phonon-DOS model: DOS and heat-capacity errors, one row per crystal."""
     from ..errors import E3DensityError
-    from ..models import load_model, resolve_model_path
+    from ..train.evaluate import load_deployed
 
     if len(args.reference) > 1:
         raise E3DensityError("phonon models: evaluate one reference database at a time")
@@ -22,7 +22,7 @@ def evaluate(args: argparse.Namespace) -> int:
         temps = [float(t) for t in args.temperatures.split(",") if t.strip()]
     except ValueError:
         raise E3DensityError(f"--temperatures takes comma-separated numbers (K), got {args.temperatures!r}") from None
-    model = load_model(resolve_model_path(args.model))
+    model = load_deployed(args.model)
     result = evaluate_phonon_model(model, args.reference, args.split, args.select, temps)
     per = result["per_structure"]
     print("| # | crystal | prototype | DOS MAE | R2 | W1 (THz) | " + " | ".join(f"Cv {t:g} K pred / ref" for t in temps) + " |")

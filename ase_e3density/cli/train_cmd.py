@@ -37,10 +37,14 @@ def add_parser(sub) -> None:
 def run_train(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
+    from ..errors import ConfigError, ModelFileError
     from ..kinds import DEFAULT_KIND, get_kind
-    from ..train.config import read_yaml_mapping
+    from ..train.options import read_yaml_mapping
 
-    kind = get_kind(read_yaml_mapping(Path(args.config), "training configuration").get("kind", DEFAULT_KIND))
+    try:
+        kind = get_kind(read_yaml_mapping(Path(args.config), "training configuration").get("kind", DEFAULT_KIND))
+    except ModelFileError as exc:
+        raise ConfigError(f"{args.config}: option kind: {exc}") from None
     config, train = kind.load("train_config").from_yaml(args.config), kind.load("trainer")
     if args.output:
         config = replace(config, output=str(Path(args.output).resolve()))
@@ -55,8 +59,8 @@ def run_train(args: argparse.Namespace) -> int:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     from ..kinds import get_kind
-    from ..models import read_metadata, resolve_model_path
+    from ..train.evaluate import model_kind
 
     for path in args.reference:
         require_file(path, "reference database")
-    return get_kind(read_metadata(resolve_model_path(args.model))["model_kind"]).load("evaluate")(args)
+    return get_kind(model_kind(args.model)).load("evaluate")(args)

@@ -19,14 +19,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import ClassVar
 
 from ..errors import ConfigError
 from ..train import TrainConfig
-from ..train.config import read_yaml_mapping
+from ..train.options import check_fields, known_options, read_yaml_mapping
 
 __all__ = ["Study", "RunSpec", "packaged_study", "output_label"]
-
-STUDY_KEYS = {"name", "training", "hidden_lmax", "outputs", "seeds", "widths", "channels"}
 
 
 def output_label(output_lmax: int | None) -> str:
@@ -55,10 +54,11 @@ class RunSpec:
 
 @dataclass
 class Study:
-    """The grid and the shared training configuration (see the module docstring)."""
+    """The grid and the shared training configuration (see the module docstring); checked in full, with
+    the training configuration of its largest run, by the one validator of :mod:`ase_e3density.train.options`."""
 
     training: dict
-    base_dir: Path
+    base_dir: Path = field(metadata={"yaml": False})
     name: str = "hierarchy study"
     hidden_lmax: list[int] = field(default_factory=lambda: [0, 1, 2, 3])
     outputs: list[int | None] = field(default_factory=lambda: [0, 1, None])
@@ -66,51 +66,49 @@ class Study:
     widths: str = "same_channels"
     channels: int = 8
 
+    RANGES: ClassVar[dict] = {"hidden_lmax": (0, 4, True), "outputs": (0, 4, True), "seeds": (0, 2**31 - 1, True),
+                              "channels": (1, None, True)}
+    CHOICES: ClassVar[dict] = {"widths": ("same_channels", "same_budget")}
+    NONEMPTY: ClassVar[tuple[str, ...]] = ("hidden_lmax", "outputs", "seeds")
+
     @classmethod
     def from_yaml(cls, path) -> "Study":
         path = Path(path)
-        raw = read_yaml_mapping(path, "study file")
-        unknown = sorted(set(raw) - STUDY_KEYS)
-        if unknown:
-            raise ConfigError(f"{path}: unknown study option(s) {', '.join(unknown)}; known: {', '.join(sorted(STUDY_KEYS))}")
-        if not isinstance(raw.get("training"), dict):
-            raise ConfigError(f"{path}: 'training' (a training configuration mapping) is required")
-        outputs = [None if o == "all" else o for o in raw.get("outputs", [0, 1, "all"])]
-        study = cls(training=raw["training"], base_dir=path.resolve().parent, name=raw.get("name", path.stem),
-                    hidden_lmax=raw.get("hidden_lmax", [0, 1, 2, 3]), outputs=outputs,
-                    seeds=raw.get("seeds", [0, 1, 2]), widths=raw.get("widths", "same_channels"),
-                    channels=raw.get("channels", 8))
-        study.check(str(path))
+        raw = dict(known_options(cls, read_yaml_mapping(path, "study file"), str(path),
+                                 {"training": "a training configuration mapping"}, what="study option"))
+        outputs = raw.pop("outputs", [0, 1, "all"])
+        if isinstance(outputs, list):  # "all": every output component
+            words = [o for o in outputs if isinstance(o, str) and o != "all"]
+            if words:
+                raise ConfigError(f"{path}: option outputs: expected integers 0..4 or 'all', got {words[0]!r}")
+            outputs = [None if o == "all" else o for o in outputs]
+        raw.setdefault("name", path.stem)
+        try:
+            study = cls(**raw, outputs=outputs, base_dir=path.resolve().parent)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
         return study
 
-    def check(self, where: str) -> None:
-        """Refuse a grid that cannot run, naming the option."""
-        def ints(values, lo, hi, key):
-            if not isinstance(values, list) or not values or not all(isinstance(v, int) and lo <= v <= hi for v in values):
-                raise ConfigError(f"{where}: {key} must be a non-empty list of integers in {lo}..{hi}, got {values!r}")
-        ints(self.hidden_lmax, 0, 4, "hidden_lmax")
-        ints(self.seeds, 0, 2**31 - 1, "seeds")
-        ints([o for o in self.outputs if o is not None] or [0], 0, 4, "outputs (integers or 'all')")
-        if self.widths not in ("same_channels", "same_budget"):
-            raise ConfigError(f"{where}: widths must be same_channels or same_budget, got {self.widths!r}")
-        if not isinstance(self.channels, int) or self.channels < 1:
-            raise ConfigError(f"{where}: channels must be a positive integer, got {self.channels!r}")
+    def __post_init__(self):
+        check_fields(self)
         for key in ("output", "seed", "output_lmax"):
             if key in self.training:
-                raise ConfigError(f"{where}: training.{key} is set by the study for each run; remove it")
-        if "hidden" in self.training.get("model", {}):
-            raise ConfigError(f"{where}: training.model.hidden is set by the study (hidden_lmax, channels); remove it")
-        self.train_config(RunSpec(max(self.hidden_lmax), None, self.seeds[0], self.channels), Path("."))
+                raise ConfigError(f"training.{key} is set by the study for each run; remove it")
+        if "hidden" in (self.training.get("model") or {}):
+            raise ConfigError("training.model.hidden is set by the study (hidden_lmax, channels); remove it")
+        known_options(TrainConfig, self.training, "training", {"train": "an ase.db of reference densities"})
+        try:
+            self.train_config(RunSpec(max(self.hidden_lmax), None, self.seeds[0], self.channels), Path("."))
+        except ConfigError as exc:
+            raise ConfigError(f"training: {exc}") from None
 
     def train_config(self, spec: RunSpec, output: Path) -> TrainConfig:
         """The ordinary training configuration of one run, writing into ``output``."""
         model = {**self.training.get("model", {}), "hidden": {l: spec.channels for l in range(spec.hidden_lmax + 1)}}
         options = {**self.training, "model": model, "output": str(output), "seed": spec.seed,
                    "output_lmax": spec.output_lmax}
-        try:
-            return TrainConfig(**options, base_dir=str(self.base_dir))
-        except TypeError as exc:
-            raise ConfigError(f"study training configuration: {exc}") from exc
+        known_options(TrainConfig, options, "training", {"train": "an ase.db of reference densities"})
+        return TrainConfig(**options, base_dir=str(self.base_dir))
 
     def runs(self, channels_for: dict[int, int]) -> list[RunSpec]:
         """Every run of the grid, in the order they are trained (seed last, so early results span the grid)."""

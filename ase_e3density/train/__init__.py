@@ -1,5 +1,8 @@
 """The trainer: ``e3density train CONFIG.yaml`` or ``python -m ase_e3density.train CONFIG.yaml``.
 
+One skeleton (:mod:`.skeleton`) trains every model kind: electron densities here (:mod:`.loop`),
+phonon DOS in :mod:`.phonon`; one validator (:mod:`.options`) checks every configuration.
+
 Under ``torchrun --nproc_per_node N -m ase_e3density.train CONFIG.yaml`` it trains with
 DistributedDataParallel (gloo on CPU).
 """

@@ -1,11 +1,13 @@
-"""Phonon-DOS training configuration, read from YAML and checked in full before any data is read."""
+"""Phonon-DOS training configuration, read from YAML and checked in full (its model options too) before
+any data is read, by the one validator of :mod:`ase_e3density.train.options`."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 from ...errors import ConfigError
-from ..config import check_options, options_from_yaml
+from ..options import check_fields, check_model_options, options_from_yaml
 
 __all__ = ["PhononTrainConfig", "PHONON_KIND", "RESUMABLE"]
 
@@ -23,16 +25,17 @@ class PhononTrainConfig:
     output: str = "runs/phonon"
     selection: str | None = None                 # ase.db selection of the rows to use
     max_imaginary_fraction: float = 0.01         # rows with a larger share of imaginary modes are left out
-    test_prototypes: list = field(default_factory=list)  # `prototype` values held out whole (never trained on)
+    test_prototypes: list[str] = field(default_factory=list)  # `prototype` values held out whole (never trained on)
     validation_fraction: float = 0.1             # of the remaining rows: early stopping and model selection
     test_fraction: float = 0.1                   # of the remaining rows: reported only
     seed: int = 0
     model: dict = field(default_factory=dict)    # PhononModelConfig fields; species default to the data's
     loss: str = "wasserstein"                    # "wasserstein" (THz) or "mse" of the DOS per atom
     heat_capacity_weight: float = 0.0            # weight of ((Cv_pred - Cv_ref) / R)^2 at `heat_capacity_temperatures`
-    heat_capacity_temperatures: list = field(default_factory=lambda: [100.0, 300.0])
+    heat_capacity_temperatures: list[float] = field(default_factory=lambda: [100.0, 300.0])
     sigma: float | None = None                   # THz, smearing of the reference modes (default: the grid step)
     batch_size: int = 16
+    optimizer: str = "adamw"                     # "adamw" (decoupled weight decay) or "adam"
     lr: float = 5e-3
     weight_decay: float = 0.05
     lr_factor: float = 0.5
@@ -45,31 +48,47 @@ class PhononTrainConfig:
     threads: int | None = None                   # torch threads (default: torch's)
     base_dir: str = field(default=".", metadata={"yaml": False})
 
+    RESUMABLE: ClassVar[tuple[str, ...]] = RESUMABLE
+    RANGES: ClassVar[dict] = {
+        "max_imaginary_fraction": (0.0, 1.0, True), "validation_fraction": (0.0, 1.0, False),
+        "test_fraction": (0.0, 1.0, True), "heat_capacity_weight": (0.0, None, True),
+        "heat_capacity_temperatures": (0.0, None, False), "sigma": (0.0, None, False), "batch_size": (1, None, True),
+        "lr": (0.0, None, False), "weight_decay": (0.0, None, True), "lr_factor": (0.0, 1.0, False),
+        "lr_patience": (0, None, True), "min_lr": (0.0, None, True), "epochs": (0, None, True),
+        "early_stopping_patience": (1, None, True), "time_budget_minutes": (0.0, None, False),
+        "threads": (1, None, True)}
+    CHOICES: ClassVar[dict] = {"kind": (PHONON_KIND,), "loss": ("wasserstein", "mse"), "dtype": ("float32", "float64"),
+                               "optimizer": ("adam", "adamw")}
+    NONEMPTY: ClassVar[tuple[str, ...]] = ("heat_capacity_temperatures",)
+    MODEL_RANGES: ClassVar[dict] = {
+        "cutoff": (0.0, None, False), "sh_lmax": (0, None, False), "n_layers": (2, None, True),
+        "n_radial": (0, None, False), "radial_hidden": (0, None, False), "avg_neighbours": (0.0, None, False),
+        "max_frequency": (0.0, None, False), "n_bins": (2, None, True), "mass_scale": (0.0, None, False)}
+
     def __post_init__(self):
-        check_options(self, _RANGES, _CHOICES)
-        if not all(isinstance(p, str) for p in self.test_prototypes):
-            raise ConfigError("option test_prototypes: expected a list of prototype names")
-        temps = self.heat_capacity_temperatures
-        if not temps or not all(isinstance(t, (int, float)) and not isinstance(t, bool) and t > 0 for t in temps):
-            raise ConfigError(f"option heat_capacity_temperatures: expected temperatures in K > 0, got {temps!r}")
+        check_fields(self)
         if self.validation_fraction + self.test_fraction >= 1:
             raise ConfigError("options validation_fraction + test_fraction must be < 1")
+        from ...nn.phonon_model import PhononModelConfig
+
+        check_model_options(PhononModelConfig, self.model, self.MODEL_RANGES, ["H"])
 
     @classmethod
     def from_yaml(cls, path) -> "PhononTrainConfig":
-        return cls(**options_from_yaml(cls, path, {"data": "an ase.db written by `e3density phonons`"}))
+        options = options_from_yaml(cls, path, {"data": "an ase.db written by `e3density phonons`"})
+        try:
+            return cls(**options)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
 
     def path(self, key: str) -> Path:
         return (Path(self.base_dir) / getattr(self, key)).resolve()
 
     def to_dict(self) -> dict:
+        """The YAML options, paths as written (relative to the configuration file)."""
         return {k: v for k, v in asdict(self).items() if k != "base_dir"}
 
+    def data_paths(self) -> list[Path]:
+        """Every database the run reads."""
+        return [self.path("data")]
 
-_RANGES = {"max_imaginary_fraction": (0.0, 1.0, True), "validation_fraction": (0.0, 1.0, False),
-           "test_fraction": (0.0, 1.0, True), "heat_capacity_weight": (0.0, None, True), "sigma": (0.0, None, False),
-           "batch_size": (1, None, True), "lr": (0.0, None, False), "weight_decay": (0.0, None, True),
-           "lr_factor": (0.0, 1.0, False), "lr_patience": (0, None, True), "min_lr": (0.0, None, True),
-           "epochs": (0, None, True), "early_stopping_patience": (1, None, True),
-           "time_budget_minutes": (0.0, None, False), "threads": (1, None, True)}
-_CHOICES = {"kind": (PHONON_KIND,), "loss": ("wasserstein", "mse"), "dtype": ("float32", "float64")}

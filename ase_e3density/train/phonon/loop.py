@@ -1,15 +1,13 @@
-"""The phonon-DOS training loop: data, model, epochs, validation, checkpoints, deployment of the best epoch.
+"""The phonon-DOS trainer: the kind's hooks (data, loss, DOS and Cv metrics, provenance) on the shared
+:class:`~ase_e3density.train.skeleton.Trainer` (resume, stop rule, checkpoints, log, DDP).
 
-Every epoch writes ``checkpoint.pt`` (atomically) and a line of ``log.jsonl``; the best epoch by
-validation loss is kept in ``best.pt``. A rerun resumes from the checkpoint (a kill -9 loses at most
-the epoch in flight). At the end the best weights are deployed to ``model.pt`` with their metrics on
-the validation, test and held-out-prototype sets, the split, the data's generator and the command.
+Every epoch writes ``checkpoint.pt`` and ``log.jsonl`` (atomically); the best epoch by validation loss
+is kept in ``best.pt``. A rerun resumes from the checkpoint (a kill -9 loses at most the epoch in
+flight). At the end the best weights are deployed to ``model.pt`` with their metrics on the validation,
+test and held-out-prototype sets, the split, the data's generator and the command.
 """
 from __future__ import annotations
 
-import json
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -17,32 +15,28 @@ import torch
 
 from ...errors import ConfigError
 from ...graph.domain import domain_of, edge_lengths
-from ...models.deploy import deploy
 from ...nn.phonon_model import PhononDOSModel, PhononModelConfig
 from ...phonon.targets import compare_dos
-from ..checkpoint import load_checkpoint, save_checkpoint
-from .config import RESUMABLE, PhononTrainConfig
+from ..skeleton import Trainer, join_process_group
+from .config import PhononTrainConfig
 from .data import CrystalSample, collate, make_samples, read_rows, species_of, split
 from .loss import PhononLoss
 
-__all__ = ["train_phonon", "evaluate_samples"]
+__all__ = ["train_phonon", "PhononTrainer", "evaluate_samples", "predict"]
+
+SETS = ("validation", "test", "held_out")
 
 
-def _log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def _previous(path: Path, config: PhononTrainConfig) -> dict | None:
-    if not path.exists():
-        return None
-    state = load_checkpoint(path)
-    before = state.get("train_config", {})
-    changed = sorted(k for k, v in config.to_dict().items() if k not in RESUMABLE and k in before and before[k] != v)
-    if changed:
-        detail = ", ".join(f"{k} ({before[k]!r} -> {getattr(config, k)!r})" for k in changed)
-        raise ConfigError(f"{path.parent} was trained with other settings: {detail}; only {', '.join(RESUMABLE)} may "
-                          "change on resume. Use --restart or a new output")
-    return state
+def train_phonon(config: PhononTrainConfig, resume: bool = True, command: str | None = None) -> Path:
+    """Train (or resume) as ``config`` says; returns the path of the deployed model file."""
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    rank, world = join_process_group()
+    try:
+        return PhononTrainer(config, rank, world, command).run(resume)
+    finally:
+        if world > 1 and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
 
 
 def predict(model: PhononDOSModel, samples: list[CrystalSample], dtype: torch.dtype, batch_size: int = 64) -> np.ndarray:
@@ -70,104 +64,112 @@ def evaluate_samples(model, samples: list[CrystalSample], grid, temperatures, dt
     return out
 
 
-def train_phonon(config: PhononTrainConfig, resume: bool = True, command: str | None = None) -> Path:
-    """Train (or resume) as ``config`` says; returns the path of the deployed model file."""
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    out = config.path("output")
-    out.mkdir(parents=True, exist_ok=True)
-    state = _previous(out / "checkpoint.pt", config) if resume else None
-    dtype = getattr(torch, config.dtype)
-    data_path = config.path("data")
-    if not data_path.is_file():
-        raise ConfigError(f"option data: no such database {data_path}")
-    rows, counts = read_rows(data_path, config.selection, config.max_imaginary_fraction)
-    options = dict(config.model)
-    species = options.pop("species", None) or species_of(rows)
-    try:
-        model_config = PhononModelConfig(species=species, **options)
-    except TypeError as exc:
-        raise ConfigError(f"option model: {exc}") from None
-    grid = np.asarray(model_config.frequencies())
-    temps = [float(t) for t in config.heat_capacity_temperatures]
-    samples = make_samples(rows, species, model_config.cutoff, grid, temps, config.sigma)
-    sets = split(samples, config.test_prototypes, config.validation_fraction, config.test_fraction, config.seed)
-    torch.manual_seed(config.seed)
-    model = PhononDOSModel(model_config, dtype=dtype)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=config.lr_factor,
-                                                           patience=config.lr_patience, min_lr=config.min_lr)
-    progress = {"epoch": 0, "best": float("inf"), "best_epoch": 0, "seconds": 0.0, "resumes": []}
-    if state is None:  # start from the training set's mean DOS rather than a flat one
+class PhononTrainer(Trainer):
+    """Phonon DOS: crystals of an `e3density phonons` ase.db, :class:`PhononLoss`, DOS and Cv metrics."""
+
+    network = PhononDOSModel
+    default_command = "ase_e3density.train.phonon.train_phonon(config)"
+
+    def __init__(self, config: PhononTrainConfig, rank: int = 0, world: int = 1, command: str | None = None):
+        super().__init__(config, rank, world, command)
+        self.sets: dict[str, list[CrystalSample]] = {}
+        self.rows: list = []
+        self.counts: dict = {}
+        self.grid = np.zeros(0)
+        self.temperatures = [float(t) for t in config.heat_capacity_temperatures]
+        self.loss_fn: PhononLoss | None = None
+
+    def read_data(self) -> None:
+        """The rows that qualify, their samples on the model's grid, and the split."""
+        config = self.config
+        data_path = config.path("data")
+        if not data_path.is_file():
+            raise ConfigError(f"option data: no such database {data_path}")
+        self.rows, self.counts = read_rows(data_path, config.selection, config.max_imaginary_fraction)
+        options = dict(config.model)
+        species = options.pop("species", None) or species_of(self.rows)
+        try:
+            self.model_config = PhononModelConfig(species=species, **options)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"option model: {exc}") from None
+        self.grid = np.asarray(self.model_config.frequencies())
+        samples = make_samples(self.rows, species, self.model_config.cutoff, self.grid, self.temperatures, config.sigma)
+        self.sets = split(samples, config.test_prototypes, config.validation_fraction, config.test_fraction, config.seed)
+        self.train_set, self.val_set = self.sets["train"], self.sets["validation"]
+
+    def new_model(self) -> PhononDOSModel:
+        """A new network whose output starts at the training set's mean DOS rather than a flat one."""
+        model = PhononDOSModel(self.model_config, dtype=self.dtype)
         with torch.no_grad():
-            mean = np.stack([s.target[1:-1] for s in sets["train"]]).mean(axis=0) * model.step / 3.0
-            model.head.bias.copy_(torch.as_tensor(np.log(mean + 1e-4), dtype=dtype))
-    else:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        progress = state["progress"]
-        progress["resumes"].append({"epoch": progress["epoch"], "time": time.strftime("%Y-%m-%dT%H:%M:%S")})
-    loss_fn = PhononLoss(grid, config.loss, config.heat_capacity_weight, temps, dtype)
-    _log(f"phonon DOS: {len(sets['train'])} training, {len(sets['validation'])} validation, {len(sets['test'])} test, "
-         f"{len(sets['held_out'])} held-out-prototype crystals ({counts['left_out_unstable']} rows with imaginary modes "
-         f"left out); {sum(p.numel() for p in model.parameters()):,} parameters")
-    log_path = out / "log.jsonl"
-    if state is None and log_path.exists():
-        log_path.unlink()
-    while progress["epoch"] < config.epochs and not _finished(progress, config):
-        start = time.perf_counter()
-        train_loss = _train_epoch(model, optimizer, loss_fn, sets["train"], config, dtype, progress["epoch"])
-        predicted = predict(model, sets["validation"], dtype)  # once: for the metrics and the loss
-        val = evaluate_samples(model, sets["validation"], grid, temps, dtype, predicted)
-        val_loss = float(loss_fn(torch.as_tensor(predicted, dtype=dtype),
-                                 torch.as_tensor(np.stack([s.target for s in sets["validation"]]), dtype=dtype)))
-        scheduler.step(val_loss)
-        progress["epoch"] += 1
-        progress["seconds"] += time.perf_counter() - start
-        record = {"epoch": progress["epoch"], "train_loss": train_loss, "val_loss": val_loss,
-                  "lr": optimizer.param_groups[0]["lr"], "seconds": progress["seconds"],
-                  **{k: v for k, v in val.items() if k not in ("per_structure", "n")}}
-        if val_loss < progress["best"]:
-            progress["best"], progress["best_epoch"] = val_loss, progress["epoch"]
-            save_checkpoint(out / "best.pt", model, kind=model.kind, epoch=progress["epoch"])
-        save_checkpoint(out / "checkpoint.pt", model, kind=model.kind, optimizer=optimizer.state_dict(),
-                        scheduler=scheduler.state_dict(), progress=progress, train_config=config.to_dict())
-        with open(log_path, "a") as log:
-            log.write(json.dumps(record) + "\n")
-        _log(f"epoch {progress['epoch']}: train {train_loss:.4f} val {val_loss:.4f} (Cv MAE 100 K "
-             f"{val.get('cv_mae_100', float('nan')):.3f}, 300 K {val.get('cv_mae_300', float('nan')):.3f} J/(K mol); "
-             f"W1 {val['wasserstein']:.3f} THz) {time.perf_counter() - start:.1f} s")
-    reason = _finished(progress, config)
-    if reason:
-        _log(reason)
-    return _deploy_best(out, model, sets, grid, temps, dtype, config, counts, rows, progress, command)
+            mean = np.stack([s.target[1:-1] for s in self.train_set]).mean(axis=0) * model.step / 3.0
+            model.head.bias.copy_(torch.as_tensor(np.log(mean + 1e-4), dtype=self.dtype))
+        return model
 
+    def start(self) -> None:
+        config = self.config
+        self.loss_fn = PhononLoss(self.grid, config.loss, config.heat_capacity_weight, self.temperatures, self.dtype)
 
-def _finished(progress: dict, config: PhononTrainConfig) -> str:
-    """Why training stops before ``epochs`` (early stopping, time budget), or "" (checked on resume too)."""
-    if progress["epoch"] - progress["best_epoch"] >= config.early_stopping_patience:
-        return f"early stopping: no better validation loss for {config.early_stopping_patience} epochs"
-    if config.time_budget_minutes is not None and progress["seconds"] > 60 * config.time_budget_minutes:
-        return f"time budget of {config.time_budget_minutes} min spent"
-    return ""
+    def summary(self) -> str:
+        sets = self.sets
+        return (f"phonon DOS: {len(sets['train'])} training, {len(sets['validation'])} validation, "
+                f"{len(sets['test'])} test, {len(sets['held_out'])} held-out-prototype crystals "
+                f"({self.counts['left_out_unstable']} rows with imaginary modes left out); "
+                f"{sum(p.numel() for p in self.model.parameters()):,} parameters; {self.world} process(es)")
 
+    def epoch_order(self, epoch: int) -> np.ndarray:
+        # (seed, epoch - 1): the phonon trainer's orders since its first version, so its runs reproduce
+        return np.random.default_rng([self.config.seed, epoch - 1]).permutation(len(self.train_set))
 
-def _train_epoch(model, optimizer, loss_fn, samples, config, dtype, epoch: int) -> float:
-    model.train()
-    order = np.random.default_rng([config.seed, epoch]).permutation(len(samples))
-    total, n = 0.0, 0
-    for k in range(0, len(order), config.batch_size):
-        batch = [samples[i] for i in order[k:k + config.batch_size]]
-        inputs, target = collate(batch, dtype)
-        loss = loss_fn(model(*inputs), target)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        total += float(loss.detach()) * len(batch)
-        n += len(batch)
-    model.eval()
-    return total / max(n, 1)
+    def batch_loss(self, net, samples: list[CrystalSample]) -> tuple[torch.Tensor, float]:
+        inputs, target = collate(samples, self.dtype)
+        return self.loss_fn(net(*inputs), target), len(samples)
+
+    def validate(self, record: dict) -> float:
+        """The loss and the DOS and Cv errors on the validation set."""
+        self.model.eval()
+        predicted = predict(self.model, self.val_set, self.dtype)  # once: for the metrics and the loss
+        val = evaluate_samples(self.model, self.val_set, self.grid, self.temperatures, self.dtype, predicted)
+        val_loss = float(self.loss_fn(torch.as_tensor(predicted, dtype=self.dtype),
+                                      torch.as_tensor(np.stack([s.target for s in self.val_set]), dtype=self.dtype)))
+        record["val_loss"] = val_loss
+        record.update({k: v for k, v in val.items() if k not in ("per_structure", "n")})
+        return val_loss
+
+    def describe(self, record: dict) -> str:
+        return (f"epoch {record['epoch']}/{self.config.epochs}: train {record['train_loss']:.4f} val "
+                f"{record['val_loss']:.4f} (Cv MAE 100 K {record.get('cv_mae_100', float('nan')):.3f}, 300 K "
+                f"{record.get('cv_mae_300', float('nan')):.3f} J/(K mol); W1 {record['wasserstein']:.3f} THz) "
+                f"{record['seconds_epoch']:.1f} s")
+
+    def provenance(self, best: dict) -> dict:
+        """Metrics of the best weights on the validation, test and held-out sets, the floor of the grid,
+        the split by uid, the data's generator and counts."""
+        sets, grid, temps, config = self.sets, self.grid, self.temperatures, self.config
+        metrics = {name: evaluate_samples(self.model, sets[name], grid, temps, self.dtype) for name in SETS}
+        floor = {}
+        for name in SETS:
+            if sets[name]:  # the reference DOS on the grid against the generator's mesh sums
+                targets = np.stack([s.target for s in sets[name]])
+                errors = compare_dos(grid, targets, targets, temps,
+                                     reference_cv=np.stack([s.reference_cv for s in sets[name]]))
+                floor[name] = {k: v for k, v in errors.items() if k.startswith("cv_mae")}
+        for name in SETS:
+            m = metrics[name]
+            if m.get("n"):
+                self.log(f"{name} ({m['n']}): DOS MAE {m['dos_mae']:.4f} states/(THz atom), R2 {m['r2']:.3f}, W1 "
+                         f"{m['wasserstein']:.3f} THz, Cv MAE "
+                         + ", ".join(f"{t:g} K {m[f'cv_mae_{t:g}']:.3f}" for t in temps) + " J/(K mol-atoms)")
+        return {
+            "data": config.data, "generator": _generator(self.rows),
+            "counts": {**self.counts, **{name: len(s) for name, s in sets.items()}},
+            "split": {name: [s.uid for s in sets[name]] for name in ("train", *SETS)},
+            "metrics": metrics, "target_floor": floor, "heat_capacity_temperatures": temps,
+        }
+
+    def training_domain(self) -> dict:
+        graphs = [(s.atoms.numbers, s.graph[2], edge_lengths(s.atoms.positions, s.graph[2], s.graph[3]), 0.0)
+                  for s in self.train_set]
+        return domain_of(graphs, self.model_config.cutoff)
 
 
 def _generator(rows) -> dict:
@@ -179,35 +181,3 @@ def _generator(rows) -> dict:
         if values:
             found[key] = values[0] if len(values) == 1 else values
     return found
-
-
-def _deploy_best(out, model, sets, grid, temps, dtype, config, counts, rows, progress, command) -> Path:
-    best = load_checkpoint(out / "best.pt")
-    model.load_state_dict(best["model"])
-    model.eval()
-    metrics = {name: evaluate_samples(model, sets[name], grid, temps, dtype) for name in ("validation", "test", "held_out")}
-    floor = {}
-    for name in ("validation", "test", "held_out"):
-        if sets[name]:  # the reference DOS on the grid against the generator's mesh sums
-            targets = np.stack([s.target for s in sets[name]])
-            errors = compare_dos(grid, targets, targets, temps, reference_cv=np.stack([s.reference_cv for s in sets[name]]))
-            floor[name] = {k: v for k, v in errors.items() if k.startswith("cv_mae")}
-    provenance = {
-        "command": command or "", "data": config.data, "generator": _generator(rows),
-        "counts": {**counts, **{name: len(s) for name, s in sets.items()}},
-        "split": {name: [s.uid for s in sets[name]] for name in ("train", "validation", "test", "held_out")},
-        "train_config": config.to_dict(), "best_epoch": best["epoch"], "epochs_run": progress["epoch"],
-        "training_seconds": progress["seconds"], "resumes": progress["resumes"], "metrics": metrics,
-        "target_floor": floor, "heat_capacity_temperatures": temps,
-    }
-    graphs = [(s.atoms.numbers, s.graph[2], edge_lengths(s.atoms.positions, s.graph[2], s.graph[3]), 0.0)
-              for s in sets["train"]]
-    path = deploy(model.cpu(), out / "model.pt", provenance=provenance,
-                  domain=domain_of(graphs, model.config.cutoff))
-    for name in ("validation", "test", "held_out"):
-        m = metrics[name]
-        if m.get("n"):
-            _log(f"{name} ({m['n']}): DOS MAE {m['dos_mae']:.4f} states/(THz atom), R2 {m['r2']:.3f}, W1 "
-                 f"{m['wasserstein']:.3f} THz, Cv MAE " + ", ".join(f"{t:g} K {m[f'cv_mae_{t:g}']:.3f}" for t in temps)
-                 + " J/(K mol-atoms)")
-    return path
