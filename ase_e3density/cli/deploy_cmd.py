@@ -8,9 +8,12 @@ from .common import progress
 
 
 def add_parser(sub) -> None:
-    dep = sub.add_parser("deploy", help="turn a training checkpoint into one TorchScript model file")
+    dep = sub.add_parser("deploy", help="turn a training checkpoint into one model file (TorchScript archive with "
+                                        "plain weights; loads with every runtime)")
     dep.add_argument("checkpoint")
     dep.add_argument("-o", "--output", required=True)
+    dep.add_argument("--export", action="store_true",
+                     help="also store the network's torch.export program (runtime='export'; takes seconds to a minute)")
     dep.set_defaults(func=run_deploy)
 
     info = sub.add_parser("info", help="print a deployed model's metadata")
@@ -20,20 +23,17 @@ def add_parser(sub) -> None:
 
 
 def run_deploy(args: argparse.Namespace) -> int:
-    from ..models import deploy
-    from ..train.checkpoint import load_checkpoint, model_from_checkpoint
+    from ..train.checkpoint import deploy_checkpoint
 
-    state = load_checkpoint(args.checkpoint)
-    provenance = dict(state.get("provenance", {}), checkpoint=str(args.checkpoint))
-    path = deploy(model_from_checkpoint(state), args.output, provenance=provenance)
+    path = deploy_checkpoint(args.checkpoint, args.output, export=args.export)
     progress(f"deployed {args.checkpoint} -> {path}")
     return 0
 
 
 def run_info(args: argparse.Namespace) -> int:
-    from ..models import read_metadata, resolve_model_path
+    from ..train.checkpoint import model_file_info
 
-    meta = read_metadata(resolve_model_path(args.model))
+    meta, runtimes = model_file_info(args.model)
     if args.json:
         print(json.dumps(meta, indent=1))
         return 0
@@ -41,6 +41,7 @@ def run_info(args: argparse.Namespace) -> int:
     prov = meta.get("provenance", {})
     print(f"model:        {args.model}")
     print(f"kind:         {meta['model_kind']} (format {meta['format_version']}, {meta['dtype']})")
+    print(f"runtimes:     {', '.join(runtimes)}")
     print(f"species:      {' '.join(meta['species'])}")
     print(f"cutoff:       {meta['cutoff']} Å")
     if "basis" in meta:

@@ -38,7 +38,7 @@ from .jit import quiet_jit
 __all__ = ["FORMAT_VERSION", "OLDEST_VERSION", "METADATA_FILE", "WEIGHTS_FILE", "PROGRAM_FILE", "KIND", "SPECIES",
            "CUTOFF", "DTYPE", "CONFIG", "PROVENANCE", "VERSIONS", "WEIGHTS_SHA256", "PROGRAM_SHA256", "CHECKSUM",
            "weights_sha256", "state_sha256", "metadata_checksum", "write_archive", "read_metadata", "read_member",
-           "read_weights", "read_program"]
+           "read_weights", "read_program", "runtimes_of"]
 
 FORMAT_VERSION = 3
 OLDEST_VERSION = 2
@@ -178,3 +178,8 @@ def read_program(path, metadata: dict) -> bytes:
         raise ModelFileError(f"{path}: its torch.export program does not match the checksum in its metadata "
                              "(corrupt file)")
     return raw
+
+
+def runtimes_of(metadata: dict) -> list[str]:
+    """The runtimes that can run a file with this metadata (``export`` only with a program)."""
+    return ["torchscript", "eager"] + (["export"] if PROGRAM_SHA256 in metadata else [])
