@@ -19,6 +19,7 @@ from ase.build import bulk, molecule
 from ase.io import read
 
 from ase_e3density.errors import CalculatorParameterError, InvalidStructureError, ModelFileError
+from ase_e3density.calculator import E3DensityCalculator
 from ase_e3density.cli import main
 from ase_e3density.graph import model_inputs
 from ase_e3density.models import clear_model_cache, deploy, load_model, read_metadata, shipped_model_path
@@ -85,7 +86,7 @@ def as_format2(src, dst):
     return rewrite(src, dst, edit, drop=(f"extra/{fmt.WEIGHTS_FILE}", f"extra/{fmt.PROGRAM_FILE}"))
 
 
-def test_format3_layout(exported):
+def test_format3_layout(exported, capsys):
     model, path = exported
     meta = read_metadata(path)
     assert meta[fmt.FORMAT] == fmt.FORMAT_VERSION == 3 and meta[fmt.CONFIG] == model.config.to_dict()
@@ -96,7 +97,9 @@ def test_format3_layout(exported):
     assert set(plain) == set(model.state_dict()) and all(torch.equal(plain[k], v) for k, v in model.state_dict().items())
     assert fmt.state_sha256(plain) == meta[fmt.WEIGHTS_SHA256]
     assert hashlib.sha256(program).hexdigest() == meta[fmt.PROGRAM_SHA256]
+    capsys.readouterr()
     assert main(["info", str(path)]) == 0
+    assert "runtimes:     torchscript, eager, export\n" in capsys.readouterr().out
 
 
 def test_eager_equals_torchscript_without_torchscript(exported, no_torchscript, monkeypatch):
@@ -105,6 +108,10 @@ def test_eager_equals_torchscript_without_torchscript(exported, no_torchscript, 
     assert eager.runtime == "eager" and not isinstance(eager.module, torch.jit.ScriptModule)
     with pytest.raises(ModelFileError, match="torch.jit.load called"):  # the guard is live
         load_model(path, runtime="torchscript")
+    atoms = molecule("CH3CONH2")
+    atoms.calc = E3DensityCalculator(model=str(path), runtime="eager")  # calculators pass the runtime on
+    dipole = atoms.get_dipole_moment()
+    assert atoms.calc.model is eager
     monkeypatch.undo()
     scripted = load_model(path)
     assert scripted.runtime == "torchscript" and isinstance(scripted.module, torch.jit.ScriptModule)
@@ -114,6 +121,9 @@ def test_eager_equals_torchscript_without_torchscript(exported, no_torchscript, 
         assert np.abs(a).max() > 0.1
         np.testing.assert_allclose(b, a, atol=1e-6, rtol=0)
         np.testing.assert_allclose(b, predict(model, atoms, charge), atol=1e-6, rtol=0)
+    atoms = molecule("CH3CONH2")
+    atoms.calc = E3DensityCalculator(model=str(path))
+    np.testing.assert_allclose(atoms.get_dipole_moment(), dipole, atol=1e-6)
 
 
 @pytest.mark.slow

@@ -1,7 +1,6 @@
 """Turn a trained network into one deployed file that loads without e3nn or this package's nn code."""
 from __future__ import annotations
 
-import copy
 import platform
 from pathlib import Path
 
@@ -11,6 +10,7 @@ from .._version import __version__
 from . import format as fmt
 from .export import export_network
 from .jit import quiet_jit
+from .modules import build_network
 
 __all__ = ["deploy"]
 
@@ -31,9 +31,6 @@ def deploy(model: torch.nn.Module, path, provenance: dict | None = None, domain:
     cfg = model.config
     dtype = next(model.parameters()).dtype
     model = model.eval().cpu()
-    program = export_network(copy.deepcopy(model), len(cfg.species)) if export else None
-    with quiet_jit():
-        scripted = script(model)
     metadata = {
         fmt.KIND: model.kind,
         fmt.SPECIES: list(cfg.species),
@@ -47,4 +44,8 @@ def deploy(model: torch.nn.Module, path, provenance: dict | None = None, domain:
     }
     if domain is not None:
         metadata["domain"] = domain
+    # exported from a network rebuilt as the eager runtime rebuilds it (scripting changes ``model``'s submodules)
+    program = export_network(build_network(metadata, model.state_dict()), len(cfg.species)) if export else None
+    with quiet_jit():
+        scripted = script(model)
     return fmt.write_archive(scripted, metadata, path, program=program)
