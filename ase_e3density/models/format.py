@@ -17,6 +17,10 @@ both hashes included. Editing any metadata field, any weight or the program ther
 load with a clear error. The extra files are read with :mod:`zipfile`, so the eager and export runtimes
 never call TorchScript.
 
+The weights are a ``torch.save`` file rather than safetensors: it needs no further dependency, and
+``weights_only=True`` admits only tensors and plain containers. The program lives inside the archive
+(not in a ``.pt2`` beside it) so that one file, under one checksum, carries every runtime.
+
 Version 2 files (TorchScript archive and ``metadata.json`` only, no plain weights) still load: with the
 TorchScript runtime as before, and with the eager runtime from the scripted module's weights.
 """
