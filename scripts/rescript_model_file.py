@@ -8,7 +8,8 @@ from its file of commit 2e8e82c):
 A TorchScript archive carries the code it was scripted from, so a file scripted before a change
 to the network's code runs the old code. This rebuilds the network from the file's own
 architecture (metadata ``config``) and weights, scripts it with the current code and writes it
-with the same metadata plus a ``provenance.rescripted`` note (hence a new checksum). It refuses
+with the same metadata plus a ``provenance.rescripted`` note (hence a new checksum), in the current
+format (plain weights beside the scripted network, :mod:`ase_e3density.models.format`). It refuses
 to write unless every weight is bit for bit the file's (``weights_sha256`` unchanged) and the
 rescripted network gives the file's coefficients on a water box.
 """

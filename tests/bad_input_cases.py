@@ -206,7 +206,7 @@ CASES: list[Case] = [
     Case("model file", "a text file named .pt", lambda c: load(write(c, "notes.pt", "not a model")), E.ModelFileError, "not an ase_e3density model"),
     Case("model file", "TorchScript without our metadata", lambda c: load(plain_torchscript(c)), E.ModelFileError, "without ase_e3density metadata"),
     Case("model file", "truncated file", lambda c: load(write(c, "half.pt", c.model.read_bytes()[: c.model.stat().st_size // 2])), E.ModelFileError, "not an ase_e3density model|corrupt|could not be loaded"),
-    Case("model file", "a torch.export .pt2 file", lambda c: load(c.root / "model.pt2"), E.ModelFileError, "not supported by this version yet"),
+    Case("model file", "a bare torch.export .pt2 file", lambda c: load(c.root / "model.pt2"), E.ModelFileError, "bare torch.export program carries no metadata"),
     Case("model file", "cutoff edited in the metadata", lambda c: load(edited_model(c, cutoff=5.0)), E.ModelFileError, "was edited or is corrupt"),
     Case("model file", "species edited in the metadata", lambda c: load(edited_model(c, species=["H", "O"])), E.ModelFileError, "was edited or is corrupt"),
     Case("model file", "written by a newer format", lambda c: load(edited_model(c, format_version=99)), E.ModelVersionError, "format version 99.*upgrade"),

@@ -8,9 +8,12 @@ from .common import progress
 
 
 def add_parser(sub) -> None:
-    dep = sub.add_parser("deploy", help="turn a training checkpoint into one TorchScript model file")
+    dep = sub.add_parser("deploy", help="turn a training checkpoint into one model file (TorchScript archive with "
+                                        "plain weights; loads with every runtime)")
     dep.add_argument("checkpoint")
     dep.add_argument("-o", "--output", required=True)
+    dep.add_argument("--export", action="store_true",
+                     help="also store the network's torch.export program (runtime='export'; takes seconds to a minute)")
     dep.set_defaults(func=run_deploy)
 
     info = sub.add_parser("info", help="print a deployed model's metadata")
@@ -22,15 +25,15 @@ def add_parser(sub) -> None:
 def run_deploy(args: argparse.Namespace) -> int:
     from ..train.deployment import deploy_checkpoint
 
-    path = deploy_checkpoint(args.checkpoint, args.output)
+    path = deploy_checkpoint(args.checkpoint, args.output, export=args.export)
     progress(f"deployed {args.checkpoint} -> {path}")
     return 0
 
 
 def run_info(args: argparse.Namespace) -> int:
-    from ..train.evaluate import model_metadata
+    from ..train.evaluate import model_file_info
 
-    meta = model_metadata(args.model)
+    meta, runtimes = model_file_info(args.model)
     if args.json:
         print(json.dumps(meta, indent=1))
         return 0
@@ -38,6 +41,7 @@ def run_info(args: argparse.Namespace) -> int:
     prov = meta.get("provenance", {})
     print(f"model:        {args.model}")
     print(f"kind:         {meta['model_kind']} (format {meta['format_version']}, {meta['dtype']})")
+    print(f"runtimes:     {', '.join(runtimes)}")
     print(f"species:      {' '.join(meta['species'])}")
     print(f"cutoff:       {meta['cutoff']} Å")
     if "basis" in meta:

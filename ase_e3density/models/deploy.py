@@ -8,17 +8,22 @@ import torch
 
 from .._version import __version__
 from . import format as fmt
+from .export import export_network
 from .jit import quiet_jit
+from .modules import build_network
 
 __all__ = ["deploy"]
 
 
-def deploy(model: torch.nn.Module, path, provenance: dict | None = None, domain: dict | None = None) -> Path:
-    """Script ``model`` (any network of :mod:`ase_e3density.nn`) and write it with its metadata.
+def deploy(model: torch.nn.Module, path, provenance: dict | None = None, domain: dict | None = None,
+           export: bool = False) -> Path:
+    """Script ``model`` (any network of :mod:`ase_e3density.nn`) and write it with its metadata and plain
+    weights (format 3, :mod:`.format`).
 
     Generic fields (kind, species, cutoff, dtype, versions, architecture, provenance) are added
     here; the network adds what its kind needs (``model.deploy_metadata()``). ``domain``: the training
-    domain (:func:`ase_e3density.graph.domain_of`), checked on every prediction.
+    domain (:func:`ase_e3density.graph.domain_of`), checked on every prediction. ``export``: also store
+    the network's ``torch.export`` program (``runtime="export"``; takes seconds to a minute).
     """
     import e3nn
     from e3nn.util.jit import script
@@ -26,8 +31,6 @@ def deploy(model: torch.nn.Module, path, provenance: dict | None = None, domain:
     cfg = model.config
     dtype = next(model.parameters()).dtype
     model = model.eval().cpu()
-    with quiet_jit():
-        scripted = script(model)
     metadata = {
         fmt.KIND: model.kind,
         fmt.SPECIES: list(cfg.species),
@@ -41,4 +44,8 @@ def deploy(model: torch.nn.Module, path, provenance: dict | None = None, domain:
     }
     if domain is not None:
         metadata["domain"] = domain
-    return fmt.write_archive(scripted, metadata, path)
+    # exported from a network rebuilt as the eager runtime rebuilds it (scripting changes ``model``'s submodules)
+    program = export_network(build_network(metadata, model.state_dict()), len(cfg.species)) if export else None
+    with quiet_jit():
+        scripted = script(model)
+    return fmt.write_archive(scripted, metadata, path, program=program)

@@ -2,14 +2,15 @@
 
 :func:`load_model` is the only loader. It checks the metadata checksum and the weights, keeps
 one loaded copy per (file, checksum, device, dtype) so that many calculators share it, and
-returns the runtime class of the file's model kind (declared in :mod:`ase_e3density.kinds`). A ``torch.export`` (``.pt2``) reader plugs
-in here, behind the same classes.
+returns the runtime class of the file's model kind (declared in :mod:`ase_e3density.kinds`), its network
+run by one of :data:`RUNTIMES` (built in :mod:`.modules`).
 """
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -17,7 +18,7 @@ import torch
 from ..errors import CalculatorParameterError, ModelFileError
 from ..kinds import get_kind
 from . import format as fmt
-from .jit import plain_execution, quiet_jit
+from .modules import BUILDERS
 
 __all__ = ["DeployedModel", "RUNTIMES", "load_model", "clear_model_cache"]
 
@@ -35,11 +36,13 @@ _LOCK = threading.Lock()
 class DeployedModel:
     """A loaded network with its (verified) metadata; one subclass per model kind."""
 
-    module: torch.jit.ScriptModule
+    module: torch.nn.Module  # scripted, eager or exported (see ``runtime``)
     metadata: dict
     dtype: torch.dtype
     device: torch.device
     path: Path
+    runtime: str = field(default="torchscript", kw_only=True)
+    """How :attr:`module` runs: one of :data:`RUNTIMES`."""
 
     @property
     def kind(self) -> str:
@@ -89,8 +92,10 @@ def _device(value) -> torch.device:
     return device
 
 
-RUNTIMES = ("torchscript",)
-"""How a deployed file's network can be run: ``torchscript`` (the scripted archive)."""
+RUNTIMES = ("torchscript", "eager", "export")
+"""How a deployed file's network can be run: ``torchscript`` (the scripted archive, the default and fastest),
+``eager`` (rebuilt from this package's code and the plain weights, no TorchScript), ``export`` (the file's
+``torch.export`` program, in files deployed with ``--export``)."""
 
 
 def load_model(path, device: str | torch.device = "cpu", dtype: torch.dtype | str | None = None,
@@ -104,7 +109,8 @@ def load_model(path, device: str | torch.device = "cpu", dtype: torch.dtype | st
         raise CalculatorParameterError(f"runtime must be one of {', '.join(map(repr, RUNTIMES))}, got {runtime!r}")
     path = Path(path)
     if path.suffix == ".pt2":
-        raise ModelFileError(f"{path}: torch.export (.pt2) models are not supported by this version yet")
+        raise ModelFileError(f"{path}: a bare torch.export program carries no metadata; load the deployed file "
+                             "that holds one (`e3density deploy --export`) with runtime='export'")
     device = _device(device)
     if path.is_file():  # an unchanged file (same path, time and size) loaded before: no second read
         stat = path.stat()
@@ -115,19 +121,10 @@ def load_model(path, device: str | torch.device = "cpu", dtype: torch.dtype | st
                 return _CACHE[key]
     metadata = fmt.read_metadata(path)
     target = _dtype(dtype, metadata[fmt.DTYPE])
-    try:
-        with quiet_jit():
-            module = torch.jit.load(str(path), map_location=device)
-    except Exception as exc:  # torch raises RuntimeError with long C++ traces
-        raise ModelFileError(f"{path}: the TorchScript archive could not be loaded "
-                             f"({str(exc).splitlines()[0]})") from exc
-    if fmt.weights_sha256(module) != metadata[fmt.WEIGHTS_SHA256]:
-        raise ModelFileError(f"{path}: weights do not match the checksum in its metadata (corrupt file)")
-    module = module.to(dtype=target).eval()
-    if hasattr(module, "prepare_inference"):  # files scripted before the dense path lack it
-        with plain_execution():
-            module.prepare_inference(EDGE_CHUNK)
+    module = BUILDERS[runtime](path, metadata, device, target, EDGE_CHUNK)
     loaded = get_kind(metadata[fmt.KIND]).load("runtime").from_file(module, metadata, target, device, path)
+    if loaded.runtime != runtime:
+        loaded = dataclasses.replace(loaded, runtime=runtime)
     with _LOCK:
         _CACHE[key] = loaded
         while len(_CACHE) > _CACHE_SIZE:

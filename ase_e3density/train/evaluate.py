@@ -16,7 +16,7 @@ from ..errors import E3DensityError
 from ..models import load_model, read_metadata, resolve_model_path
 from ..models.runtime import DeployedModel
 
-__all__ = ["model_kind", "model_metadata", "load_deployed", "reference_densities", "highest_l", "density_errors", "summarise_errors",
+__all__ = ["model_kind", "model_metadata", "model_file_info", "load_deployed", "reference_densities", "highest_l", "density_errors", "summarise_errors",
            "free_atoms_name"]
 
 
@@ -28,6 +28,15 @@ def model_kind(model: str | Path | None) -> str:
 def model_metadata(model: str | Path | None) -> dict:
     """The checked metadata of a deployed file (a shipped model's name or a path)."""
     return read_metadata(resolve_model_path(model))
+
+
+def model_file_info(model: str | Path | None) -> tuple[dict, list[str]]:
+    """The checked metadata of a deployed file (a shipped model's name or a path) and the runtimes that
+    can run it."""
+    from ..models.format import runtimes_of
+
+    metadata = model_metadata(model)
+    return metadata, runtimes_of(metadata)
 
 
 def load_deployed(model: str | Path | None) -> DeployedModel:
