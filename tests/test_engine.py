@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -182,18 +183,30 @@ DRIVER = """
 import sys
 sys.path.insert(0, {tests!r})
 from test_engine import fake_run, structures
-workers = int(sys.argv[1]) or None
-list(fake_run(structures(int(sys.argv[2])), {out!r}, {log!r}, delay=0.3, workers=workers))
+
+if __name__ == "__main__":  # Dask's worker processes are spawned: they import this file again
+    workers = int(sys.argv[1]) or None
+    list(fake_run(structures(int(sys.argv[2])), {out!r}, {log!r}, delay=0.3, workers=workers))
 """
+
+
+def _rows(path: Path) -> int:
+    """Rows committed so far (read with sqlite3: ASE's connect would create the tables of a file being made)."""
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1) as con:
+            return con.execute("select count(*) from systems").fetchone()[0]
+    except sqlite3.Error:
+        return 0
 
 
 def _kill_when(proc, out: Path, rows: int, timeout: float = 180) -> list[int]:
     deadline = time.time() + timeout
     while time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
-        if out.exists() and connect(out, use_lock_file=False).count() >= rows:
+        if _rows(out) >= rows:
             break
     children = child_pids(proc.pid)
+    assert proc.poll() is None, "the run ended before it could be killed"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     return children
