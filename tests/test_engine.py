@@ -141,6 +141,27 @@ def test_in_process_runs_never_import_dask(tmp_path):
     subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "PYTHONPATH": str(REPO)})
 
 
+def test_phonon_generation_has_a_python_api(tmp_path):
+    pytest.importorskip("phonopy")
+    from ase_e3density.errors import InvalidStructureError
+    from ase_e3density.generate import PhononSettings, phonons
+
+    settings = PhononSettings(calculator="emt", min_width=6.0, mesh=(6, 6, 6), relax="none")
+    cu = bulk("Cu", "fcc", a=3.6)
+    cu.info["charge"] = 0
+    lines: list[str] = []
+    summary = phonons([("my-cu", cu)], tmp_path / "ph.db", settings, report=lines.append)
+    assert (summary.done, summary.failed, summary.unstable) == (1, 0, 0)
+    assert lines[0].startswith("[1/1] my-cu Cu: Cv(300 K)=") and lines[-1].startswith("done: 1 computed")
+    (row,) = connect(tmp_path / "ph.db").select()
+    assert row.source == "my-cu" and row.uid == structure_uid(cu, "phonons", *settings.labels())
+    assert cu.info == {"charge": 0} and cu.calc is None  # the caller's Atoms are left as they were
+    with pytest.raises(InvalidStructureError):  # refused before any work
+        phonons([bulk("Al"), Atoms("Cu2", positions=[[0, 0, 0], [0, 0, 2.3]])], tmp_path / "bad.db", settings)
+    assert not (tmp_path / "bad.db").exists()
+    assert phonons([cu], tmp_path / "ph.db", settings).skipped == 1
+
+
 # -- databases written by the commands before the engine resume without recomputing ----------------
 def test_a_phonon_database_of_the_old_commands_resumes(tmp_path, capsys):
     pytest.importorskip("phonopy")

@@ -99,11 +99,13 @@ def run_tasks(client: Client, compute: Callable, batches: Iterable[list], ordere
               window: int | None = None, threads: int = 1) -> Iterator[list]:
     """``compute(batch)`` of every batch on the cluster: in input order (``ordered``) or as they finish.
 
-    At most ``window`` batches (default: twice the cluster's threads, plus two) are handed out and not
-    yet yielded.
+    At most ``window`` batches (default: twice the cluster's threads, plus two, counted again as workers
+    join or leave, e.g. SLURM jobs that start after the run) are handed out and not yet yielded.
     """
     source = enumerate(batches)
-    window = window or _slots(client)
+
+    def limit() -> int:
+        return window or _slots(client)
     task = _Limited(compute, threads)
     pending: dict[str, int] = {}  # future key -> batch number
     finished: dict[int, list] = {}  # ordered: results waiting for those before them
@@ -121,7 +123,7 @@ def run_tasks(client: Client, compute: Callable, batches: Iterable[list], ordere
         return True
 
     in_hand = 0  # handed out and not yet yielded
-    while in_hand < window and submit():
+    while in_hand < limit() and submit():
         in_hand += 1
     for future in futures:
         number = pending.pop(future.key, None)
@@ -138,7 +140,7 @@ def run_tasks(client: Client, compute: Callable, batches: Iterable[list], ordere
         future.release()
         if not ordered:
             in_hand -= 1
-            if submit():
+            while in_hand < limit() and submit():
                 in_hand += 1
             yield results
             continue
@@ -148,5 +150,5 @@ def run_tasks(client: Client, compute: Callable, batches: Iterable[list], ordere
             next_out += 1
             in_hand -= 1
             yield ready
-        while in_hand < window and submit():
+        while in_hand < limit() and submit():
             in_hand += 1
