@@ -76,7 +76,8 @@ def phonons(structures: Structures, output, settings: PhononSettings | None = No
     input order, so a database made with workers equals one made in one process, row for row.
     ``workers``: a Dask LocalCluster of that many processes (``threads_per_worker`` torch/OpenMP threads
     each); ``scheduler``: a running Dask cluster's address. ``report``: called with a line per structure
-    and a closing line. Returns the counts.
+    and a closing line. Returns the counts. Dask starts its worker processes afresh, and they import the
+    calling script again: in a script, call with workers under ``if __name__ == "__main__":``.
 
     Example::
 

@@ -134,6 +134,8 @@ def references(structures: Structures, output, settings: ReferenceSettings | Non
     in one process, row for row. ``workers``: a Dask LocalCluster of that many processes,
     ``threads_per_worker`` OpenMP threads each; ``scheduler``: a running Dask cluster's address.
     ``report``: called with a progress line per structure and a closing line. Returns the counts.
+    Dask starts its worker processes afresh, and they import the calling script again: in a script,
+    call with workers under ``if __name__ == "__main__":``.
 
     Example::
 
