@@ -12,17 +12,18 @@ PACKAGE = Path(__file__).resolve().parents[1] / "ase_e3density"
 
 # lowest first; a module may import from its own layer's folder or any lower layer
 LAYERS = [
-    {"errors", "fileio", "processes", "_version", "kinds", "examples"},  # exceptions, files, processes, kinds, examples
+    {"errors", "fileio", "processes", "_version", "kinds", "examples", "engine"},  # exceptions, files, processes,
+    # the kind registry, shipped examples, the resumable engine (items with a uid, a compute function, a store; Dask)
     {"graph"},                          # Atoms -> checked structure, neighbour lists, network inputs
     {"electron", "phonon"},             # densities as physics objects (numpy, scipy, ase; optional PySCF, phonopy)
     {"nn"},                             # e3nn networks
     {"models"},                         # deployed files: format, writing, loading, runtime
     {"train", "calculator", "scf", "screen"},  # applications of the layers below
-    {"hierarchy"},                      # studies built on the trainer
+    {"hierarchy", "generate"},          # studies built on the trainer; reference data (its guess: scf)
     {"cli"},                            # the command line
 ]
 LAYER_OF = {name: k for k, names in enumerate(LAYERS) for name in names}
-APPLICATIONS = {"train", "calculator", "scf", "screen", "hierarchy"}
+APPLICATIONS = {"train", "calculator", "scf", "screen", "hierarchy", "generate"}
 
 
 def unit_of(path: Path) -> str:

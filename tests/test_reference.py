@@ -6,7 +6,7 @@ from ase.build import molecule
 from ase.units import Bohr
 
 from ase_e3density import E3DensityError, InvalidStructureError, UnsupportedElementError
-from process_helpers import kill_when_rows, wait_until_gone
+from process_helpers import kill_when_rows
 
 pytest.importorskip("pyscf")
 from ase_e3density.electron.reference import _pyscf_basis, _to_e3nn_matrix, fit_density, fit_error_vs_dft, run_dft  # noqa: E402
@@ -149,43 +149,3 @@ def test_killed_reference_run_keeps_its_rows_and_resumes_exactly_once(tmp_path):
     assert f"{6 - kept} computed, {kept} already present" in rerun.stderr
     rows = list(connect(db, use_lock_file=False).select())
     assert len(rows) == 6 and len({r.uid for r in rows}) == 6
-
-
-@pytest.mark.slow
-def test_reference_workers_write_the_one_process_database_and_die_with_a_killed_run(tmp_path):
-    """--workers 2: rows in input order (the first structure, the slowest, finishes last) with the
-    densities one process gives, failures and repeats counted as one process counts them; kill -9 of
-    the run leaves no worker computing; the rerun adds each missing structure once."""
-    import subprocess
-    import sys
-
-    from ase.db import connect
-    from ase.io import write
-    frames = [molecule("C6H6")]
-    for k in range(5):
-        frames.append(molecule(["H2O", "NH3", "CH4"][k % 3]))
-        frames[-1].rattle(0.05, seed=k)
-    frames += [Atoms("H2", positions=[[0, 0, 0], [0, 0, 0.01]]), frames[1].copy()]  # overlapping; a repeat
-    write(tmp_path / "in.xyz", frames)
-    parallel, serial = tmp_path / "parallel.db", tmp_path / "serial.db"
-    command = [sys.executable, "-m", "ase_e3density.cli", "reference", str(tmp_path / "in.xyz"), "-o"]
-    children: list[int] = []
-    seen = kill_when_rows(command + [str(parallel), "--workers", "2"], parallel, rows=2, children=children)
-    assert seen >= 2 and len(children) >= 2, "two workers must be computing while rows appear"
-    # an orphaned worker would finish its structure (about a second) first; the parent-death signal is at once
-    assert not wait_until_gone(children, timeout=0.5), "a worker of the killed run computes on"
-    kept = connect(parallel, use_lock_file=False).count()
-    runs = [subprocess.run(command + [str(db), *extra], capture_output=True, text=True, timeout=600, check=False)
-            for db, extra in ((parallel, ["--workers", "2"]), (serial, []))]
-    assert [r.returncode for r in runs] == [1, 1], runs[0].stderr[-2000:]  # the overlapping pair failed
-    # frames 0 and 1 were kept, so the repeat of frame 1 is already present on the rerun
-    assert f"{6 - kept} computed, {kept + 1} already present, 1 failed" in runs[0].stderr
-    assert "6 computed, 0 already present, 1 repeated in the input, 1 failed" in runs[1].stderr
-    assert "in.xyz@6 H2: FAILED: " in runs[0].stderr and "overlapping" in runs[0].stderr
-    rows_parallel, rows_serial = (list(connect(db, use_lock_file=False).select()) for db in (parallel, serial))
-    sources = [f"{tmp_path / 'in.xyz'}@{k}" for k in range(6)]
-    assert [r.source for r in rows_parallel] == [r.source for r in rows_serial] == sources
-    assert [r.uid for r in rows_parallel] == [r.uid for r in rows_serial]
-    for a, b in zip(rows_parallel, rows_serial):
-        np.testing.assert_allclose(a.data["density_coefficients"], b.data["density_coefficients"], atol=1e-7)
-        assert a.energy == pytest.approx(b.energy, abs=1e-6)

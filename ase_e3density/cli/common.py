@@ -1,6 +1,7 @@
 """Helpers shared by the commands: progress lines, reading structures, number formatting."""
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,12 +11,39 @@ import numpy as np
 from ..errors import E3DensityError
 from ..examples import example_path
 
-__all__ = ["progress", "read_structures", "example_path", "format_vector", "require_file"]
+__all__ = ["progress", "read_structures", "example_path", "format_vector", "require_file", "add_engine_options",
+           "positive_int"]
 
 
 def progress(message: str) -> None:
     """A progress or status line on stderr (stdout stays for results)."""
     print(message, file=sys.stderr, flush=True)
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {text}")
+    return value
+
+
+def add_engine_options(parser: argparse.ArgumentParser) -> None:
+    """The options every resumable command takes (``reference``, ``phonons``, ``screen``): where the
+    work runs, and whether failure rows are computed again."""
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=positive_int, metavar="N",
+                       help="compute on a Dask LocalCluster of N worker processes on this machine (default: in "
+                            "this process, without Dask); results equal a one-process run")
+    where.add_argument("--scheduler", metavar="ADDRESS",
+                       help="compute on a running Dask cluster (tcp://host:8786, e.g. dask-jobqueue on SLURM)")
+    parser.add_argument("--threads-per-worker", type=positive_int, default=1, metavar="T",
+                        help="torch/OpenMP threads in each Dask worker (default 1)")
+    parser.add_argument("--retry-failed", action="store_true",
+                        help="compute again the structures whose earlier attempt left a failure row")
 
 
 def require_file(path, what: str) -> Path:

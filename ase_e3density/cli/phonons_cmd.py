@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import argparse
-import warnings
 
 from ..errors import E3DensityError
-from .common import progress, read_structures
+from .common import add_engine_options, progress, read_structures
 
 
 def add_parser(sub) -> None:
@@ -31,11 +30,12 @@ def add_parser(sub) -> None:
     ph.add_argument("--temperatures", default="100,300,500,1000",
                     help="comma-separated temperatures (K) of the thermal columns (default: 100,300,500,1000)")
     ph.add_argument("--pitch", type=float, default=0.05, help="frequency step of the stored DOS, THz (default: 0.05)")
+    add_engine_options(ph)
     ph.set_defaults(func=run)
 
 
 def _settings(args: argparse.Namespace):
-    from ..phonon.reference import PhononSettings
+    from ..generate import PhononSettings
 
     try:
         numbers = [float(v) for v in args.mesh.replace(",", " ").split()]
@@ -61,72 +61,9 @@ def _settings(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from ase.db import connect
+    from ..generate import phonons
 
-    from ..fileio import exclusive_writer
-    from ..phonon.phonopy_io import require_phonopy
-    from ..phonon.reference import check_crystal, get_calculator
-
-    require_phonopy()
-    settings = _settings(args)
-    structures = list(read_structures(args.inputs, args.index))
-    for source, atoms in structures:  # refuse bad input before any work
-        check_crystal(atoms, source)
-    calculator = get_calculator(args.calculator)
-    with exclusive_writer(args.output, "phonon database"):
-        # our own lock is the single-writer guarantee; ASE's lock file would outlive a kill -9 and block reruns
-        return _compute(args, structures, settings, calculator, connect(args.output, use_lock_file=False))
-
-
-def _versions(calculator_name: str) -> dict:
-    from importlib.metadata import version
-
-    from .._version import __version__
-    from ..phonon.reference import calculator_version
-
-    return {"e3density_version": __version__, "phonopy_version": version("phonopy"), "ase_version": version("ase"),
-            "calculator_version": calculator_version(calculator_name)}
-
-
-def _compute(args, structures, settings, calculator, db) -> int:
-    """Compute what the database lacks; every row commits on its own (``db`` is used without `with`)."""
-    from ..electron.database import existing_uids, structure_uid
-    from ..errors import ImaginaryModesWarning
-    from ..phonon.database import write_phonon_row
-    from ..phonon.reference import reference_phonons
-
-    done = existing_uids(db)
-    labels = ("phonons", *settings.labels())
-    versions = _versions(settings.calculator)
-    total, skipped, failed, unstable = len(structures), 0, 0, 0
-    t300 = 300.0 if 300.0 in settings.temperatures else settings.temperatures[0]
-    for n, (source, atoms) in enumerate(structures, 1):
-        uid = structure_uid(atoms, *labels)
-        if uid in done:
-            skipped += 1
-            continue
-        formula = atoms.get_chemical_formula()
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ImaginaryModesWarning)  # reported on this command's own line
-                result = reference_phonons(atoms, calculator, settings)
-                dos = result.dos
-                cv, s, f = dos.heat_capacity(t300), dos.entropy(t300), dos.free_energy(t300)
-        except Exception as exc:  # one bad structure must not stop a long run
-            failed += 1
-            progress(f"[{n}/{total}] {source} {formula}: FAILED: {type(exc).__name__}: {exc}")
-            continue
-        write_phonon_row(db, result, uid, source, settings.as_dict(), versions, info=atoms.info)
-        done.add(uid)
-        line = (f"[{n}/{total}] {source} {formula}: Cv({t300:g} K)={cv:.3f} J/(K mol-atoms) S={s:.3f} J/(K mol-atoms) "
-                f"F={f:.3f} kJ/mol-atoms; supercell {result.n_supercell_atoms} atoms, {result.n_displacements} "
-                f"displacements, max {dos.max_frequency:.2f} THz ({result.seconds:.1f} s)")
-        progress(line)
-        if dos.imaginary_fraction > 0:
-            unstable += 1
-            progress(f"[{n}/{total}] {source} {formula}: WARNING: {dos.n_imaginary_modes} imaginary modes on the mesh "
-                     f"({dos.imaginary_fraction:.2%} of all modes, lowest {dos.min_frequency:.3f} THz): left out of "
-                     "the thermal properties; the structure is dynamically unstable with this calculator")
-    progress(f"done: {total - skipped - failed} computed ({unstable} with imaginary modes), {skipped} already "
-             f"present, {failed} failed -> {args.output}")
-    return 1 if failed else 0
+    summary = phonons(read_structures(args.inputs, args.index), args.output, _settings(args), workers=args.workers,
+                      scheduler=args.scheduler, threads_per_worker=args.threads_per_worker,
+                      retry_failed=args.retry_failed, report=progress)
+    return 1 if summary.failed else 0

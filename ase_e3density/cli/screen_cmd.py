@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .common import progress
+from .common import add_engine_options, progress
 
 BATCH_ATOMS = 2048
 """The runner's default, written here so that the parser does not import torch (a test keeps them equal)."""
@@ -19,11 +19,7 @@ def add_parser(sub) -> None:
     sc.add_argument("--model", help="shipped model name or deployed model file (default: the embedded model)")
     sc.add_argument("--select", help="ase.db selection applied to .db inputs (e.g. 'natoms<30,charge=0')")
     sc.add_argument("--batch-atoms", type=int, metavar="N", help=f"atoms per forward pass (default {BATCH_ATOMS})")
-    sc.add_argument("--workers", type=int, metavar="N", help="start a Dask LocalCluster of N worker processes")
-    sc.add_argument("--scheduler", metavar="ADDRESS", help="join an existing Dask cluster (tcp://host:8786)")
-    sc.add_argument("--threads-per-worker", type=int, default=1, metavar="T",
-                    help="torch threads in each Dask worker (default 1)")
-    sc.add_argument("--retry-failed", action="store_true", help="compute again the structures whose rows hold an error")
+    add_engine_options(sc)
     sc.add_argument("--keep-coefficients", action="store_true", help="also store the density coefficients")
     sc.add_argument("--sort-by", metavar="KEY", help="after the run, print the rows ranked by this column")
     sc.add_argument("--top", type=int, default=10, metavar="K", help="rows in the ranked table (default 10)")

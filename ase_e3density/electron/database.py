@@ -8,39 +8,17 @@ nothing and a rerun skips the rows it already has.
 """
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-from ase import Atoms
 from ase.calculators.singlepoint import SinglePointCalculator
 
+from ..engine.uid import existing_uids, structure_uid  # kind-neutral: kept importable from here
 from ..errors import InputFileError
 from .density import AtomicDensity
 
 __all__ = ["structure_uid", "write_density_row", "read_density", "iter_densities", "existing_uids"]
-
-
-def structure_uid(atoms: Atoms, *labels: str) -> str:
-    """A stable hash of numbers, positions (1e-6 Å), cell, pbc, charge, spin and ``labels``."""
-    h = hashlib.sha1()
-    h.update(np.asarray(atoms.numbers, dtype=np.int64).tobytes())
-    h.update(np.round(atoms.positions, 6).astype(np.float64).tobytes())
-    h.update(np.round(atoms.cell.array, 6).astype(np.float64).tobytes())
-    h.update(np.asarray(atoms.pbc, dtype=bool).tobytes())
-    h.update(repr((atoms.info.get("charge", 0), atoms.info.get("spin"), labels)).encode())
-    uid = h.hexdigest()[:20]
-    try:  # ase.db would store a hash such as "8040819478071098e123" as a number: keep it text
-        float(uid)
-    except ValueError:
-        return uid
-    return "u" + uid
-
-
-def existing_uids(db) -> set[str]:
-    """The ``uid`` of every row already in the database."""
-    return {str(row.get("uid")) for row in db.select(columns=["key_value_pairs"]) if row.get("uid") is not None}
 
 
 def write_density_row(db, density: AtomicDensity, uid: str, source: str = "", **extra) -> int:

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from ase import Atoms
 
+from ..engine import one_line  # failures: one line, as every store writes them
+
 __all__ = ["Item", "Result", "one_line"]
 
 
@@ -46,9 +48,3 @@ class Result:
     @property
     def status(self) -> str:
         return "ok" if self.ok else "failed"
-
-
-def one_line(exc: BaseException) -> str:
-    """An exception as a single line (for a row's ``error`` column)."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return f"{type(exc).__name__}: {text}".replace('"', "'")[:500]

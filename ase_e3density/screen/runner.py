@@ -1,14 +1,19 @@
-"""The screening run: inputs -> batches -> model (here or on Dask) -> one writer, results yielded as they come."""
+"""The screening run: inputs -> batches -> model (here or on Dask) -> one writer, results yielded as they come.
+
+It runs on the resumable engine (:mod:`ase_e3density.engine`): a structure's key is its (source,
+structure hash); the writers of :mod:`.writers` are the store.
+"""
 from __future__ import annotations
 
-import hashlib
-import time
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from ase import Atoms
 
+from ..engine import Run, check_engine_options, compact_key
+from ..engine import Summary as EngineSummary
 from ..errors import E3DensityError
 from ..models import load_model, resolve_model_path
 from .batches import batches
@@ -25,34 +30,53 @@ DEFAULT_BATCH_ATOMS = 2048
 """Atoms per forward pass: small molecules run 1.1-1.2x faster than at 512 (benchmarks/bench_screen.py)."""
 
 
-def _key(source: str, structure_hash: str) -> int:
+def _key(item: Item) -> int:
     """(source, hash) as 8 bytes, so that a million done structures cost tens of MB, not hundreds."""
-    digest = hashlib.blake2b(f"{source}\0{structure_hash}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "little")
+    return compact_key(*item.key)
 
 
 @dataclass
-class Summary:
+class Summary(EngineSummary):
     """Counts of a run: computed ok, failed (rows with an error), skipped (already in the output)."""
 
-    done: int = 0
-    failed: int = 0
-    skipped: int = 0
-    retried: int = 0
-    seconds: float = 0.0
     output: str | None = None
     model_checksum: str = ""
-    started: float = field(default_factory=time.perf_counter)
-
-    @property
-    def rate(self) -> float:
-        """Structures per second (done and failed) over the run's wall time."""
-        return (self.done + self.failed) / self.seconds if self.seconds > 0 else 0.0
 
     def __str__(self) -> str:
         where = f" -> {self.output}" if self.output else ""
         return (f"{self.done} done, {self.failed} failed, {self.skipped} skipped (already done) in "
                 f"{self.seconds:.1f} s: {self.rate:.1f} structures/s{where}")
+
+
+class _Store:
+    """The engine's store: a writer of :mod:`.writers` (each batch committed before it is handed on)."""
+
+    def __init__(self, writer: Writer | None, checksum: str, output: str | None):
+        self.writer, self.checksum, self.output = writer, checksum, output
+
+    def existing(self) -> Iterator[tuple[int, bool]]:
+        if self.writer is None:
+            return
+        for source, structure_hash, status, checksum in self.writer.existing():
+            if checksum and checksum != self.checksum:
+                raise E3DensityError(f"{self.output} holds results of another model (checksum {checksum[:12]}..."
+                                     f", this run's {self.checksum[:12]}...); write to another output")
+            yield compact_key(source, structure_hash), status != "failed"
+
+    def drop_failed(self) -> int:
+        return 0 if self.writer is None else self.writer.drop_failed()
+
+    def write(self, results: Sequence[Result]) -> list[Sequence[Result]]:
+        if self.writer is not None:
+            self.writer.write(results)
+        return [results]
+
+    def finish(self) -> list[Sequence[Result]]:
+        return []
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
 
 
 class Screening:
@@ -70,8 +94,7 @@ class Screening:
                  device: str = "cpu", dtype: str | None = None):
         if batch_atoms < 1:
             raise E3DensityError(f"batch_atoms must be at least 1, got {batch_atoms}")
-        if workers is not None and workers < 1:
-            raise E3DensityError(f"workers must be at least 1, got {workers}")
+        check_engine_options(workers, scheduler, threads_per_worker)
         self.paths = expand_inputs(inputs)
         if structures is None and not self.paths:
             raise E3DensityError("no inputs: give files, glob patterns or ase.db files (or structures=...)")
@@ -85,82 +108,60 @@ class Screening:
         self.evaluator = evaluator_for(model, keep_coefficients=keep_coefficients)
         self.summary = Summary(output=self.output, model_checksum=model.checksum)
         self.total: int | None = None  # structures left to do, when cheap to count
-        self._writer: Writer | None = None
-        self._done: set[int] = set()
-        self._started = False
+        self._store: _Store | None = None
+        self._run: Run | None = None
 
     @property
     def columns(self) -> tuple[str, ...]:
         return self.evaluator.columns
 
+    @property
+    def on_dask(self) -> bool:
+        return self.workers is not None or self.scheduler is not None
+
     def start(self) -> "Screening":
         """Open the output, note what it holds, count the inputs (called by iteration if not before)."""
-        if self._started:
+        if self._run is not None:
             return self
-        self._started = True
-        if self.output is not None:
-            self._writer = open_writer(self.output, self.evaluator.columns, self.evaluator.arrays)
-            if self.retry_failed:
-                self.summary.retried = self._writer.drop_failed()
-            for source, structure_hash, _status, checksum in self._writer.existing():
-                if checksum and checksum != self.model.checksum:
-                    self._writer.close()
-                    raise E3DensityError(f"{self.output} holds results of another model (checksum {checksum[:12]}..."
-                                         f", this run's {self.model.checksum[:12]}...); write to another output")
-                self._done.add(_key(source, structure_hash))
+        plugins = ()
+        if self.on_dask:
+            try:
+                from .dask_run import ModelPlugin
+            except ImportError as exc:
+                raise E3DensityError("--workers and --scheduler need Dask: pip install 'ase_e3density[screen]'") \
+                    from exc
+            plugins = (ModelPlugin(self.ref, Path(self.ref.path).read_bytes(), self.threads),)
+        writer = None if self.output is None else open_writer(self.output, self.evaluator.columns,
+                                                              self.evaluator.arrays)
+        self._store = _Store(writer, self.model.checksum, self.output)
+        items = iter_items(self.paths, self.select) if self.structures is None else items_from_atoms(self.structures)
+        self._run = Run(items, partial(evaluate_batch, self.ref), self._store, key=_key, group=self._batches,
+                        workers=self.workers, scheduler=self.scheduler, threads_per_worker=self.threads,
+                        retry_failed=self.retry_failed, ordered=False, local=self._in_process, plugins=plugins,
+                        summary=self.summary).start()
         count = count_structures(self.paths, self.select) if self.structures is None else None
         if count is not None:
-            self.total = max(count - len(self._done), 0)
+            self.total = max(count - len(self._run.done), 0)
         return self
 
-    def _todo(self) -> Iterator[Item]:
-        items = iter_items(self.paths, self.select) if self.structures is None else items_from_atoms(self.structures)
-        for item in items:
-            if _key(*item.key) in self._done:
-                self.summary.skipped += 1
-                continue
-            yield item
+    def _batches(self, items: Iterator[Item]) -> Iterator[list[Item]]:
+        groups = batches(items, self.batch_atoms)
+        if self.on_dask and self.structures is None:  # files and databases: read ahead while the workers run
+            return read_ahead(groups)
+        return groups
 
-    def _results(self) -> Iterator[list[Result]]:
-        groups = batches(self._todo(), self.batch_atoms)
-        if self.workers is None and self.scheduler is None:
-            if self.structures is None:  # files and databases: read, check and build graphs while the model runs
-                evaluator(self.ref)  # loaded here, not in the reader thread
-                for items, prepared in read_ahead(prepare_items(self.ref, group) for group in groups):
-                    yield evaluate_batch(self.ref, items, prepared)
-            else:  # any iterable of Atoms: read in this thread (it need not be thread-safe)
-                for group in groups:
-                    yield evaluate_batch(self.ref, group)
-            return
-        if self.structures is None:  # read ahead while the workers run
-            groups = read_ahead(groups)
-        try:
-            from .dask_run import dask_client, run_on_dask
-        except ImportError as exc:
-            raise E3DensityError("--workers and --scheduler need Dask: pip install 'ase_e3density[screen]'") from exc
-        with dask_client(self.ref, self.workers, self.scheduler, self.threads) as client:
-            yield from run_on_dask(client, self.ref, groups)
-
-    def _count(self, results: list[Result]) -> Iterator[Result]:
-        for r in results:
-            if r.ok:
-                self.summary.done += 1
-            else:
-                self.summary.failed += 1
-            yield r
+    def _in_process(self, groups: Iterator[list[Item]]) -> Iterator[list[Result]]:
+        if self.structures is None:  # files and databases: read, check and build graphs while the model runs
+            evaluator(self.ref)  # loaded here, not in the reader thread
+            for items, prepared in read_ahead(prepare_items(self.ref, group) for group in groups):
+                yield evaluate_batch(self.ref, items, prepared)
+        else:  # any iterable of Atoms: read in this thread (it need not be thread-safe)
+            for group in groups:
+                yield evaluate_batch(self.ref, group)
 
     def __iter__(self) -> Iterator[Result]:
         self.start()
-        start = time.perf_counter()
-        try:
-            for results in self._results():
-                if self._writer is not None:
-                    self._writer.write(results)  # committed before anyone sees them
-                yield from self._count(results)
-        finally:
-            self.summary.seconds = time.perf_counter() - start
-            if self._writer is not None:
-                self._writer.close()
+        yield from self._run
 
     def run(self) -> Summary:
         """Run to the end without keeping the results; the summary."""

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ase import Atoms
 
-from ..electron.database import structure_uid
+from ..engine import structure_uid
 from ..errors import E3DensityError
 from .records import Item
 

@@ -1,0 +1,154 @@
+"""Batches on a Dask cluster: a LocalCluster of worker processes, or a running scheduler.
+
+Imported only when Dask is asked for (the ``screen`` extra). Each worker runs one task at a time
+with ``threads`` torch/OpenMP threads (:class:`ThreadLimit`), so N workers do not oversubscribe N
+cores. At most ``window`` batches are in flight, so memory stays flat however many items stream
+through; results come back to this process, the only writer. A worker lost mid-run (killed, out of
+memory) has its tasks rerun by the scheduler; each batch's result is taken once.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+
+from distributed import Client, KilledWorker, LocalCluster, WorkerPlugin, as_completed
+from distributed.client import FutureCancelledError
+
+from ..errors import E3DensityError
+
+__all__ = ["ThreadLimit", "dask_client", "run_tasks", "limit_threads"]
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def limit_threads(threads: int) -> None:
+    """This process's torch and OpenMP threads: ``threads`` (libraries not yet loaded read the variables)."""
+    for name in THREAD_VARIABLES:
+        os.environ[name] = str(threads)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
+    if "pyscf" in sys.modules:
+        from pyscf import lib
+
+        lib.num_threads(threads)
+
+
+class ThreadLimit(WorkerPlugin):
+    """Per worker, before its first task: :func:`limit_threads`."""
+
+    name = "ase-e3density-threads"
+
+    def __init__(self, threads: int = 1):
+        self.threads = threads
+
+    def setup(self, worker) -> None:
+        limit_threads(self.threads)
+
+
+class _Limited:
+    """``compute`` run under the worker's thread limit (set again: a library may have been imported
+    by the previous task, after the plugin ran)."""
+
+    def __init__(self, compute: Callable, threads: int):
+        self.compute, self.threads = compute, threads
+
+    def __call__(self, batch):
+        limit_threads(self.threads)
+        return self.compute(batch)
+
+
+@contextmanager
+def dask_client(workers: int | None = None, scheduler: str | None = None, threads: int = 1,
+                plugins: Sequence[WorkerPlugin] = ()) -> Iterator[Client]:
+    """A client with the plugins registered: joined to ``scheduler`` or on a new LocalCluster of ``workers``
+    processes (one task at a time each)."""
+    cluster = None
+    try:
+        if scheduler:
+            client = Client(scheduler)
+        else:
+            cluster = LocalCluster(n_workers=workers or 1, processes=True, threads_per_worker=1,
+                                   dashboard_address=None, silence_logs=logging.ERROR)
+            client = Client(cluster)
+    except OSError as exc:
+        if cluster is not None:
+            cluster.close()
+        raise E3DensityError(f"cannot reach the Dask scheduler {scheduler}: {exc}" if scheduler else
+                             f"cannot start a Dask cluster: {exc}") from exc
+    try:
+        client.register_plugin(ThreadLimit(threads))
+        for plugin in plugins:
+            client.register_plugin(plugin)
+        yield client
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _slots(client: Client) -> int:
+    info = client.scheduler_info()
+    threads = sum(w.get("nthreads", 1) for w in info.get("workers", {}).values())
+    return 2 * max(threads, 1) + 2
+
+
+def run_tasks(client: Client, compute: Callable, batches: Iterable[list], ordered: bool = True,
+              window: int | None = None, threads: int = 1) -> Iterator[list]:
+    """``compute(batch)`` of every batch on the cluster: in input order (``ordered``) or as they finish.
+
+    At most ``window`` batches (default: twice the cluster's threads, plus two, counted again as workers
+    join or leave, e.g. SLURM jobs that start after the run) are handed out and not yet yielded.
+    """
+    source = enumerate(batches)
+
+    def limit() -> int:
+        return window or _slots(client)
+    task = _Limited(compute, threads)
+    pending: dict[str, int] = {}  # future key -> batch number
+    finished: dict[int, list] = {}  # ordered: results waiting for those before them
+    futures = as_completed(loop=client.loop)  # this client's loop, even when another client is the default
+    next_out = 0
+
+    def submit() -> bool:
+        entry = next(source, None)
+        if entry is None:
+            return False
+        number, batch = entry
+        future = client.submit(task, batch, pure=False)
+        pending[future.key] = number
+        futures.add(future)
+        return True
+
+    in_hand = 0  # handed out and not yet yielded
+    while in_hand < limit() and submit():
+        in_hand += 1
+    for future in futures:
+        number = pending.pop(future.key, None)
+        if number is None:  # never take one batch twice
+            continue
+        try:
+            results = future.result()
+        except FutureCancelledError as exc:
+            raise E3DensityError("the Dask cluster cancelled a task (scheduler gone?); the rows committed so far "
+                                 "are kept: rerun the same command to continue") from exc
+        except KilledWorker as exc:
+            raise E3DensityError(f"Dask workers died computing one batch again and again ({exc}); the rows "
+                                 "committed so far are kept: rerun the same command to continue") from exc
+        future.release()
+        if not ordered:
+            in_hand -= 1
+            while in_hand < limit() and submit():
+                in_hand += 1
+            yield results
+            continue
+        finished[number] = results
+        while next_out in finished:
+            ready = finished.pop(next_out)
+            next_out += 1
+            in_hand -= 1
+            yield ready
+        while in_hand < limit() and submit():
+            in_hand += 1
