@@ -281,3 +281,72 @@ def test_read_ahead_keeps_order_passes_errors_and_stops_its_reader():
     assert [next(stream) for _ in range(3)] == [0, 1, 2]
     stream.close()  # the consumer stops early: the reader stops within one item and closes its source
     assert closed == [True] and len(produced) <= 3 + 2 + 1
+def test_packed_batches_give_back_every_result():
+    """What crosses the pipe to the writer process: plain structures joined into arrays, the rest whole."""
+    from ase.constraints import FixAtoms
+
+    from ase_e3density.screen.records import Result
+    from ase_e3density.screen.writer_process import pack, unpack
+
+    fixed = molecule("NH3")
+    fixed.set_constraint(FixAtoms([0]))
+    tagged = molecule("CH4")
+    tagged.set_tags([1, 0, 0, 0, 2])
+    periodic = molecule("H2O", vacuum=3.0, pbc=[True, False, True])
+    results = [Result("a@0", "s0", molecule("H2O"), "c", True, scalars={"n_atoms": 3, "note": "x"},
+                      arrays={"charges": np.arange(3.0), "quadrupole": np.eye(3), "counts": np.arange(2)}),
+               Result("a@1", "s1", fixed, "c", False, error="ValueError: no"),
+               Result("a@2", "s2", periodic, "c", True, arrays={"dipole": np.ones(3)}, seconds=0.5, time=7.0),
+               Result("a@3", "s3", tagged, "c", True, arrays={"charges": np.zeros(5)})]
+    back = unpack(pack(results))
+    assert len(back) == len(results)
+    for r, b in zip(results, back):
+        assert (b.source, b.structure_hash, b.model_checksum, b.ok, b.error, b.scalars, b.seconds, b.time) == \
+            (r.source, r.structure_hash, r.model_checksum, r.ok, r.error, r.scalars, r.seconds, r.time)
+        assert b.atoms == r.atoms and b.atoms.constraints.__repr__() == r.atoms.constraints.__repr__()
+        np.testing.assert_array_equal(b.atoms.get_tags(), r.atoms.get_tags())
+        assert b.arrays.keys() == r.arrays.keys()
+        for name, value in r.arrays.items():
+            assert b.arrays[name].dtype == value.dtype
+            np.testing.assert_array_equal(b.arrays[name], value)
+    assert unpack(pack([])) == []
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the writer process is Linux only")
+def test_writer_process_writes_what_the_run_would(tmp_path):
+    structures = waters(40) + bad_structures()
+    for name, background in (("child.db", True), ("here.db", False)):
+        run = screen(output=tmp_path / name, structures=structures, batch_atoms=30, background_writer=background)
+        results = list(run)
+        assert [r.source for r in results] == [f"stream@{i}" for i in range(43)]
+        assert (run.summary.done, run.summary.failed) == (40, 3)
+    child, here = rows_by_source(tmp_path / "child.db"), rows_by_source(tmp_path / "here.db")
+    assert sorted(child) == sorted(here) and all(len(v) == 1 for v in child.values())
+    for source, (row,) in here.items():
+        (other,) = child[source]
+        a, b = other.toatoms(), row.toatoms()
+        np.testing.assert_array_equal(a.positions, b.positions)  # NaN where NaN (a failed structure)
+        assert (a.numbers == b.numbers).all() and (a.cell.array == b.cell.array).all() and (a.pbc == b.pbc).all()
+        timeless = lambda r: {k: v for k, v in r.key_value_pairs.items() if k not in ("time", "seconds")}  # noqa: E731
+        assert timeless(other) == timeless(row)
+        assert other.data.keys() == row.data.keys()
+        for name in row.data:
+            np.testing.assert_array_equal(other.data[name], row.data[name])
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the writer process is Linux only")
+def test_a_writer_process_that_dies_stops_the_run_with_one_line(tmp_path):
+    import multiprocessing
+
+    run = screen(output=tmp_path / "r.db", structures=waters(200), batch_atoms=12, background_writer=True)
+    with pytest.raises(E3DensityError, match="the process writing .*r.db ended .*rerun to resume"):
+        for k, _ in enumerate(run):
+            if k == 5:
+                writer, = [p for p in multiprocessing.active_children() if p.name == "ase_e3density-db-writer"]
+                os.kill(writer.pid, signal.SIGKILL)
+    again = screen(output=tmp_path / "r.db", structures=waters(200), batch_atoms=12)
+    list(again)
+    assert again.summary.skipped + again.summary.done == 200
+    assert all(len(v) == 1 for v in rows_by_source(tmp_path / "r.db").values())
+
+

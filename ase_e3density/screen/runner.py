@@ -22,7 +22,8 @@ from .read_ahead import read_ahead
 from .records import Item, Result
 from .sources import count_structures, expand_inputs, items_from_atoms, iter_items
 from .worker import ModelRef, evaluate_batch, evaluator, prepare_items
-from .writers import Writer, open_writer
+from .writer_process import BackgroundDbWriter, can_write_in_background, worth_writing_in_background
+from .writers import DbWriter, Writer, open_writer
 
 __all__ = ["Screening", "Summary", "screen"]
 
@@ -49,10 +50,13 @@ class Summary(EngineSummary):
 
 
 class _Store:
-    """The engine's store: a writer of :mod:`.writers` (each batch committed before it is handed on)."""
+    """The engine's store: a writer of :mod:`.writers`, optionally committing through a background process
+    (a batch is handed on once the process has committed it, while the next one is computed)."""
 
     def __init__(self, writer: Writer | None, checksum: str, output: str | None):
         self.writer, self.checksum, self.output = writer, checksum, output
+        self.background: BackgroundDbWriter | None = None
+        self._waiting: Sequence[Result] | None = None
 
     def existing(self) -> Iterator[tuple[int, bool]]:
         if self.writer is None:
@@ -67,16 +71,29 @@ class _Store:
         return 0 if self.writer is None else self.writer.drop_failed()
 
     def write(self, results: Sequence[Result]) -> list[Sequence[Result]]:
+        if self.background is not None:  # committed there while the next batch is computed here
+            self.background.submit(results)
+            done = self.finish()
+            self._waiting = results
+            return done
         if self.writer is not None:
             self.writer.write(results)
         return [results]
 
     def finish(self) -> list[Sequence[Result]]:
-        return []
+        if self._waiting is None:
+            return []
+        self.background.wait()
+        done, self._waiting = [self._waiting], None
+        return done
 
     def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
+        try:
+            if self.background is not None:
+                self.background.close()
+        finally:
+            if self.writer is not None:
+                self.writer.close()
 
 
 class Screening:
@@ -84,14 +101,16 @@ class Screening:
 
     Results are written to ``output`` (if given) batch by batch before they are yielded; a rerun
     skips structures whose (source, structure hash) is already there (failed ones too, unless
-    ``retry_failed``).
+    ``retry_failed``). An ase.db output is committed by a child process while the next batch is
+    computed (``background_writer``: True, False, or None for on where it pays: Linux, two or more
+    cores, no other Python thread in this process; True still needs Linux).
     """
 
     def __init__(self, inputs: Iterable[str | Path] = (), output: str | Path | None = None, model=None, *,
                  structures: Iterable[Atoms | tuple[str, Atoms]] | None = None, select: str | None = None,
                  batch_atoms: int = DEFAULT_BATCH_ATOMS, workers: int | None = None, scheduler: str | None = None,
                  threads_per_worker: int = 1, retry_failed: bool = False, keep_coefficients: bool = False,
-                 device: str = "cpu", dtype: str | None = None):
+                 device: str = "cpu", dtype: str | None = None, background_writer: bool | None = None):
         if batch_atoms < 1:
             raise E3DensityError(f"batch_atoms must be at least 1, got {batch_atoms}")
         check_engine_options(workers, scheduler, threads_per_worker)
@@ -102,6 +121,7 @@ class Screening:
         self.output = None if output is None else str(output)
         self.workers, self.scheduler, self.threads = workers, scheduler, threads_per_worker
         self.retry_failed = retry_failed
+        self.background_writer = background_writer  # None: decided when the run starts
         model = load_model(resolve_model_path(model), device=device, dtype=dtype)
         self.model = model
         self.ref = ModelRef(str(model.path), model.checksum, device, dtype, keep_coefficients)
@@ -161,6 +181,14 @@ class Screening:
 
     def __iter__(self) -> Iterator[Result]:
         self.start()
+        store = self._store
+        wanted = worth_writing_in_background() if self.background_writer is None else self.background_writer
+        if wanted and can_write_in_background() and isinstance(store.writer, DbWriter):
+            try:
+                store.background = BackgroundDbWriter(str(store.writer.path))  # forked before any thread of ours
+            except BaseException:
+                store.close()
+                raise
         yield from self._run
 
     def run(self) -> Summary:

@@ -31,10 +31,12 @@ META = ("source", "structure_hash", "model_checksum", "status", "error", "time",
 class Writer(ABC):
     """Base: the lock, and the interface each format fills in."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, locked: bool = True):
+        """``locked=False``: a helper of a run that holds the lock already (its background writer)."""
         self.path = Path(path)
         self._lock = ExitStack()
-        self._lock.enter_context(exclusive_writer(self.path, "screening output"))
+        if locked:
+            self._lock.enter_context(exclusive_writer(self.path, "screening output"))
 
     def close(self) -> None:
         self._lock.close()  # releases the lock (the kernel does the same if the process dies)
@@ -76,8 +78,8 @@ class DbWriter(Writer):
     """Rows of an ase.db: metadata and scalars as key-value pairs, arrays in ``data``, written through
     ase.db's public API only (``connect``, ``write``, ``select``, ``delete``)."""
 
-    def __init__(self, path):
-        super().__init__(path)
+    def __init__(self, path, locked: bool = True):
+        super().__init__(path, locked)
         from ase.db import connect
 
         # our lock is the single-writer guarantee; ASE's own lock file would outlive a kill -9 and block reruns
