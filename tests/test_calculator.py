@@ -8,6 +8,7 @@ from ase.build import molecule
 from ase.calculators.calculator import Calculator
 
 from ase_e3density import E3DensityCalculator, InvalidStructureError, ModelFileError, UnsupportedElementError
+from ase_e3density.errors import CalculatorParameterError
 from ase_e3density.models import DeployedDensityModel, deploy, load_model
 from ase_e3density.models.format import read_metadata
 from model_helpers import predict, small_model
@@ -149,11 +150,11 @@ def test_bad_input(model_file):
         atoms.calc = calc
         with pytest.raises(error, match=pattern):
             atoms.calc.get_property("dipole", atoms)
-    with pytest.raises(ModelFileError, match="not int"):
+    with pytest.raises(CalculatorParameterError, match="not int"):
         E3DensityCalculator(model=123)
-    with pytest.raises(ModelFileError, match="dtype must be"):
+    with pytest.raises(CalculatorParameterError, match="dtype must be"):
         E3DensityCalculator(model_file, dtype="int32")
-    with pytest.raises(ModelFileError, match="unknown device"):
+    with pytest.raises(CalculatorParameterError, match="unknown device"):
         E3DensityCalculator(model_file, device="gpu")
     with pytest.raises(ValueError, match="charge must be finite"):
         E3DensityCalculator(model_file, charge=float("nan"))
