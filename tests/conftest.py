@@ -29,3 +29,16 @@ def acetonitrile() -> Atoms:
 @pytest.fixture
 def water() -> Atoms:
     return molecule("H2O")
+
+
+@pytest.fixture(autouse=True)
+def _environment_kept():
+    """Each test leaves ``os.environ`` as it found it (a Dask LocalCluster started in a test writes
+    ``OMP_NUM_THREADS=1`` into it, which later subprocesses would inherit and compute with other floats)."""
+    import os
+
+    saved = dict(os.environ)
+    yield
+    for name in set(os.environ) - set(saved):
+        del os.environ[name]
+    os.environ.update(saved)

@@ -363,3 +363,15 @@ def test_screen_on_two_workers_equals_one_process(tmp_path, capsys):
         assert two[source].structure_hash == row.structure_hash
         for name in ("charges", "dipole", "quadrupole"):
             np.testing.assert_allclose(two[source].data[name], row.data[name], atol=1e-6, rtol=0)
+
+
+@pytest.mark.slow
+def test_a_local_cluster_leaves_the_callers_environment_as_it_was():
+    """Dask's nannies write OMP_NUM_THREADS=1 into the starting process; the engine puts it back."""
+    pytest.importorskip("distributed")
+    from ase_e3density.engine.dask_run import dask_client
+
+    before = dict(os.environ)
+    with dask_client(workers=1) as client:
+        assert client.run(lambda: os.environ.get("OMP_NUM_THREADS")) != {}
+    assert dict(os.environ) == before

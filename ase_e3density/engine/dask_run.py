@@ -19,7 +19,7 @@ from distributed.client import FutureCancelledError
 
 from ..errors import E3DensityError
 
-__all__ = ["ThreadLimit", "dask_client", "run_tasks", "limit_threads"]
+__all__ = ["ThreadLimit", "dask_client", "kept_environment", "run_tasks", "limit_threads"]
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
@@ -61,10 +61,29 @@ class _Limited:
 
 
 @contextmanager
+def kept_environment() -> Iterator[None]:
+    """Restore ``os.environ`` on leaving: a LocalCluster's nannies write their workers' settings
+    (``OMP_NUM_THREADS=1``, ``MALLOC_TRIM_THRESHOLD_``) into the environment of the process that starts
+    them, where every later subprocess would inherit them."""
+    saved = dict(os.environ)
+    try:
+        yield
+    finally:
+        for name in set(os.environ) - set(saved):
+            del os.environ[name]
+        os.environ.update(saved)
+
+
+@contextmanager
 def dask_client(workers: int | None = None, scheduler: str | None = None, threads: int = 1,
                 plugins: Sequence[WorkerPlugin] = ()) -> Iterator[Client]:
     """A client with the plugins registered: joined to ``scheduler`` or on a new LocalCluster of ``workers``
-    processes (one task at a time each)."""
+    processes (one task at a time each). The caller's environment is as it was afterwards."""
+    with kept_environment():
+        yield from _dask_client(workers, scheduler, threads, plugins)
+
+
+def _dask_client(workers, scheduler, threads, plugins) -> Iterator[Client]:
     cluster = None
     try:
         if scheduler:
