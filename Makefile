@@ -18,7 +18,7 @@ $(VENV)/.installed: setup.cfg pyproject.toml constraints.txt
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check ase_e3density tests scripts benchmarks examples
 
-# the default run: lint, then every test not marked slow (about 2 minutes on 2 cores)
+# the default run: lint, then every test not marked slow (about 2 minutes on 2 idle cores)
 test: lint
 	$(PY) -m pytest
 
