@@ -27,9 +27,9 @@ class DeployedDensityModel(DeployedModel):
     basis: BasisSet = None  # type: ignore[assignment]
 
     @classmethod
-    def from_file(cls, module, metadata: dict, dtype: torch.dtype, device: torch.device,
-                  path: Path) -> "DeployedDensityModel":
-        return cls(module, metadata, dtype, device, path, BasisSet.from_dict(metadata["basis"]))
+    def from_file(cls, module, metadata: dict, dtype: torch.dtype, device: torch.device, path: Path,
+                  runtime: str = "torchscript") -> "DeployedDensityModel":
+        return cls(module, metadata, dtype, device, path, BasisSet.from_dict(metadata["basis"]), runtime=runtime)
 
     @cached_property
     def _charge_table(self) -> np.ndarray:

@@ -7,7 +7,6 @@ run by one of :data:`RUNTIMES` (built in :mod:`.modules`).
 """
 from __future__ import annotations
 
-import dataclasses
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -65,10 +64,11 @@ class DeployedModel:
         return {s: k for k, s in enumerate(self.species)}
 
     @classmethod
-    def from_file(cls, module, metadata: dict, dtype: torch.dtype, device: torch.device, path: Path) -> "DeployedModel":
-        """The runtime of a loaded, verified file; kinds whose runtime needs more than the metadata
-        (a basis set, a frequency grid) read it here."""
-        return cls(module, metadata, dtype, device, path)
+    def from_file(cls, module, metadata: dict, dtype: torch.dtype, device: torch.device, path: Path,
+                  runtime: str = "torchscript") -> "DeployedModel":
+        """The runtime of a loaded, verified file run by ``runtime``; kinds whose runtime needs more than
+        the metadata (a basis set, a frequency grid) read it here."""
+        return cls(module, metadata, dtype, device, path, runtime=runtime)
 
 
 def _dtype(value, default: str) -> torch.dtype:
@@ -122,9 +122,7 @@ def load_model(path, device: str | torch.device = "cpu", dtype: torch.dtype | st
     metadata = fmt.read_metadata(path)
     target = _dtype(dtype, metadata[fmt.DTYPE])
     module = BUILDERS[runtime](path, metadata, device, target, EDGE_CHUNK)
-    loaded = get_kind(metadata[fmt.KIND]).load("runtime").from_file(module, metadata, target, device, path)
-    if loaded.runtime != runtime:
-        loaded = dataclasses.replace(loaded, runtime=runtime)
+    loaded = get_kind(metadata[fmt.KIND]).load("runtime").from_file(module, metadata, target, device, path, runtime)
     with _LOCK:
         _CACHE[key] = loaded
         while len(_CACHE) > _CACHE_SIZE:

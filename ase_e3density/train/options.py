@@ -171,10 +171,10 @@ def check_fields(config, prefix: str = "") -> None:
                     f.name in nonempty)
 
 
-def check_model_options(config_cls, options, ranges: dict, placeholder_species: list[str]) -> None:
+def check_model_options(config_cls, options, ranges: dict, default_species: list[str]) -> None:
     """The ``model:`` mapping of a training configuration, before any data is read: only fields of the
     network's configuration dataclass ``config_cls``, each of its annotated type and within ``ranges``,
-    and a trial ``config_cls(...)`` (``species`` from the options or ``placeholder_species``) so that its
+    and a trial ``config_cls(...)`` (``species`` from the options or ``default_species``) so that its
     own checks (e.g. the l range of ``hidden``) run too."""
     if not isinstance(options, dict):
         raise ConfigError(f"option model: expected a mapping of model options, got {options!r}")
@@ -185,7 +185,7 @@ def check_model_options(config_cls, options, ranges: dict, placeholder_species: 
     hints = typing.get_type_hints(config_cls)
     for key, value in options.items():
         check_value(f"model.{key}", value, hints[key], ranges.get(key), nonempty=key == "species")
-    trial = {**options, "species": options.get("species") or list(placeholder_species)}
+    trial = {**options, "species": options.get("species") or list(default_species)}
     try:
         config_cls(**trial)
     except (E3DensityError, TypeError, ValueError, KeyError) as exc:
