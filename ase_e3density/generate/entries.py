@@ -41,8 +41,3 @@ def entries(structures: Structures, uid: Callable[[Atoms], str], prepare: Callab
         if prepare is not None:
             prepare(atoms)
         yield Entry(n, str(source), uid(atoms), atoms)
-
-
-def describe(entry: Entry) -> tuple[str, str, Atoms]:
-    """(uid, source, atoms) of an entry: what its failure row records."""
-    return entry.describe()

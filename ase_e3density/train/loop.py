@@ -26,19 +26,14 @@ from .data import Sample, ShareCache, collate, coulomb_matrices, fragment_matric
 from .feature_stats import FeatureRecorder
 from .loss import DensityLoss
 from .outputs import output_mask, restricted_reference
-from .skeleton import Trainer, join_process_group, write_log
+from .skeleton import Trainer, write_log
 
 __all__ = ["train", "DensityTrainer", "load_data", "density_metrics", "training_domain", "species_of", "write_log"]
 
 
 def train(config: TrainConfig, resume: bool = True, command: str | None = None) -> Path:
     """Train (or resume) as ``config`` says; returns the path of the deployed model file."""
-    rank, world = join_process_group()
-    try:
-        return DensityTrainer(config, rank, world, command).run(resume)
-    finally:
-        if world > 1 and torch.distributed.is_initialized():
-            torch.distributed.destroy_process_group()
+    return DensityTrainer.run_config(config, resume, command)
 
 
 def species_of(*paths) -> list[str]:

@@ -178,6 +178,17 @@ class Trainer(ABC):
     def deployed_path(self) -> Path:
         return self.out / "model.pt"
 
+    @classmethod
+    def run_config(cls, config, resume: bool = True, command: str | None = None) -> Path:
+        """Train (or resume) ``config`` with this trainer, in the process group torchrun describes (one
+        process without torchrun); the path of the deployed model file."""
+        rank, world = join_process_group()
+        try:
+            return cls(config, rank, world, command).run(resume)
+        finally:
+            if world > 1 and torch.distributed.is_initialized():
+                torch.distributed.destroy_process_group()
+
     def run(self, resume: bool = True) -> Path:
         """Train (or resume) and deploy the best epoch; returns the deployed file's path."""
         self.out.mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,7 @@ from ...errors import ConfigError
 from ...graph.domain import domain_of, edge_lengths
 from ...nn.phonon_model import PhononDOSModel, PhononModelConfig
 from ...phonon.targets import compare_dos
-from ..skeleton import Trainer, join_process_group
+from ..skeleton import Trainer
 from .config import PhononTrainConfig
 from .data import CrystalSample, collate, make_samples, read_rows, species_of, split
 from .loss import PhononLoss
@@ -31,12 +31,7 @@ def train_phonon(config: PhononTrainConfig, resume: bool = True, command: str | 
     """Train (or resume) as ``config`` says; returns the path of the deployed model file."""
     if config.threads:
         torch.set_num_threads(config.threads)
-    rank, world = join_process_group()
-    try:
-        return PhononTrainer(config, rank, world, command).run(resume)
-    finally:
-        if world > 1 and torch.distributed.is_initialized():
-            torch.distributed.destroy_process_group()
+    return PhononTrainer.run_config(config, resume, command)
 
 
 def predict(model: PhononDOSModel, samples: list[CrystalSample], dtype: torch.dtype, batch_size: int = 64) -> np.ndarray:
