@@ -313,12 +313,15 @@ def test_references_on_two_workers_equal_one_process_and_die_with_a_killed_run(t
     pytest.importorskip("pyscf")
     from ase.io import write
 
-    frames = [molecule("C6H6")]
-    for k in range(5):
+    # Many quick molecules before the slow one: rows commit in input order, so a slow first item would hold
+    # back every row and they would all land at once, after the kill was due.
+    n = 20
+    frames = []
+    for k in range(n - 1):
         frames.append(molecule(["H2O", "NH3", "CH4"][k % 3]))
         frames[-1].rattle(0.05, seed=k)
-    frames += [Atoms("H2", positions=[[0, 0, 0], [0, 0, 0.01]]), frames[1].copy()]  # overlapping; a repeat
-    write(tmp_path / "in.xyz", frames)
+    frames += [molecule("C6H6"), Atoms("H2", positions=[[0, 0, 0], [0, 0, 0.01]]), frames[1].copy()]
+    write(tmp_path / "in.xyz", frames)  # above: the overlapping pair fails; the last frame repeats frame 1
     parallel, serial = tmp_path / "parallel.db", tmp_path / "serial.db"
     command = [sys.executable, "-m", "ase_e3density.cli", "reference", str(tmp_path / "in.xyz"), "--xc", "LDA",
                "--basis", "sto-3g", "--grid-level", "1", "--conv-tol", "1e-8", "-o"]
@@ -331,18 +334,18 @@ def test_references_on_two_workers_equal_one_process_and_die_with_a_killed_run(t
             for db, extra in ((parallel, ["--workers", "2"]), (serial, []))]
     assert [r.returncode for r in runs] == [1, 1], runs[0].stderr[-2000:]  # the overlapping pair failed
     # frames 0 and 1 were kept (rows commit in input order), so the repeat of frame 1 is already present
-    assert 2 <= kept < 6
-    assert f"{6 - kept} computed, {kept + 1} already present, 1 failed" in runs[0].stderr
-    assert "6 computed, 0 already present, 1 repeated in the input, 1 failed" in runs[1].stderr
-    assert "in.xyz@6 H2: FAILED: " in runs[0].stderr and "overlapping" in runs[0].stderr
+    assert 2 <= kept < n, f"{kept} of {n} rows were committed before the kill"
+    assert f"{n - kept} computed, {kept + 1} already present, 1 failed" in runs[0].stderr
+    assert f"{n} computed, 0 already present, 1 repeated in the input, 1 failed" in runs[1].stderr
+    assert f"in.xyz@{n} H2: FAILED: " in runs[0].stderr and "overlapping" in runs[0].stderr
     rows_parallel, rows_serial = (list(connect(db, use_lock_file=False).select()) for db in (parallel, serial))
-    sources = [f"{tmp_path / 'in.xyz'}@{k}" for k in range(6)]
+    sources = [f"{tmp_path / 'in.xyz'}@{k}" for k in range(n)]
     assert [r.source for r in rows_parallel] == [r.source for r in rows_serial] == sources
     assert [r.uid for r in rows_parallel] == [r.uid for r in rows_serial]
     for a, b in zip(rows_parallel, rows_serial):
         np.testing.assert_allclose(a.data["density_coefficients"], b.data["density_coefficients"], atol=1e-6)
         assert a.energy == pytest.approx(b.energy, abs=1e-5)
-    assert [r.source for r in connect(failures_path(parallel)).select()] == [f"{tmp_path / 'in.xyz'}@6"]
+    assert [r.source for r in connect(failures_path(parallel)).select()] == [f"{tmp_path / 'in.xyz'}@{n}"]
 
 
 @pytest.mark.slow
