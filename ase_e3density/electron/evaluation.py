@@ -114,13 +114,17 @@ def _molecule_metrics(molecules: GridPartition, predicted: np.ndarray, reference
 
 
 def summarise(rows: list[dict]) -> dict:
-    """Means over structures of every scalar, plus the dipole error relative to |mu_DFT| in percent,
-    the median scaled dipole errors, and per-molecule RMS errors pooled over all molecules
+    """Means over structures of every scalar, plus the dipole error relative to |mu_DFT| in percent (of the
+    means), the median dipole error against DFT (e·Å, ``dipole_error_dft_median``) and the median of each
+    structure's relative error (percent, ``dipole_error_dft_relative_median``), the median scaled dipole errors, and per-molecule RMS errors pooled over all molecules
     (``molecule_charge_rms``, ``molecule_dipole_rms``; their per-structure means are not kept)."""
     keys = sorted({k for r in rows for k, v in r.items() if k != "n_atoms" and np.isscalar(v)})
     out = {k: float(np.mean([r[k] for r in rows if k in r])) for k in keys}
     if "dipole_error_dft" in out:
         out["dipole_error_dft_percent"] = 100 * out["dipole_error_dft"] / out["dipole_dft_norm"]
+        pairs = [(r["dipole_error_dft"], r["dipole_dft_norm"]) for r in rows if "dipole_error_dft" in r]
+        out["dipole_error_dft_median"] = float(np.median([e for e, _ in pairs]))
+        out["dipole_error_dft_relative_median"] = float(np.median([100 * e / n for e, n in pairs if n > 0] or [np.nan]))
     for key in ("dipole_error_sqrtn", "dipole_error_dft_sqrtn", "dipole_error_transfer_sqrtn",
                 "dipole_error_molecular_sqrtn"):
         values = [r[key] for r in rows if key in r]

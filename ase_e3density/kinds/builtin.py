@@ -11,7 +11,7 @@ ELECTRON_DENSITY = register_kind(ModelKind(
     name="electron_density",
     title="electron density",
     aliases=("density", "electron"),
-    shipped=("default",),
+    shipped=("default", "organic"),
     roles={
         "network": f"{_PKG}.nn.density_model:DensityModel",
         "config": f"{_PKG}.nn.density_model:ModelConfig",

@@ -12,6 +12,7 @@ from ase import Atoms
 from ..electron.basis import BasisSet
 from ..electron.density import AtomicDensity, fix_electron_counts
 from ..graph.checks import check_electron_count, check_overlaps, check_structure, overlap_search_radius
+from ..errors import UnsupportedElementError
 from ..graph.domain import domain_report, edge_lengths
 from ..graph.inputs import batch_inputs, species_indices, structure_graph
 from .jit import plain_execution
@@ -48,7 +49,10 @@ class DeployedDensityModel(DeployedModel):
         reach = len(atoms) > 0 and self.cutoff >= overlap_search_radius(atoms.numbers)
         check_structure(atoms, overlaps=not reach)
         check_electron_count(atoms, charge)
-        graph = structure_graph(atoms, self.species_index, self.cutoff)
+        try:
+            graph = structure_graph(atoms, self.species_index, self.cutoff)
+        except UnsupportedElementError:
+            raise self.element_refusal(atoms.get_chemical_symbols()) from None
         if reach:  # the network's own neighbour list sees every overlap: no second search
             _, _, edge_index, shifts = graph
             check_overlaps(atoms, edge_index, edge_lengths(atoms.positions, edge_index, shifts))

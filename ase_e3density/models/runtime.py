@@ -14,10 +14,11 @@ from pathlib import Path
 
 import torch
 
-from ..errors import CalculatorParameterError, ModelFileError
+from ..errors import CalculatorParameterError, ModelFileError, UnsupportedElementError
 from ..kinds import get_kind
 from . import format as fmt
 from .modules import BUILDERS
+from .shipped import shipped_models_covering, shipped_name
 
 __all__ = ["DeployedModel", "RUNTIMES", "load_model", "clear_model_cache"]
 
@@ -62,6 +63,19 @@ class DeployedModel:
     @property
     def species_index(self) -> dict[str, int]:
         return {s: k for k, s in enumerate(self.species)}
+
+    def element_refusal(self, symbols) -> UnsupportedElementError:
+        """The one-line refusal of elements this model lacks, naming a shipped model that covers them."""
+        missing = sorted(set(symbols) - set(self.species))
+        name = shipped_name(self.path)
+        this = f"the shipped model {name!r}" if name else f"the model {self.path.name}"
+        text = f"element(s) {', '.join(missing)} not supported by {this} (supported: {' '.join(self.species)})"
+        covering = [n for n in shipped_models_covering(self.kind, symbols) if n != name]
+        if covering:
+            text += f"; the shipped model {covering[0]!r} covers them: model={covering[0]!r} (CLI: --model {covering[0]})"
+        else:
+            text += "; no shipped model covers them (a model of your own: see the walkthrough in the docs)"
+        return UnsupportedElementError(text)
 
     @classmethod
     def from_file(cls, module, metadata: dict, dtype: torch.dtype, device: torch.device, path: Path,

@@ -1,14 +1,17 @@
-"""Models shipped inside the package, loaded by name."""
+"""Models shipped inside the package, loaded by name; which of them covers a set of elements."""
 from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
 
 from ..errors import CalculatorParameterError, ModelNotFoundError
+from ..kinds import registered_kinds
+from . import format as fmt
 
-__all__ = ["SHIPPED_MODELS", "shipped_model_path", "resolve_model_path"]
+__all__ = ["SHIPPED_MODELS", "shipped_model_path", "resolve_model_path", "shipped_name", "shipped_models_covering"]
 
-SHIPPED_MODELS = {"default": "default.pt", "phonon": "phonon.pt"}
+SHIPPED_MODELS = {name: f"{name}.pt" for kind in registered_kinds() for name in kind.shipped}
+"""Shipped model name -> file in ``ase_e3density/data/models``; the names are declared with their kind."""
 
 
 def _models_folder() -> Path:
@@ -39,3 +42,25 @@ def resolve_model_path(model: str | Path | None) -> Path:
         raise ModelNotFoundError(f"no shipped model named {model!r} and no file of that name; shipped: "
                                  f"{', '.join(SHIPPED_MODELS)}")
     return path
+
+
+def shipped_name(path: Path) -> str | None:
+    """The shipped name of the model file ``path``, or None for any other file."""
+    for name, file in SHIPPED_MODELS.items():
+        candidate = _models_folder() / file
+        if candidate.is_file() and Path(path).resolve() == candidate.resolve():
+            return name
+    return None
+
+
+def shipped_models_covering(kind: str, symbols) -> dict[str, list[str]]:
+    """Shipped models of ``kind`` whose species include every element of ``symbols``: name -> species."""
+    wanted = set(symbols)
+    found = {}
+    for name in next((k.shipped for k in registered_kinds() if k.name == kind), ()):
+        path = _models_folder() / SHIPPED_MODELS[name]
+        if path.is_file():
+            species = list(fmt.read_metadata(path, verify=False)[fmt.SPECIES])
+            if wanted <= set(species):
+                found[name] = species
+    return found
