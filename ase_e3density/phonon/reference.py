@@ -8,9 +8,9 @@ One structure at a time (:func:`reference_phonons`):
    ``min_width`` Å, with as few atoms as :func:`supercell_matrix` finds (near-cubic, often non-diagonal);
 3. phonopy's symmetry-reduced finite displacements (``displacement`` Å), forces from the calculator,
    force constants (symmetrised: translational invariance), phonopy's primitive cell;
-4. the mesh (``mesh``: phonopy's length in Å, or three numbers), the tetrahedron DOS and the thermal
-   properties (:class:`~.dos.PhononDOS`, acoustic modes at Gamma set to zero as phonopy's
-   ``exclude_gamma_acoustic``).
+4. the mesh (``mesh``: phonopy's length in Å, or three numbers), the tetrahedron DOS with the
+   element-projected DOS (phonopy's projected DOS summed per element) and the thermal properties
+   (:class:`~.dos.PhononDOS`, acoustic modes at Gamma set to zero as phonopy's ``exclude_gamma_acoustic``).
 
 Calculators by name (:func:`get_calculator`): ``emt`` (ASE), ``chgnet`` and ``sevennet`` (SevenNet-0; also
 ``sevennet-0``) or ``sevennet-l3i5`` (SevenNet-l3i5) (their packages, optional extras), or ``module:Class``
