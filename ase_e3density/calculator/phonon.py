@@ -69,8 +69,12 @@ class PhononDOSCalculator(ModelCalculator):
 
     def get_phonon_dos(self, atoms: Atoms | None = None, occupancy=None):
         """The predicted :class:`~ase_e3density.phonon.PhononDOS` of a crystal: ``.frequencies`` in THz,
-        ``.dos`` per atom (integrates to 3). ``occupancy``: partial occupancies per site (a virtual crystal;
-        see :func:`~ase_e3density.graph.occupancy.site_occupancy`), default ``atoms.info["occupancy"]``."""
+        ``.dos`` per atom (integrates to 3), ``.partial("O")`` the DOS projected on an element's sites
+        (states/(THz atom) per atom of the crystal; the elements' partials add up to ``.dos``). The partials
+        are the network's own decomposition (the mean of its per-site DOS over each element's sites): the
+        shipped model was trained on total DOS only, not against projected DOS. ``occupancy``: partial
+        occupancies per site (a virtual crystal; see :func:`~ase_e3density.graph.occupancy.site_occupancy`),
+        default ``atoms.info["occupancy"]``."""
         if atoms is None and self.atoms is None:
             raise CalculatorParameterError("no structure yet: pass atoms, or attach the calculator to atoms first")
         if occupancy is not None:

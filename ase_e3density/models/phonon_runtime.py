@@ -57,36 +57,59 @@ class DeployedPhononModel(DeployedModel):
                                   f"{domain['cutoff']:g} Å never met in training")
         return reasons
 
-    def forward(self, graphs) -> np.ndarray:
-        """DOS per atom (n_structures, n_grid), float64, from one pass over all of ``graphs``.
+    def site_forward(self, graphs) -> list[np.ndarray]:
+        """Each crystal's DOS per site (n_atoms, n_grid), states/(THz atom), float64, from one pass over all
+        of ``graphs``.
 
-        An exported program takes at least :data:`~.export.MIN_ATOMS` atoms in a call: a lone one-atom
-        crystal goes in twice, as two structures, and the first answer is kept (the same DOS)."""
+        The network's DOS of a crystal is the mean of its sites' DOS, and a site's DOS depends on the graph
+        alone, not on ``batch``: so the pass gives every atom a structure of its own and reads the sites' DOS
+        off the network's output, whatever the runtime (an exported program included). An exported program
+        takes at least :data:`~.export.MIN_ATOMS` atoms in a call: a lone one-atom crystal goes in twice."""
         graphs = list(graphs)
-        n = len(graphs)
-        if self.runtime == "export" and sum(len(g[1]) for g in graphs) < MIN_ATOMS:
+        sizes = [len(g[1]) for g in graphs]
+        total = sum(sizes)
+        if self.runtime == "export" and total < MIN_ATOMS:
             graphs = graphs * MIN_ATOMS
-        inputs = crystal_batch_inputs(graphs, self.dtype, self.device)
+        inputs = list(crystal_batch_inputs(graphs, self.dtype, self.device))
+        inputs[-1] = torch.arange(len(inputs[-1]), device=self.device)
         with torch.no_grad(), plain_execution():
-            return self.module(*inputs).cpu().double().numpy()[:n]
+            values = self.module(*inputs).cpu().double().numpy()[:total]
+        return np.split(values, np.cumsum(sizes)[:-1])
+
+    def forward(self, graphs) -> np.ndarray:
+        """DOS per atom (n_structures, n_grid), float64, from one pass over all of ``graphs``: the mean of
+        each crystal's :meth:`site_forward`."""
+        return np.stack([sites.mean(axis=0) for sites in self.site_forward(graphs)])
 
     def to_dos(self, atoms: Atoms, values: np.ndarray, reasons: list[str] | None = None,
-               fractions: np.ndarray | None = None) -> PhononDOS:
+               fractions: np.ndarray | None = None, sites: np.ndarray | None = None) -> PhononDOS:
         """A row of :meth:`forward` as a :class:`PhononDOS` of ``atoms``; a virtual crystal's site
-        ``fractions`` (n_atoms, n_species) give each site its mean mass (gravimetric heat capacity)."""
+        ``fractions`` (n_atoms, n_species) give each site its mean mass (gravimetric heat capacity).
+
+        ``sites`` (n_atoms, n_grid), the crystal's :meth:`site_forward`, adds the element-projected DOS
+        (:meth:`PhononDOS.partial`): each element's share of every site's DOS (its fraction of the site),
+        summed and divided by the atoms of the cell, so the elements' partials add up to the total. It is
+        the network's own decomposition of its total DOS: the shipped model was trained on total DOS
+        only, never against projected DOS."""
         plain = atoms.copy()
         plain.calc = None
         if fractions is not None:
             masses = np.array([self.metadata["masses"][s] for s in self.species])
             plain.set_masses(fractions @ masses)
+        partials = None
+        if sites is not None:
+            share = fractions if fractions is not None else site_occupancy(atoms, self.species)
+            partials = {s: share[:, k] @ sites / len(atoms) for k, s in enumerate(self.species) if share[:, k].any()}
         info = {"model_checksum": self.checksum, "domain_warnings": list(reasons or [])}
-        return PhononDOS.from_arrays(self.frequencies, values, atoms=plain, normalize=True, info=info)
+        return PhononDOS.from_arrays(self.frequencies, values, atoms=plain, normalize=True, info=info,
+                                     partials=partials)
 
     def predict_dos(self, atoms: Atoms, occupancy=None) -> PhononDOS:
         """The predicted phonon DOS per atom of the crystal ``atoms``; ``occupancy`` as in
         :func:`~ase_e3density.graph.occupancy.site_occupancy` (default: ``atoms.info["occupancy"]`` if
         present, else one element per site). ``info["domain_warnings"]`` says why the crystal lies
-        outside the training domain, if it does."""
+        outside the training domain, if it does. ``partial(symbol)`` is the model's element-projected DOS
+        (see :meth:`to_dos`: its own decomposition; the shipped model was trained on total DOS only)."""
         graph = self.checked_graph(atoms, occupancy)
-        values = self.forward([graph])[0]
-        return self.to_dos(atoms, values, self.domain_report(atoms, graph), graph[1])
+        sites = self.site_forward([graph])[0]
+        return self.to_dos(atoms, sites.mean(axis=0), self.domain_report(atoms, graph), graph[1], sites)

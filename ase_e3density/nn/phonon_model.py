@@ -11,7 +11,10 @@ each atom logits on a fixed frequency grid.
 
 Output: a softmax per atom makes each atom's projected DOS non-negative with 3 modes; the
 structure's DOS per atom is their mean, so it integrates to 3 over the grid by construction and is
-the same for any supercell of the crystal. The grid is ``n_bins + 2`` points from 0 to
+the same for any supercell of the crystal. The per-site DOS (:meth:`PhononDOSModel.atom_dos`) averaged
+over each element's sites gives an element-projected DOS that adds up to the total; the loss of the
+trainer (and so the shipped model) sees the total only, so that decomposition is the network's own,
+not fitted to projected DOS. The grid is ``n_bins + 2`` points from 0 to
 ``max_frequency`` THz, the two end points held at zero, so the trapezoidal rule used everywhere
 (:class:`~ase_e3density.phonon.PhononDOS`) gives exactly 3.
 """
