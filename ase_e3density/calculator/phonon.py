@@ -30,7 +30,10 @@ class PhononDOSCalculator(ModelCalculator):
     ``vibrational_free_energy``, ``vibrational_energy`` (kJ/mol-atoms), ``volumetric_heat_capacity``
     (J/(K cm^3)), ``gravimetric_heat_capacity`` (J/(K g)) and ``domain_warnings``;
     :meth:`get_phonon_dos` gives the spectrum. Partial occupancies in ``atoms.info["occupancy"]`` (ASE's
-    CIF reader) make a virtual crystal.
+    CIF reader) make a virtual crystal. Masses set on the atoms (isotopes, ``atoms.set_masses``) are
+    honoured: exactly when all of them are scaled alike (a crystal of one element), through the network's
+    learnt mass dependence when they change relative to each other (with a domain warning); see
+    :meth:`~ase_e3density.models.DeployedPhononModel.to_dos`.
     """
 
     kind = "phonon_dos"
@@ -52,6 +55,9 @@ class PhononDOSCalculator(ModelCalculator):
         changes = super().check_state(atoms, tol)
         if self._phonon_dos is not None and atoms.info.get("occupancy") != self._used_occupancy:
             changes.append("occupancy")  # a virtual crystal's atoms.info["occupancy"] is part of the input
+        if (self.atoms is not None and len(atoms) == len(self.atoms)
+                and not np.array_equal(atoms.get_masses(), self.atoms.get_masses())):
+            changes.append("masses")  # isotopes are part of the input (ASE's own check leaves masses out)
         return changes
 
     def calculate(self, atoms: Atoms | None = None, properties=None, system_changes=all_changes) -> None:

@@ -171,6 +171,22 @@ class PhononDOS:
         return PhononDOS(self._frequencies, self._dos, n_atoms=self.n_atoms, atoms=self.atoms, modes=self._modes,
                          info=self.info, partials=partials)
 
+    def mass_scaled(self, factor: float) -> PhononDOS:
+        """The DOS of the same crystal with every mass multiplied by ``factor``: harmonic frequencies scale
+        by 1/sqrt(factor), exactly (the force constants do not depend on masses); the DOS, its modes, its
+        partials and the structure's masses follow."""
+        factor = float(factor)
+        if not (np.isfinite(factor) and factor > 0):
+            raise E3DensityError(f"a mass factor must be finite and > 0, got {factor}")
+        root = np.sqrt(factor)
+        atoms = None
+        if self.atoms is not None:
+            atoms = self.atoms.copy()
+            atoms.set_masses(atoms.get_masses() * factor)
+        modes = None if self._modes is None else (self._modes[0] / root, self._modes[1])
+        return PhononDOS(self._frequencies / root, self._dos * root, n_atoms=self.n_atoms, atoms=atoms, modes=modes,
+                         info=self.info, partials={k: v * root for k, v in self._partials.items()})
+
     # ---- constructors -------------------------------------------------------------------------------
     @classmethod
     def from_arrays(cls, frequencies, dos, *, per: str = "atom", n_atoms: int | None = None, atoms=None,
