@@ -14,7 +14,7 @@ from ..graph.domain import domain_report, edge_lengths, unseen_site_pairs
 from ..graph.inputs import crystal_batch_inputs
 from ..graph.masses import mass_scale, site_mass_ratios
 from ..graph.neighbours import neighbour_list
-from ..graph.occupancy import site_occupancy
+from ..graph.occupancy import composition, site_occupancy
 from ..phonon.dos import PhononDOS
 from .export import MIN_ATOMS
 from .jit import plain_execution
@@ -101,7 +101,9 @@ class DeployedPhononModel(DeployedModel):
     def to_dos(self, atoms: Atoms, values: np.ndarray, reasons: list[str] | None = None,
                fractions: np.ndarray | None = None, sites: np.ndarray | None = None) -> PhononDOS:
         """A row of :meth:`forward` as a :class:`PhononDOS` of ``atoms``; a virtual crystal's site
-        ``fractions`` (n_atoms, n_species) give each site its mean mass (gravimetric heat capacity).
+        ``fractions`` (n_atoms, n_species) give each site its mean mass (gravimetric heat capacity), and
+        ``info["composition"]`` its composition per formula unit (e.g. "Cu0.5Ni0.5"; an ordered crystal: the
+        cell's formula).
 
         Masses of ``atoms``' own (isotopes, :mod:`~ase_e3density.graph.masses`): the network saw the crystal
         with masses m / s (s: the geometric mean of the sites' mass ratios, ``info["mass_scale"]``) and its
@@ -125,7 +127,8 @@ class DeployedPhononModel(DeployedModel):
         if sites is not None:
             partials = {s: fractions[:, k] @ sites / len(atoms) for k, s in enumerate(self.species)
                         if fractions[:, k].any()}
-        info = {"model_checksum": self.checksum, "domain_warnings": list(reasons or [])}
+        info = {"model_checksum": self.checksum, "domain_warnings": list(reasons or []),
+                "composition": composition(atoms, fractions, self.species)}
         if scale != 1.0:
             info["mass_scale"] = scale
         dos = PhononDOS.from_arrays(self.frequencies, values, atoms=plain, normalize=True, info=info,
