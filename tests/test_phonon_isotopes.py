@@ -15,6 +15,7 @@ from ase_e3density.models import deploy, load_model
 from ase_e3density.nn import PhononDOSModel, PhononModelConfig
 
 phonopy = pytest.importorskip("phonopy")
+pytestmark = pytest.mark.filterwarnings("ignore:primitive_matrix defaulted to 'auto'")
 
 SPECIES = ["Al", "Ni", "Cu", "Au"]
 CU = 63.546
