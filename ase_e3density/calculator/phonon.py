@@ -30,7 +30,10 @@ class PhononDOSCalculator(ModelCalculator):
     ``vibrational_free_energy``, ``vibrational_energy`` (kJ/mol-atoms), ``volumetric_heat_capacity``
     (J/(K cm^3)), ``gravimetric_heat_capacity`` (J/(K g)) and ``domain_warnings``;
     :meth:`get_phonon_dos` gives the spectrum. Partial occupancies in ``atoms.info["occupancy"]`` (ASE's
-    CIF reader) make a virtual crystal.
+    CIF reader) make a virtual crystal. Masses set on the atoms (isotopes, ``atoms.set_masses``) are
+    honoured: exactly when all of them are scaled alike (a crystal of one element), through the network's
+    learnt mass dependence when they change relative to each other (with a domain warning); see
+    :meth:`~ase_e3density.models.DeployedPhononModel.to_dos`.
     """
 
     kind = "phonon_dos"
@@ -52,6 +55,9 @@ class PhononDOSCalculator(ModelCalculator):
         changes = super().check_state(atoms, tol)
         if self._phonon_dos is not None and atoms.info.get("occupancy") != self._used_occupancy:
             changes.append("occupancy")  # a virtual crystal's atoms.info["occupancy"] is part of the input
+        if (self.atoms is not None and len(atoms) == len(self.atoms)
+                and not np.array_equal(atoms.get_masses(), self.atoms.get_masses())):
+            changes.append("masses")  # isotopes are part of the input (ASE's own check leaves masses out)
         return changes
 
     def calculate(self, atoms: Atoms | None = None, properties=None, system_changes=all_changes) -> None:
@@ -69,8 +75,12 @@ class PhononDOSCalculator(ModelCalculator):
 
     def get_phonon_dos(self, atoms: Atoms | None = None, occupancy=None):
         """The predicted :class:`~ase_e3density.phonon.PhononDOS` of a crystal: ``.frequencies`` in THz,
-        ``.dos`` per atom (integrates to 3). ``occupancy``: partial occupancies per site (a virtual crystal;
-        see :func:`~ase_e3density.graph.occupancy.site_occupancy`), default ``atoms.info["occupancy"]``."""
+        ``.dos`` per atom (integrates to 3), ``.partial("O")`` the DOS projected on an element's sites
+        (states/(THz atom) per atom of the crystal; the elements' partials add up to ``.dos``). The partials
+        are the network's own decomposition (the mean of its per-site DOS over each element's sites): the
+        shipped model was trained on total DOS only, not against projected DOS. ``occupancy``: partial
+        occupancies per site (a virtual crystal; see :func:`~ase_e3density.graph.occupancy.site_occupancy`),
+        default ``atoms.info["occupancy"]``."""
         if atoms is None and self.atoms is None:
             raise CalculatorParameterError("no structure yet: pass atoms, or attach the calculator to atoms first")
         if occupancy is not None:

@@ -36,9 +36,10 @@ def predict(args: argparse.Namespace, path: str, frames: list, calc, start: floa
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DomainWarning)  # reported in the table instead
             cv = np.atleast_1d(calc.get_heat_capacity(atoms))
+            formula = calc.get_phonon_dos(atoms).info["composition"]  # a virtual crystal's, not its majority atoms'
         r = calc.results
         reasons = r["domain_warnings"]
-        print(f"| {k} | {atoms.get_chemical_formula()} | {len(atoms)} | " + " | ".join(f"{v:.3f}" for v in cv)
+        print(f"| {k} | {formula} | {len(atoms)} | " + " | ".join(f"{v:.3f}" for v in cv)
               + f" | {np.atleast_1d(r['vibrational_entropy'])[-1]:.3f} | {np.atleast_1d(r['vibrational_free_energy'])[-1]:.3f}"
               f" | {np.atleast_1d(r['volumetric_heat_capacity'])[-1]:.4f} | "
               f"{'outside: ' + '; '.join(reasons) if reasons else 'inside'} |", flush=True)

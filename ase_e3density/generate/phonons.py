@@ -90,15 +90,16 @@ def phonons(structures: Structures, output, settings: PhononSettings | None = No
         print(summary.done, summary.unstable)
     """
     from ..phonon.phonopy_io import require_phonopy
-    from ..phonon.reference import check_crystal
+    from ..phonon.reference import check_crystal, check_masses, mass_labels
 
     check_engine_options(workers, scheduler, threads_per_worker)
     require_phonopy()
     settings = settings or PhononSettings()
     labels = ("phonons", *settings.labels())
-    items = list(entries(structures, lambda atoms: structure_uid(atoms, *labels)))
+    items = list(entries(structures, lambda atoms: structure_uid(atoms, *labels, *mass_labels(atoms))))
     for entry in items:  # refuse bad input before any work
         check_crystal(entry.atoms, entry.source)
+        check_masses(entry.atoms, entry.source)
     calculator(settings.calculator)  # an unknown or missing calculator: one line now, not a failure per row
     say = report or (lambda line: None)
     store = AseDbStore(output, _row_writer(settings), Entry.describe, "phonon database")

@@ -17,7 +17,7 @@ from ase.data import atomic_numbers
 
 from ..errors import E3DensityError, UnsupportedElementError
 
-__all__ = ["site_occupancy", "OCCUPANCY_TOLERANCE"]
+__all__ = ["site_occupancy", "occupancy_formula", "composition", "crystal_formula", "OCCUPANCY_TOLERANCE"]
 
 OCCUPANCY_TOLERANCE = 1e-3
 """How far a site's fractions may sum from 1 (CIF files write 1/3 as 0.333)."""
@@ -90,3 +90,58 @@ def site_occupancy(atoms: Atoms, species: Sequence[str], occupancy=None) -> np.n
         raise UnsupportedElementError(f"element(s) {', '.join(sorted(missing))} not supported by this model; "
                                       f"supported: {' '.join(species)}")
     return out
+
+
+def _hill(symbols) -> list[str]:
+    """Hill's order, as ASE's formulas: C, then H, then the rest alphabetically (all alphabetically without C)."""
+    symbols = list(symbols)
+    if "C" in symbols:
+        return ["C"] + (["H"] if "H" in symbols else []) + sorted(s for s in symbols if s not in ("C", "H"))
+    return sorted(symbols)
+
+
+def occupancy_formula(fractions: np.ndarray, species: Sequence[str]) -> str:
+    """The composition of a crystal from its site fractions (n_atoms, len(species)), per formula unit:
+    the summed fractions divided by the number of formula units (the greatest common divisor of how often
+    each distinct site occurs), e.g. "Cu0.3Ni0.7" for a virtual fcc CuNi cell of 4 sites,
+    "Br0.5Cl0.5K" for K(Cl0.5Br0.5) in rock salt; Hill's order, counts of 1 left out."""
+    from math import gcd
+
+    fractions = np.asarray(fractions, dtype=float)
+    if len(fractions) == 0:
+        return ""
+    _, counts = np.unique(np.round(fractions, 6), axis=0, return_counts=True)
+    units = 0
+    for c in counts:
+        units = gcd(units, int(c))
+    totals = dict(zip(species, fractions.sum(axis=0) / max(units, 1)))
+    parts = []
+    for symbol in _hill([s for s, t in totals.items() if t > 0]):
+        text = f"{totals[symbol]:.4g}"
+        parts.append(symbol if text == "1" else symbol + text)
+    return "".join(parts)
+
+
+def crystal_formula(atoms: Atoms) -> str:
+    """ASE's formula of the cell (``atoms.get_chemical_formula()``) for an ordered crystal; for a virtual
+    crystal (partial occupancies in ``atoms.info["occupancy"]``) its composition per formula unit
+    (:func:`occupancy_formula`), e.g. "Cu0.5Ni0.5" where the cell alone reads "Ni4". Occupancies that
+    cannot be read give the cell's formula."""
+    if not atoms.info.get("occupancy"):
+        return atoms.get_chemical_formula()
+    try:
+        table = _per_atom(atoms, None)
+        found = set(atoms.get_chemical_symbols()) | {k for site in table if site for k in site}
+        species = sorted(found, key=lambda s: atomic_numbers.get(s, 0))
+        fractions = site_occupancy(atoms, species)
+    except (E3DensityError, TypeError, AttributeError):
+        return atoms.get_chemical_formula()
+    return composition(atoms, fractions, species)
+
+
+def composition(atoms: Atoms, fractions: np.ndarray, species: Sequence[str]) -> str:
+    """ASE's formula of the cell when every site holds one element, else the composition per formula unit
+    (:func:`occupancy_formula`) of the site ``fractions`` (n_atoms, len(species))."""
+    if np.all((fractions == 0) | (fractions == 1)):
+        return atoms.get_chemical_formula()
+    return occupancy_formula(fractions, species)

@@ -11,7 +11,10 @@ each atom logits on a fixed frequency grid.
 
 Output: a softmax per atom makes each atom's projected DOS non-negative with 3 modes; the
 structure's DOS per atom is their mean, so it integrates to 3 over the grid by construction and is
-the same for any supercell of the crystal. The grid is ``n_bins + 2`` points from 0 to
+the same for any supercell of the crystal. The per-site DOS (:meth:`PhononDOSModel.atom_dos`) averaged
+over each element's sites gives an element-projected DOS that adds up to the total; the loss of the
+trainer (and so the shipped model) sees the total only, so that decomposition is the network's own,
+not fitted to projected DOS. The grid is ``n_bins + 2`` points from 0 to
 ``max_frequency`` THz, the two end points held at zero, so the trapezoidal rule used everywhere
 (:class:`~ase_e3density.phonon.PhononDOS`) gives exactly 3.
 """
@@ -153,10 +156,15 @@ class PhononDOSModel(torch.nn.Module):
         ``occupancy`` (n_atoms, n_species): each site's fraction of every species (one-hot for
         ordered crystals); ``edge_index[0]`` receives from ``edge_index[1]``, the edge vector being
         ``positions[edge_index[1]] - positions[edge_index[0]] + edge_shift`` (Å); ``batch`` gives
-        each atom's structure.
+        each atom's structure (0, 1, ...). The structure count is read off ``batch``, so ``torch.export``
+        traces it as a data-dependent size and the exported program takes any number of structures.
         """
         per_atom = self.atom_dos(positions, occupancy, edge_index, edge_shift)
-        n = int(batch.max()) + 1
+        if torch.jit.is_scripting():
+            n = int(batch.max()) + 1
+        else:  # eager and torch.export: the structure count is a data-dependent size, known to be >= 1
+            n = batch.max().item() + 1
+            torch._check(n >= 1)
         total = torch.zeros((n, per_atom.shape[1]), dtype=per_atom.dtype, device=per_atom.device)
         total = total.index_add(0, batch, per_atom)
         counts = torch.zeros(n, dtype=per_atom.dtype, device=per_atom.device)

@@ -11,7 +11,9 @@ the settings (``relax``, ``relax_fmax``, ``min_width``, ``displacement``, ``mesh
 ``cv_vol_T`` (J/(K cm^3)), ``cv_grav_T`` (J/(K g)); ``zpe_atom`` (kJ/mol-atoms). Data: the DOS
 grid ``frequencies`` (THz) and ``dos`` (per atom, integrates to 3), the mesh modes
 ``mode_frequencies`` (THz) and ``q_weights``, the thermal arrays per atom, ``supercell_matrix`` and
-``settings``.
+``settings``; rows with the element-projected DOS also ``partial_elements`` (symbols) and ``partial_dos``
+(float32, one row per element on the ``frequencies`` grid, states/(THz atom) per atom of the structure:
+they add up to ``dos``). Rows written without them read back as a DOS without partials.
 
 Labels of the input structure: the scalar entries of its ``atoms.info`` (str, int, float, bool; bools
 become 0/1) that are valid ase.db keys and are not one of the row's own keys are stored as key-value
@@ -119,16 +121,23 @@ def write_phonon_row(db, result, uid: str, source: str, settings: dict, versions
             "internal_energy": tp.internal_energy, "supercell_matrix": np.asarray(result.supercell_matrix),
             "settings": dict(settings), "units": {"frequencies": "THz", "dos": "states/(THz atom)",
                                                   "thermal": "per mole of atoms: J/(K mol), kJ/mol"}}
+    if dos.partials:
+        data["partial_elements"] = list(dos.partials)
+        data["partial_dos"] = np.array(list(dos.partials.values()), dtype=np.float32)
     return db.write(atoms, key_value_pairs=kvp, data=data)
 
 
 def read_phonon_dos(row) -> PhononDOS:
-    """The :class:`PhononDOS` of a row (thermal sums over its stored mesh modes)."""
+    """The :class:`PhononDOS` of a row (thermal sums over its stored mesh modes; element-projected DOS where
+    the row has it)."""
     atoms = row.toatoms()
     atoms.calc = None
     modes = (row.data["mode_frequencies"], row.data["q_weights"]) if "mode_frequencies" in row.data else None
     info = {k: row.get(k) for k in ("uid", "source", "force_calculator", "generator", "mesh") if row.get(k) is not None}
-    return PhononDOS(row.data["frequencies"], row.data["dos"], atoms=atoms, modes=modes, info=info)
+    partials = None
+    if "partial_dos" in row.data and "partial_elements" in row.data:
+        partials = dict(zip(row.data["partial_elements"], np.asarray(row.data["partial_dos"], dtype=float)))
+    return PhononDOS(row.data["frequencies"], row.data["dos"], atoms=atoms, modes=modes, info=info, partials=partials)
 
 
 def iter_phonon_dos(path, selection=None) -> Iterator[PhononDOS]:

@@ -7,6 +7,9 @@ Units and normalisation, everywhere in this package:
 - ``dos`` per atom, in states/(THz atom): it integrates to 3 (modes per atom) over the frequency grid
   (trapezoidal rule); ``dos_per_cell`` integrates to ``3 * n_atoms``, ``n_atoms`` being the atoms of
   the cell that "per cell" refers to (``atoms`` when given);
+- ``partial(symbol)``, where known, the element-projected DOS on the same grid and in the same unit:
+  per atom of the whole structure (not per atom of that element), so the partials of all elements add
+  up to ``dos`` and each integrates to 3 times the element's share of the atoms;
 - thermal properties with phonopy's formulas and constants (:mod:`.units`): heat capacity Cv and entropy
   S in J/(K mol), Helmholtz free energy F (zero-point energy included) and internal energy U = F + TS
   in kJ/mol. ``per="atom"`` gives them per mole of atoms, ``per="cell"`` per mole of cells (phonopy's
@@ -106,12 +109,15 @@ class PhononDOS:
         sums run over these modes exactly (phonopy's way) instead of over the grid.
     normalize : rescale ``dos`` to integrate to exactly 3 (the factor is kept in ``info["normalization"]``).
     info : free-form provenance (source, mesh, calculator, ...).
+    partials : optional ``{element symbol: DOS on the same grid}``, the element-projected DOS in
+        states/(THz atom) per atom of the whole structure (they add up to ``dos``); scaled with ``dos``
+        when ``normalize`` rescales it.
     """
 
     IMAGINARY_TOLERANCE = 0.01  # THz: modes below -this count as imaginary (Gamma acoustic noise is ~1e-6)
 
     def __init__(self, frequencies, dos, *, n_atoms: int | None = None, atoms=None, modes=None,
-                 normalize: bool = False, info: dict | None = None):
+                 normalize: bool = False, info: dict | None = None, partials=None):
         freqs = np.asarray(frequencies, dtype=float)
         values = np.asarray(dos, dtype=float)
         if freqs.ndim != 1 or values.shape != freqs.shape or freqs.size < 2:
@@ -128,9 +134,11 @@ class PhononDOS:
         integral = float(np.trapezoid(values, freqs))
         if integral <= 0:
             raise E3DensityError("the DOS integrates to zero over the grid")
+        scale = 1.0
         if normalize:
-            self.info["normalization"] = 3.0 / integral
-            values = values * (3.0 / integral)
+            scale = 3.0 / integral
+            self.info["normalization"] = scale
+            values = values * scale
         elif abs(integral - 3.0) > 1e-4 * 3.0:
             raise E3DensityError(f"a DOS per atom integrates to 3 modes per atom, this one to {integral:.6g}; pass "
                                  "normalize=True (or use PhononDOS.from_arrays with per='cell' and n_atoms)")
@@ -153,16 +161,39 @@ class PhononDOS:
             if mw.shape != (len(mf),) or mf.shape[1] % 3 or not np.isfinite(mf).all() or (mw <= 0).any():
                 raise E3DensityError("modes must be (frequencies (n_q, 3 n), positive weights (n_q,)), finite")
             self._modes = (mf, mw)
+        self._partials = _checked_partials(partials, freqs.shape, scale)
         self._frequencies.flags.writeable = False
         self._dos.flags.writeable = False
+
+    def with_partials(self, partials) -> PhononDOS:
+        """A copy carrying ``partials`` (``{element: DOS}`` on this grid, states/(THz atom) per atom of the
+        structure, as in the constructor; None: none)."""
+        return PhononDOS(self._frequencies, self._dos, n_atoms=self.n_atoms, atoms=self.atoms, modes=self._modes,
+                         info=self.info, partials=partials)
+
+    def mass_scaled(self, factor: float) -> PhononDOS:
+        """The DOS of the same crystal with every mass multiplied by ``factor``: harmonic frequencies scale
+        by 1/sqrt(factor), exactly (the force constants do not depend on masses); the DOS, its modes, its
+        partials and the structure's masses follow."""
+        factor = float(factor)
+        if not (np.isfinite(factor) and factor > 0):
+            raise E3DensityError(f"a mass factor must be finite and > 0, got {factor}")
+        root = np.sqrt(factor)
+        atoms = None
+        if self.atoms is not None:
+            atoms = self.atoms.copy()
+            atoms.set_masses(atoms.get_masses() * factor)
+        modes = None if self._modes is None else (self._modes[0] / root, self._modes[1])
+        return PhononDOS(self._frequencies / root, self._dos * root, n_atoms=self.n_atoms, atoms=atoms, modes=modes,
+                         info=self.info, partials={k: v * root for k, v in self._partials.items()})
 
     # ---- constructors -------------------------------------------------------------------------------
     @classmethod
     def from_arrays(cls, frequencies, dos, *, per: str = "atom", n_atoms: int | None = None, atoms=None,
-                    normalize: bool = True, info: dict | None = None) -> PhononDOS:
+                    normalize: bool = True, info: dict | None = None, partials=None) -> PhononDOS:
         """A DOS given on a grid (THz): ``per="atom"`` (integrates to about 3) or ``per="cell"`` (about
         3 n_atoms, e.g. phonopy's total DOS of its primitive cell); rescaled to exactly 3 per atom unless
-        ``normalize=False``."""
+        ``normalize=False``. ``partials`` (``{element: DOS}``, the same ``per``) are scaled alike."""
         _check_per(per)
         n = len(atoms) if atoms is not None else n_atoms
         values = np.asarray(dos, dtype=float)
@@ -170,7 +201,9 @@ class PhononDOS:
             if n is None:
                 raise E3DensityError("a DOS per cell needs n_atoms (or atoms) to become a DOS per atom")
             values = values / n
-        return cls(frequencies, values, n_atoms=n, atoms=atoms, normalize=normalize, info=info)
+            if partials is not None:
+                partials = {k: np.asarray(v, dtype=float) / n for k, v in dict(partials).items()}
+        return cls(frequencies, values, n_atoms=n, atoms=atoms, normalize=normalize, info=info, partials=partials)
 
     @classmethod
     def from_modes(cls, frequencies, weights=None, *, n_atoms: int | None = None, atoms=None, grid=None,
@@ -204,12 +237,13 @@ class PhononDOS:
 
     @classmethod
     def from_phonopy(cls, phonon, *, mesh=None, dos: str = "tetrahedron", atoms=None,
-                     exclude_gamma_acoustic: bool = True, pitch: float = 0.05) -> PhononDOS:
-        """From a ``phonopy.Phonopy`` object; see :func:`ase_e3density.phonon.phonopy_io.dos_from_phonopy`."""
+                     exclude_gamma_acoustic: bool = True, pitch: float = 0.05, partial: bool = True) -> PhononDOS:
+        """From a ``phonopy.Phonopy`` object, with the element-projected DOS unless ``partial=False``; see
+        :func:`ase_e3density.phonon.phonopy_io.dos_from_phonopy`."""
         from .phonopy_io import dos_from_phonopy
 
         return dos_from_phonopy(phonon, mesh=mesh, dos=dos, atoms=atoms,
-                                exclude_gamma_acoustic=exclude_gamma_acoustic, pitch=pitch)
+                                exclude_gamma_acoustic=exclude_gamma_acoustic, pitch=pitch, partial=partial)
 
     @classmethod
     def from_phonopy_files(cls, path, *, mesh=50.0, force_sets=None, force_constants=None, **kwargs) -> PhononDOS:
@@ -261,6 +295,23 @@ class PhononDOS:
     def dos_mev(self) -> np.ndarray:
         """States/(meV atom), on :attr:`frequencies_mev`."""
         return self._dos / units.THZ_TO_MEV
+
+    @property
+    def partials(self) -> dict[str, np.ndarray]:
+        """The element-projected DOS, ``{element: states/(THz atom)}`` on :attr:`frequencies`, per atom of the
+        whole structure (they add up to :attr:`dos`); empty when not known."""
+        return dict(self._partials)
+
+    def partial(self, symbol: str) -> np.ndarray:
+        """The DOS projected on the atoms of element ``symbol``, states/(THz atom) per atom of the whole
+        structure, on :attr:`frequencies`; it integrates to 3 times the element's share of the atoms."""
+        if not self._partials:
+            raise E3DensityError("this phonon DOS carries no element-projected DOS (it comes from a source "
+                                 "without one, e.g. a reference row written before they were stored, or a file)")
+        if symbol not in self._partials:
+            raise E3DensityError(f"no partial DOS of {symbol!r}: the elements of this structure are "
+                                 f"{', '.join(self._partials)}")
+        return self._partials[symbol]
 
     @property
     def modes(self):
@@ -452,6 +503,26 @@ class PhononDOS:
         kind = f"{len(self._modes[0])} q-points" if self._modes is not None else "grid only"
         return (f"PhononDOS({self._frequencies.size} points {self._frequencies[0]:.2f}..{self._frequencies[-1]:.2f} "
                 f"THz, per atom, n_atoms={self.n_atoms}, {kind}, imaginary fraction {self.imaginary_fraction:.3g})")
+
+
+def _checked_partials(partials, shape: tuple, scale: float) -> dict[str, np.ndarray]:
+    """``{element: DOS}`` checked (known elements, the grid's shape, finite, >= 0) and scaled, read-only."""
+    from ase.data import atomic_numbers
+
+    out: dict[str, np.ndarray] = {}
+    for symbol, values in dict(partials or {}).items():
+        if symbol not in atomic_numbers:
+            raise E3DensityError(f"partial DOS of an unknown element {symbol!r}")
+        values = np.asarray(values, dtype=float)
+        if values.shape != shape or not np.isfinite(values).all():
+            raise E3DensityError(f"the partial DOS of {symbol} must be finite, one value per grid point "
+                                 f"({shape[0]}), got shape {values.shape}")
+        if (values < -1e-9 * max(values.max(), 1.0)).any():
+            raise E3DensityError(f"the partial DOS of {symbol} is negative (min {values.min():.3g})")
+        values = np.clip(values, 0.0, None) * scale
+        values.flags.writeable = False
+        out[symbol] = values
+    return dict(sorted(out.items(), key=lambda item: atomic_numbers[item[0]]))
 
 
 def _smear(grid: np.ndarray, freqs: np.ndarray, weights: np.ndarray, sigma: float) -> np.ndarray:

@@ -8,9 +8,9 @@ One structure at a time (:func:`reference_phonons`):
    ``min_width`` Å, with as few atoms as :func:`supercell_matrix` finds (near-cubic, often non-diagonal);
 3. phonopy's symmetry-reduced finite displacements (``displacement`` Å), forces from the calculator,
    force constants (symmetrised: translational invariance), phonopy's primitive cell;
-4. the mesh (``mesh``: phonopy's length in Å, or three numbers), the tetrahedron DOS and the thermal
-   properties (:class:`~.dos.PhononDOS`, acoustic modes at Gamma set to zero as phonopy's
-   ``exclude_gamma_acoustic``).
+4. the mesh (``mesh``: phonopy's length in Å, or three numbers), the tetrahedron DOS with the
+   element-projected DOS (phonopy's projected DOS summed per element) and the thermal properties
+   (:class:`~.dos.PhononDOS`, acoustic modes at Gamma set to zero as phonopy's ``exclude_gamma_acoustic``).
 
 Calculators by name (:func:`get_calculator`): ``emt`` (ASE), ``chgnet`` and ``sevennet`` (SevenNet-0; also
 ``sevennet-0``) or ``sevennet-l3i5`` (SevenNet-l3i5) (their packages, optional extras), or ``module:Class``
@@ -34,7 +34,7 @@ from .dos import PhononDOS
 from .phonopy_io import atoms_to_phonopy, require_phonopy
 
 __all__ = ["CALCULATOR_NAMES", "SEVENNET_CHECKPOINTS", "get_calculator", "calculator_version", "potential_label",
-           "check_crystal", "cell_widths",
+           "check_crystal", "check_masses", "cell_widths", "mass_labels",
            "supercell_matrix", "relax", "PhononSettings", "PhononResult", "reference_phonons"]
 
 CALCULATOR_NAMES = ("emt", "chgnet", "sevennet", "sevennet-0", "sevennet-l3i5")
@@ -245,14 +245,49 @@ class PhononResult:
     info: dict = field(default_factory=dict)
 
 
+def mass_labels(atoms: Atoms) -> tuple[str, ...]:
+    """What the masses of ``atoms`` add to its uid: nothing for ASE's standard masses (so the uids of such
+    structures stay as they were), else one label with every mass (amu, 6 decimals)."""
+    from ase.data import atomic_masses
+
+    if not atoms.has("masses"):
+        return ()
+    masses = np.asarray(atoms.get_masses(), dtype=float)
+    if np.allclose(masses, atomic_masses[atoms.numbers], rtol=1e-9, atol=0):
+        return ()
+    return ("masses=" + " ".join(f"{m:.6f}" for m in masses),)
+
+
+def check_masses(atoms: Atoms, label: str = "structure") -> None:
+    """Refuse masses that differ between atoms of one element (finite and > 0 otherwise): phonopy's
+    symmetry and primitive cell see elements only, and would mix them."""
+    from ..errors import InvalidStructureError
+
+    masses = np.asarray(atoms.get_masses(), dtype=float)
+    if not (np.isfinite(masses).all() and (masses > 0).all()):
+        raise InvalidStructureError(f"{label}: every mass must be finite and > 0 amu")
+    symbols = np.array(atoms.get_chemical_symbols())
+    for symbol in dict.fromkeys(symbols):
+        own = masses[symbols == symbol]
+        if not np.allclose(own, own[0], rtol=1e-9, atol=0):
+            raise InvalidStructureError(f"{label}: the {symbol} atoms have different masses ({own.min():g} to "
+                                        f"{own.max():g} amu); phonopy's symmetry sees elements only: give all atoms "
+                                        "of an element one mass")
+
+
 def reference_phonons(atoms: Atoms, calculator, settings: PhononSettings | None = None) -> PhononResult:
-    """Relax ``atoms`` with ``calculator``, then phonopy's finite displacements, force constants and DOS."""
+    """Relax ``atoms`` with ``calculator``, then phonopy's finite displacements, force constants and DOS.
+
+    phonopy takes the masses of ``atoms`` (``atoms.get_masses()``: ASE's standard ones, or isotopes set
+    with ``atoms.set_masses``, one mass per element: :func:`check_masses`); the relaxed structure of the
+    result keeps them."""
     require_phonopy()
     from phonopy import Phonopy
 
     settings = settings or PhononSettings()
     start = time.perf_counter()
     check_crystal(atoms)
+    check_masses(atoms)
     relaxed, info = relax(atoms, calculator, settings.relax, settings.fmax, settings.relax_steps, settings.optimizer)
     energy = float(relaxed.get_potential_energy())
     P = supercell_matrix(relaxed.cell.array, settings.min_width)

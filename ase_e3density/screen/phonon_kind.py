@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..errors import E3DensityError
+from ..graph.occupancy import composition as site_composition
 from ..models import DeployedPhononModel
 from ..phonon.database import temperature_key
 from .records import Item
@@ -66,8 +67,6 @@ class PhononEvaluator:
 
 
 def composition(atoms, fractions: np.ndarray, species: Sequence[str]) -> str:
-    """The cell's formula; for a virtual crystal, its elements with their summed site fractions (Cu1.2Ni2.8)."""
-    if np.all((fractions == 0) | (fractions == 1)):
-        return atoms.get_chemical_formula()
-    totals = fractions.sum(axis=0)
-    return "".join(f"{s}{t:.4g}" for s, t in zip(species, totals) if t > 0)
+    """The cell's formula; for a virtual crystal, its composition per formula unit from the site fractions
+    (Cu0.3Ni0.7, where the cell's majority atoms alone read Ni4)."""
+    return site_composition(atoms, fractions, species)

@@ -19,6 +19,7 @@ import numpy as np
 
 from ..errors import E3DensityError
 from ..fileio import atomic_path, exclusive_writer
+from ..graph.occupancy import crystal_formula
 from .records import Result
 
 __all__ = ["open_writer", "Writer", "DbWriter", "ExtxyzWriter", "CsvWriter", "Existing"]
@@ -206,7 +207,7 @@ class ExtxyzWriter(Writer):
     def rows(self) -> Iterator[dict]:
         for atoms in self._frames():
             if atoms.info.get("status") == "ok":
-                yield {**atoms.info, "formula": atoms.get_chemical_formula()}
+                yield {**atoms.info, "formula": crystal_formula(atoms)}
 
 
 # -- CSV ------------------------------------------------------------------------------------------
@@ -253,7 +254,7 @@ class CsvWriter(Writer):
             out.writeheader()
         for r in results:
             row = _flat_info(r)
-            row["formula"] = r.atoms.get_chemical_formula()
+            row["formula"] = crystal_formula(r.atoms)  # a virtual crystal's composition, not its majority atoms
             row.update({k: json.dumps(np.asarray(v).tolist()) for k, v in r.arrays.items()})
             out.writerow(row)
         _append(self.path, buffer.getvalue())

@@ -1,0 +1,87 @@
+"""Virtual crystals are labelled by their composition per formula unit (Cu0.5Ni0.5), not by their majority
+atoms (Ni4): in screening rows, the ranked table and `e3density predict`."""
+import csv
+
+import numpy as np
+import pytest
+import torch
+from ase.build import bulk
+from ase.db import connect
+from ase.io import read
+
+from ase_e3density.cli import main
+from ase_e3density.graph.occupancy import crystal_formula, occupancy_formula, site_occupancy
+from ase_e3density.models import deploy
+from ase_e3density.nn import PhononDOSModel, PhononModelConfig
+from ase_e3density.screen import screen
+
+SPECIES = ["Al", "Ni", "Cu", "Au"]
+HEAD = ("_cell_length_a {a}\n_cell_length_b {a}\n_cell_length_c {a}\n_cell_angle_alpha 90\n_cell_angle_beta 90\n"
+        "_cell_angle_gamma 90\n_symmetry_space_group_name_H-M 'F m -3 m'\n_symmetry_Int_Tables_number 225\nloop_\n"
+        "_atom_site_label\n_atom_site_type_symbol\n_atom_site_fract_x\n_atom_site_fract_y\n_atom_site_fract_z\n"
+        "_atom_site_occupancy\n")
+
+
+def cif(path, name, a, sites):
+    path.write_text(f"data_{name}\n" + HEAD.format(a=a) + "".join(f"{s}\n" for s in sites))
+    return path
+
+
+@pytest.fixture
+def cuni(tmp_path):
+    """fcc Cu0.3Ni0.7 from a CIF: ASE keeps one atom per site (4 Ni) and the fractions in atoms.info."""
+    return cif(tmp_path / "cuni.cif", "CuNi", 3.55, ["Cu1 Cu 0 0 0 0.3", "Ni1 Ni 0 0 0 0.7"])
+
+
+def test_composition_per_formula_unit(tmp_path, cuni):
+    atoms = read(cuni)
+    assert atoms.get_chemical_formula() == "Ni4"  # what was shown before
+    assert crystal_formula(atoms) == "Cu0.3Ni0.7"
+    half = read(cif(tmp_path / "h.cif", "h", 3.55, ["Cu1 Cu 0 0 0 0.5", "Ni1 Ni 0 0 0 0.5"]))
+    assert crystal_formula(half) == "Cu0.5Ni0.5"
+    # rock salt K(Cl0.5Br0.5): 4 K and 4 mixed sites in the cell, one formula unit per pair
+    kclbr = read(cif(tmp_path / "k.cif", "KClBr", 6.4, ["K1 K 0 0 0 1.0", "Cl1 Cl 0.5 0.5 0.5 0.5",
+                                                         "Br1 Br 0.5 0.5 0.5 0.5"]))
+    assert len(kclbr) == 8 and crystal_formula(kclbr) == "Br0.5Cl0.5K"
+    # ordered crystals keep ASE's formula of the cell
+    rocksalt = bulk("KCl", "rocksalt", a=6.3, cubic=True)
+    assert crystal_formula(rocksalt) == "Cl4K4"
+    # two sites, one mixed: nothing in common to divide by
+    fractions = np.array([[0.25, 0.75, 0.0], [0.0, 0.0, 1.0]])
+    assert occupancy_formula(fractions, ["Cu", "Ni", "Al"]) == "AlCu0.25Ni0.75"
+    # thirds as CIF files write them
+    assert occupancy_formula(np.array([[1 / 3, 2 / 3]] * 2), ["Cu", "Ni"]) == "Cu0.3333Ni0.6667"
+    # unreadable occupancies fall back on the cell's formula (a label must not fail)
+    broken = bulk("Cu", "fcc", 3.6)
+    broken.info["occupancy"] = {"0": {"Cu": 0.5}}
+    assert crystal_formula(broken) == "Cu"
+    assert np.allclose(site_occupancy(atoms, ["Cu", "Ni"]).sum(axis=0), [1.2, 2.8])
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory):
+    torch.manual_seed(0)
+    model = PhononDOSModel(PhononModelConfig(species=SPECIES, hidden={0: 8, 1: 4}, n_layers=2, radial_hidden=8,
+                                             n_bins=20, max_frequency=12.0), dtype=torch.float64)
+    path = tmp_path_factory.mktemp("composition") / "phonon.pt"
+    deploy(model, path, provenance={"test": "composition"})
+    return path
+
+
+def test_screening_rows_and_table_show_the_composition(tmp_path, cuni, model_path, capsys):
+    results = list(screen([str(cuni)], str(tmp_path / "out.csv"), model=str(model_path)))
+    assert not results[0].error and results[0].scalars["composition"] == "Cu0.3Ni0.7"
+    with open(tmp_path / "out.csv", newline="") as handle:
+        row = next(csv.DictReader(handle))
+    assert row["formula"] == "Cu0.3Ni0.7" and row["composition"] == "Cu0.3Ni0.7"
+    assert main(["screen", str(cuni), "-o", str(tmp_path / "out.db"), "--model", str(model_path), "--no-progress",
+                 "--sort-by", "cv_vol_300", "--top", "1"]) == 0
+    table = capsys.readouterr().out.strip().splitlines()
+    assert table[1].split()[2] == "Cu0.3Ni0.7"
+    assert connect(tmp_path / "out.db").get(id=1).composition == "Cu0.3Ni0.7"
+
+
+def test_predict_prints_the_composition(cuni, model_path, capsys):
+    assert main(["predict", str(cuni), "--model", str(model_path)]) == 0
+    out = capsys.readouterr().out
+    assert "| 0 | Cu0.3Ni0.7 | 4 |" in out and "Ni4" not in out

@@ -1,0 +1,92 @@
+"""The phonon model's element-projected DOS: the mean of its per-site DOS over each element's sites."""
+import numpy as np
+import pytest
+import torch
+from ase.build import bulk
+
+from ase_e3density import E3DensityCalculator
+from ase_e3density.errors import E3DensityError
+from ase_e3density.graph.inputs import crystal_batch_inputs
+from ase_e3density.models import deploy, load_model, shipped_model_path
+from ase_e3density.nn import PhononDOSModel, PhononModelConfig
+
+SPECIES = ["Al", "Ni", "Cu", "Au"]
+
+
+@pytest.fixture(scope="module")
+def model_and_runtime(tmp_path_factory):
+    torch.manual_seed(5)
+    model = PhononDOSModel(PhononModelConfig(species=SPECIES, hidden={0: 8, 1: 4, 2: 2}, n_layers=3, radial_hidden=8,
+                                             n_bins=30, max_frequency=12.0), dtype=torch.float64)
+    with torch.no_grad():  # a random head, so that different sites give visibly different DOS
+        model.head.weight.normal_(0, 2.0)
+    path = tmp_path_factory.mktemp("partials") / "phonon.pt"
+    deploy(model, path, provenance={"test": "partials"})
+    return model.eval(), load_model(path)
+
+
+def cu3au():
+    atoms = bulk("Cu", "fcc", 3.75, cubic=True)
+    atoms.symbols[0] = "Au"
+    atoms.rattle(0.05, seed=1)  # the three Cu sites differ
+    return atoms
+
+
+def test_partials_are_each_elements_mean_site_dos_and_add_up(model_and_runtime):
+    model, runtime = model_and_runtime
+    atoms = cu3au()
+    dos = runtime.predict_dos(atoms)
+    assert list(dos.partials) == ["Cu", "Au"]
+    np.testing.assert_allclose(dos.partial("Cu") + dos.partial("Au"), dos.dos, rtol=0, atol=1e-12)
+    # each site holds 3 modes: the partials hold 3 x the element's share of the atoms
+    assert np.trapezoid(dos.partial("Cu"), dos.frequencies) == pytest.approx(2.25, abs=1e-12)
+    assert np.trapezoid(dos.partial("Au"), dos.frequencies) == pytest.approx(0.75, abs=1e-12)
+    # independently: the eager network's per-site DOS, averaged over the element's sites, per atom of the cell
+    graph = runtime.checked_graph(atoms)
+    positions, occupancy, edges, shifts, _ = crystal_batch_inputs([graph[:4]], torch.float64)
+    with torch.no_grad():
+        sites = model.atom_dos(positions, occupancy, edges, shifts).numpy()
+        total = model(*crystal_batch_inputs([graph[:4]], torch.float64))[0].numpy()
+    au = np.array(atoms.get_chemical_symbols()) == "Au"
+    np.testing.assert_allclose(dos.partial("Au"), sites[au].sum(axis=0) / len(atoms), atol=1e-12)
+    np.testing.assert_allclose(dos.partial("Cu"), sites[~au].sum(axis=0) / len(atoms), atol=1e-12)
+    np.testing.assert_allclose(dos.dos, total, atol=1e-12)  # the network's own mean over the structure
+    assert np.abs(dos.partial("Cu") / 3 - dos.partial("Au")).max() > 1e-2  # the sites do differ
+
+
+def test_site_forward_of_a_batch_equals_the_networks_mean(model_and_runtime):
+    model, runtime = model_and_runtime
+    crystals = [cu3au(), bulk("Ni", "fcc", 3.52), bulk("NiAl", "cesiumchloride", a=2.88) * (1, 1, 2)]
+    graphs = [runtime.checked_graph(a) for a in crystals]
+    with torch.no_grad():
+        network = model(*crystal_batch_inputs([g[:4] for g in graphs], torch.float64)).numpy()
+    np.testing.assert_allclose(runtime.forward(graphs), network, atol=1e-12)
+    assert [s.shape[0] for s in runtime.site_forward(graphs)] == [4, 1, 4]
+
+
+def test_virtual_crystal_sites_split_by_their_fractions(model_and_runtime):
+    _, runtime = model_and_runtime
+    dos = runtime.predict_dos(bulk("Cu", "fcc", 3.7), occupancy=[{"Cu": 0.3, "Au": 0.7}])
+    assert list(dos.partials) == ["Cu", "Au"]
+    np.testing.assert_allclose(dos.partial("Cu"), 0.3 * dos.dos, atol=1e-12)
+    np.testing.assert_allclose(dos.partial("Au"), 0.7 * dos.dos, atol=1e-12)
+
+
+def test_calculator_gives_partials_and_refuses_absent_elements(model_and_runtime):
+    _, runtime = model_and_runtime
+    atoms = cu3au()
+    calc = E3DensityCalculator(runtime)
+    dos = calc.get_phonon_dos(atoms)
+    np.testing.assert_allclose(dos.partial("Au"), runtime.predict_dos(atoms).partial("Au"), atol=1e-12)
+    with pytest.raises(E3DensityError, match=r"^no partial DOS of 'O': the elements of this structure are Cu, Au$"):
+        dos.partial("O")
+
+
+@pytest.mark.slow
+def test_shipped_model_partials_add_up():
+    runtime = load_model(shipped_model_path("phonon"))
+    dos = runtime.predict_dos(bulk("NaCl", "rocksalt", a=5.64))
+    assert list(dos.partials) == ["Na", "Cl"]
+    np.testing.assert_allclose(dos.partial("Na") + dos.partial("Cl"), dos.dos, atol=1e-9)
+    for symbol in ("Na", "Cl"):
+        assert np.trapezoid(dos.partial(symbol), dos.frequencies) == pytest.approx(1.5, abs=1e-5)
