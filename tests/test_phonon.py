@@ -295,6 +295,19 @@ def test_calculators_by_name():
         get_calculator("ase.calculators.emt:Nope")
 
 
+@pytest.mark.slow
+def test_sevennet_mf0_runs_at_its_pbe_fidelity():
+    """SevenNet-MF-0 is multi-fidelity: the calculator by name picks the PBE modal and says so in its label."""
+    pytest.importorskip("sevenn")
+    from ase_e3density.phonon.reference import get_calculator, potential_label
+    assert potential_label("sevennet-mf-0").startswith("SevenNet-MF-0 PBE (7net-mf-0, sevenn ")
+    calc = get_calculator("sevennet-mf-0")
+    assert calc.modal == "PBE"
+    si = bulk("Si", "diamond", a=5.47)
+    si.calc = calc
+    assert -5.6 < si.get_potential_energy() / len(si) < -5.2  # eV/atom, PBE-level cohesive scale of Si
+
+
 def _cli(argv, capsys):
     from ase_e3density.cli import main
 

@@ -37,13 +37,16 @@ __all__ = ["CALCULATOR_NAMES", "SEVENNET_CHECKPOINTS", "get_calculator", "calcul
            "check_crystal", "check_masses", "cell_widths", "mass_labels",
            "supercell_matrix", "relax", "PhononSettings", "PhononResult", "reference_phonons"]
 
-CALCULATOR_NAMES = ("emt", "chgnet", "sevennet", "sevennet-0", "sevennet-l3i5")
+CALCULATOR_NAMES = ("emt", "chgnet", "sevennet", "sevennet-0", "sevennet-l3i5", "sevennet-mf-0")
 RELAX_MODES = ("full", "positions", "none")
 
 # calculator name -> (sevenn's name of the checkpoint its wheel ships, the potential's published name);
 # "sevennet" stays SevenNet-0 (the model of the first phonon data, data/phonons/sevennet.db)
 SEVENNET_CHECKPOINTS = {"sevennet": ("7net-0", "SevenNet-0"), "sevennet-0": ("7net-0", "SevenNet-0"),
-                        "sevennet-l3i5": ("7net-l3i5", "SevenNet-l3i5")}
+                        "sevennet-l3i5": ("7net-l3i5", "SevenNet-l3i5"),
+                        "sevennet-mf-0": ("7net-mf-0", "SevenNet-MF-0 PBE")}
+# multi-fidelity checkpoints -> the fidelity (sevenn's "modal") used: PBE/PBE+U, the MPtrj level of theory
+SEVENNET_MODALS = {"7net-mf-0": "PBE"}
 
 
 def _emt():
@@ -62,12 +65,14 @@ def _chgnet():
 
 
 def _sevennet(checkpoint: str = "7net-0"):
+    """SevenNet calculator of a checkpoint in the sevenn wheel; a multi-fidelity one at its SEVENNET_MODALS modal."""
     try:
         from sevenn.calculator import SevenNetCalculator
     except ImportError as exc:
         raise MissingDependencyError(f"calculator 'sevennet' ({checkpoint}) needs the sevenn package: pip install "
                                      "'ase_e3density[sevennet]'") from exc
-    return SevenNetCalculator(checkpoint, device="cpu")
+    modal = SEVENNET_MODALS.get(checkpoint)
+    return SevenNetCalculator(checkpoint, device="cpu", **({"modal": modal} if modal else {}))
 
 
 _FACTORIES = {"emt": _emt, "chgnet": _chgnet,
@@ -76,7 +81,8 @@ _FACTORIES = {"emt": _emt, "chgnet": _chgnet,
 
 def get_calculator(name: str):
     """A fresh ASE calculator: ``emt``, ``chgnet``, ``sevennet`` (SevenNet-0; also ``sevennet-0``),
-    ``sevennet-l3i5`` (SevenNet-l3i5; both checkpoints ship in the sevenn wheel, run on the CPU) or
+    ``sevennet-l3i5`` (SevenNet-l3i5), ``sevennet-mf-0`` (SevenNet-MF-0 at its PBE fidelity; the checkpoints
+    ship in the sevenn wheel, run on the CPU) or
     ``module:Class`` (called with no arguments; the module must be importable)."""
     key = name.strip().lower()
     if key in _FACTORIES:
