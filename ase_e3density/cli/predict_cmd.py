@@ -5,7 +5,7 @@ import argparse
 import time
 
 from ..errors import E3DensityError
-from .common import example_path, read_structures
+from .common import check_output_files, example_path, read_structures
 
 
 def add_parser(sub) -> None:
@@ -35,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from ..calculator import E3DensityCalculator
     from ..kinds import get_kind
 
+    check_output_files(args, "e3density predict", output="extxyz", cube="cube", esp_cube="cube", dos="dos")
     path = args.structure or str(example_path("water_20.xyz"))
     frames = [atoms for _, atoms in read_structures([path], args.index)]
     start = time.perf_counter()
