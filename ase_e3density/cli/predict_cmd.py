@@ -28,7 +28,7 @@ def add_parser(sub) -> None:
                     help="phonon models: temperatures of the thermal properties, K (default: 100,300,500)")
     pr.add_argument("--dos", help="phonon models: write the predicted DOS here (THz, states/(THz atom); one frame; default: not "
                     "written)")
-    pr.set_defaults(func=run)
+    pr.set_defaults(func=run, spacing=None)  # None: not given (0.2 Å for density models)
 
 
 def run(args: argparse.Namespace) -> int:
