@@ -429,8 +429,8 @@ CASES: list[Case] = [
     Case("cli", "predict: --index 0::0", lambda c: ["predict", str(water_file(c)), "--index", "0::0"], E.E3DensityError, "a slice step cannot be 0", cli=True),
     Case("cli", "predict: --spacing abc", lambda c: ["predict", "--spacing", "abc", "--cube", str(c.root / "abc.cube")], E.E3DensityError, "argument --spacing: invalid float value: 'abc'", cli=True),
     # --- partial occupancies: a virtual crystal has no electron density of its own -----------------
-    Case("calculator", "a CIF with partial occupancies (C/N on one site)", lambda c: dipole_of(read_one(partial_cif(c)), c), E.InvalidStructureError, "partial occupancies on 1 site.*C 0.5, N 0.5.*one element per site"),
-    Case("cli", "predict: a CuNi CIF (partial occupancies) with a density model", lambda c: ["predict", str(alloy_cif(c))], E.InvalidStructureError, "partial occupancies on 4 site.*no virtual crystals", cli=True),
+    Case("calculator", "a CIF with partial occupancies (C/N on one site)", lambda c: dipole_of(read_one(partial_cif(c)), c), E.InvalidStructureError, "partial occupancies for 1 atom.*C 0.5, N 0.5.*one element per site"),
+    Case("cli", "predict: a CuNi CIF (partial occupancies) with a density model", lambda c: ["predict", str(alloy_cif(c))], E.InvalidStructureError, "partial occupancies for 4 atom.*no virtual crystals", cli=True),
     # --- spin states the model never saw ----------------------------------------------------------
     Case("domain", "OH radical, 9 electrons (default model: closed shells only)", lambda c: default_dipole(Atoms("OH", positions=[[0, 0, 0], [0.97, 0, 0]])), E.DomainWarning, "odd electron count .9.: an open-shell state"),
     Case("domain", "water with charge +1 (9 electrons; default model)", lambda c: default_dipole(water(charge=1)), E.DomainWarning, r"total charge \+1 outside the training range.*odd electron count"),

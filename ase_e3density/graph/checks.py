@@ -115,7 +115,7 @@ def check_ordered(atoms: Atoms) -> None:
         i, site = sites[0]
         shown = ", ".join(f"{s} {x:g}" for s, x in site.items()) or "empty"
         raise InvalidStructureError(
-            f"atoms.info['occupancy'] gives partial occupancies on {len(sites)} site(s) (atom {i}: {shown}); an "
+            f"atoms.info['occupancy'] gives partial occupancies for {len(sites)} atom(s) (atom {i}: {shown}); an "
             "electron-density model takes one element per site (no virtual crystals): build an ordered cell")
 
 
