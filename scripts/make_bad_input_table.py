@@ -33,6 +33,8 @@ def main() -> None:
         f"{refused} are refused with an error; the rest are computed but flagged with a `DomainWarning` (also in "
         "`calc.results['domain_warnings']`), because the structure lies outside what the model saw in training.",
         "On the command line every error is one line on stderr with exit status 2 (`--debug` shows the traceback).",
+        "Output is written only into new files and folders or into those the package made itself (docs/engine.md: "
+        "how it knows them); anything else given as an output is refused before any work.",
         "",
         "| # | area | input | outcome | message |",
         "| --- | --- | --- | --- | --- |",

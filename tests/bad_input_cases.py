@@ -169,6 +169,77 @@ def locked_reference(ctx: Context):
         raise E.E3DensityError(stderr.getvalue().strip().split("error: ", 1)[-1])
 
 
+def plain_sqlite(ctx: Context, name: str = "foreign.db") -> Path:
+    """An SQLite database that is not an ase.db (one table 'foo')."""
+    import sqlite3
+
+    path = ctx.root / name
+    with contextlib.closing(sqlite3.connect(path)) as con:
+        con.execute("CREATE TABLE IF NOT EXISTS foo (x INTEGER)")
+        con.commit()
+    return path
+
+
+def other_ase_db(ctx: Context, name: str = "someone_elses.db") -> Path:
+    """An ase.db written by someone else: a water row with other key-value pairs, no metadata of ours."""
+    from ase.db import connect
+
+    path = ctx.root / name
+    if not path.exists():
+        connect(path).write(water(), energy_tag=1.0, project="thesis")
+    return path
+
+
+def folder_with(ctx: Context, name: str, *files: str) -> Path:
+    """A folder holding ``files`` (a user's own)."""
+    path = ctx.root / name
+    path.mkdir(exist_ok=True)
+    for f in files:
+        (path / f).write_text("my own notes\n")
+    return path
+
+
+def partial_cif(ctx: Context) -> Path:
+    """A CIF whose one site is half C, half N (ASE's reader: atoms.info['occupancy'])."""
+    return write(ctx, "cn.cif", "data_CN\n_cell_length_a 3\n_cell_length_b 3\n_cell_length_c 3\n_cell_angle_alpha 90\n"
+                 "_cell_angle_beta 90\n_cell_angle_gamma 90\n_symmetry_space_group_name_H-M 'P 1'\nloop_\n"
+                 "_atom_site_label\n_atom_site_type_symbol\n_atom_site_fract_x\n_atom_site_fract_y\n_atom_site_fract_z\n"
+                 "_atom_site_occupancy\nC1 C 0 0 0 0.5\nN1 N 0 0 0 0.5\n")
+
+
+def alloy_cif(ctx: Context) -> Path:
+    """CuNi on one fcc site (a virtual crystal for the phonon model)."""
+    return write(ctx, "cuni.cif", "data_CuNi\n_cell_length_a 3.6\n_cell_length_b 3.6\n_cell_length_c 3.6\n"
+                 "_cell_angle_alpha 90\n_cell_angle_beta 90\n_cell_angle_gamma 90\n"
+                 "_symmetry_space_group_name_H-M 'F m -3 m'\n_symmetry_Int_Tables_number 225\nloop_\n"
+                 "_atom_site_label\n_atom_site_type_symbol\n_atom_site_fract_x\n_atom_site_fract_y\n_atom_site_fract_z\n"
+                 "_atom_site_occupancy\nCu1 Cu 0 0 0 0.5\nNi1 Ni 0 0 0 0.5\n")
+
+
+def read_one(path: Path) -> Atoms:
+    from ase.io import read
+    return read(path)
+
+
+def magnetic_water() -> Atoms:
+    atoms = water()
+    atoms.set_initial_magnetic_moments([2.0, 0.0, 0.0])
+    return atoms
+
+
+def water_file(ctx: Context) -> Path:
+    return write(ctx, "w.xyz", "3\n\nO 0 0 0\nH 0.96 0 0\nH -0.24 0.93 0\n")
+
+
+def references_into(ctx: Context, output: Path):
+    from ase_e3density.generate import references
+    return references([water()], output)
+
+
+def train_into(ctx: Context, output: str):
+    return ["train", str(yaml_config(ctx, f"out_{output}.yaml", f"train: x.db\noutput: {output}\n"))]
+
+
 CASES: list[Case] = [
     # --- the calculator ------------------------------------------------------------------------
     Case("calculator", "model=123", lambda c: calc(c, model=123), E.CalculatorParameterError, "model must be .* not int"),
@@ -304,6 +375,71 @@ CASES: list[Case] = [
     Case("cli", "predict: a molecule with the phonon model", lambda c: ["predict", "--model", "phonon"], E.InvalidStructureError, "no 3D cell", cli=True),
     Case("cli", "predict: --cube with the phonon model", lambda c: ["predict", str(crystal_file(c)), "--model", "phonon", "--cube", str(c.root / "x.cube")], E.E3DensityError, "--cube is not for models of phonon density of states", cli=True),
     Case("cli", "evaluate: the phonon model on a density database", lambda c: ["evaluate", "phonon", str(c.reference_db), "--split", "test"], E.ConfigError, "holds no phonon DOS", cli=True),
+    # --- asked-for output is written or refused, never dropped ----------------------------------
+    Case("cli", "predict: --dos with a density model", lambda c: ["predict", "--dos", str(c.root / "d.dat")], E.E3DensityError, "--dos is not for models of electron density", cli=True),
+    Case("cli", "predict: --temperatures with a density model", lambda c: ["predict", "--temperatures", "300"], E.E3DensityError, "--temperatures is not for models of electron density", cli=True),
+    Case("cli", "predict: --esp-cube with the phonon model", lambda c: ["predict", str(crystal_file(c)), "--model", "phonon", "--esp-cube", str(c.root / "e.cube")], E.E3DensityError, "--esp-cube is not for models of phonon density of states", cli=True),
+    Case("cli", "predict: --spacing without a cube file", lambda c: ["predict", "--spacing", "0.1"], E.E3DensityError, "--spacing sets the grid of --cube and --esp-cube", cli=True),
+    Case("cli", "predict: --spacing with the phonon model", lambda c: ["predict", str(crystal_file(c)), "--model", "phonon", "--spacing", "0.1"], E.E3DensityError, "--spacing is not for models of phonon density of states", cli=True),
+    Case("cli", "predict: --esp-charges with the phonon model", lambda c: ["predict", str(crystal_file(c)), "--model", "phonon", "--esp-charges"], E.E3DensityError, "--esp-charges is not for models of phonon", cli=True),
+    Case("cli", "evaluate: --split with a density model", lambda c: ["evaluate", "default", str(c.reference_db), "--split", "test"], E.E3DensityError, "--split is not for models of electron density", cli=True),
+    Case("cli", "evaluate: --temperatures with a density model", lambda c: ["evaluate", "default", str(c.reference_db), "--temperatures", "300"], E.E3DensityError, "--temperatures is not for models of electron density", cli=True),
+    Case("cli", "evaluate: --grid-level with the phonon model", lambda c: ["evaluate", "phonon", str(c.reference_db), "--grid-level", "3"], E.E3DensityError, "--grid-level is not for models of phonon density of states", cli=True),
+    Case("cli", "screen: --keep-coefficients with the phonon model", lambda c: ["screen", str(crystal_file(c)), "-o", str(c.root / "kc.db"), "--model", "phonon", "--keep-coefficients", "--no-progress"], E.E3DensityError, "phonon density of states models have no density coefficients", cli=True),
+    Case("cli", "screen: --top without --sort-by", lambda c: ["screen", str(water_file(c)), "-o", str(c.root / "top.db"), "--top", "5", "--no-progress"], E.E3DensityError, "--top and --ascending shape the ranked table of --sort-by", cli=True),
+    Case("cli", "screen: --top 0", lambda c: ["screen", str(water_file(c)), "-o", str(c.root / "top0.db"), "--sort-by", "dipole_norm", "--top", "0", "--no-progress"], E.E3DensityError, "--top must be at least 1", cli=True),
+    # --- output never goes into a file, database or folder the package did not make --------------
+    Case("cli", "screen: -o an SQLite database that is not an ase.db", lambda c: ["screen", str(water_file(c)), "-o", str(plain_sqlite(c)), "--no-progress"], E.E3DensityError, "is an SQLite database but not an ase.db .tables: foo.", cli=True),
+    Case("cli", "screen: -o someone else's ase.db", lambda c: ["screen", str(water_file(c)), "-o", str(other_ase_db(c)), "--no-progress"], E.E3DensityError, "is an ase.db of other rows than screening results", cli=True),
+    Case("cli", "screen: -o a folder", lambda c: ["screen", str(water_file(c)), "-o", str(folder_with(c, "results.db")), "--no-progress"], E.E3DensityError, "is a folder, not a file", cli=True),
+    Case("cli", "screen: -o the input structure file", lambda c: ["screen", str(water_file(c)), "-o", str(water_file(c)), "--no-progress"], E.E3DensityError, "exists and was not written by e3density screen", cli=True),
+    Case("cli", "screen: -o a CSV file of other columns", lambda c: ["screen", str(water_file(c)), "-o", str(write(c, "table.csv", "a,b\n1,2\n")), "--no-progress"], E.E3DensityError, "exists and was not written by e3density screen", cli=True),
+    Case("cli", "screen: -o a .db in a folder that does not exist", lambda c: ["screen", str(water_file(c)), "-o", str(c.root / "no_such_folder" / "r.db"), "--no-progress"], E.E3DensityError, "folder .*no_such_folder does not exist", cli=True),
+    Case("cli", "reference: -o someone else's ase.db", lambda c: ["reference", str(water_file(c)), "-o", str(other_ase_db(c))], E.E3DensityError, "is an ase.db of other rows than reference densities .1 of 1 lack uid, auxbasis", cli=True),
+    Case("cli", "reference: -o a file without .db", lambda c: ["reference", str(water_file(c)), "-o", str(c.root / "refs")], E.E3DensityError, "give a file name ending in .db", cli=True),
+    Case("cli", "phonons: -o a text file named .db", lambda c: ["phonons", str(crystal_file(c)), "-o", str(write(c, "notes.db", "my notes\n")), "--calculator", "emt"], E.E3DensityError, "is not an ase.db database .not an SQLite file", cli=True),
+    Case("cli", "phonons: -o a reference database", lambda c: ["phonons", str(crystal_file(c)), "-o", str(c.reference_db), "--calculator", "emt"], E.E3DensityError, "is an ase.db of other rows than phonon references", cli=True),
+    Case("reference", "references() into an SQLite database that is not an ase.db", lambda c: references_into(c, plain_sqlite(c)), E.E3DensityError, "SQLite database but not an ase.db"),
+    Case("cli", "predict: -o the input structure file", lambda c: ["predict", str(water_file(c)), "-o", str(water_file(c))], E.E3DensityError, "--output .*w.xyz exists and was not written by e3density predict", cli=True),
+    Case("cli", "predict: -o in a folder that does not exist", lambda c: ["predict", "-o", str(c.root / "no_such_folder" / "out.xyz")], E.E3DensityError, "folder .*no_such_folder does not exist", cli=True),
+    Case("cli", "predict: --cube onto a file it did not write", lambda c: ["predict", "--cube", str(write(c, "mine.cube", "my own cube file\n"))], E.E3DensityError, "--cube .*mine.cube exists and was not written by e3density predict", cli=True),
+    Case("cli", "predict: --dos into a folder (phonon model)", lambda c: ["predict", str(crystal_file(c)), "--model", "phonon", "--dos", str(folder_with(c, "dos_folder"))], E.E3DensityError, "--dos .*dos_folder is a folder, not a file", cli=True),
+    Case("physics", "write_cube onto a file it did not write", lambda c: default_density(water()).write_cube(write(c, "theirs.cube", "cube file of another program\n"), spacing=0.5), E.E3DensityError, "cube file .*theirs.cube exists and was not written by ase_e3density"),
+    Case("cli", "evaluate: --json onto a file it did not write", lambda c: ["evaluate", "default", str(c.reference_db), "--json", str(write(c, "notes.json", "{}"))], E.E3DensityError, "--json .*notes.json exists and was not written by e3density evaluate", cli=True),
+    Case("cli", "train: output folder holding someone's files", lambda c: (folder_with(c, "thesis", "chapter1.tex"), train_into(c, "thesis"))[1], E.E3DensityError, "output folder .*thesis is not empty .chapter1.tex. and was not made by ase_e3density", cli=True),
+    Case("cli", "train: output is a file", lambda c: (water_file(c), train_into(c, "w.xyz"))[1], E.E3DensityError, "output folder .*w.xyz is a file, not a folder", cli=True),
+    Case("cli", "hierarchy: -o a folder holding someone's files", lambda c: ["hierarchy", "--quick", "-o", str(folder_with(c, "thesis", "chapter1.tex"))], E.E3DensityError, "output folder .*thesis is not empty", cli=True),
+    # --- empty results that would look like success -----------------------------------------------
+    Case("cli", "screen: --select that ase.db cannot parse", lambda c: ["screen", str(c.reference_db), "-o", str(c.root / "sel1.db"), "--select", "natoms>>3", "--no-progress"], E.E3DensityError, "select 'natoms>>3' is not an ase.db selection", cli=True),
+    Case("cli", "screen: --select that matches no row", lambda c: ["screen", str(c.reference_db), "-o", str(c.root / "sel2.db"), "--select", "natoms>100", "--no-progress"], E.E3DensityError, "select 'natoms>100' matches no row of .*1 rows.: nothing to screen", cli=True),
+    Case("cli", "screen: --select with no ase.db input", lambda c: ["screen", str(water_file(c)), "-o", str(c.root / "sel3.db"), "--select", "natoms=3", "--no-progress"], E.E3DensityError, "applies to ase.db inputs .*none of the inputs is one", cli=True),
+    Case("cli", "screen: --sort-by when every structure failed", lambda c: ["screen", str(write(c, "si.xyz", "1\n\nSi 0 0 0\n")), "-o", str(c.root / "failed.db"), "--sort-by", "dipole_norm", "--no-progress"], E.E3DensityError, "no ok row has a numeric 'dipole_norm'", cli=True),
+    Case("cli", "evaluate: the phonon model with --select that matches no row", lambda c: ["evaluate", "phonon", str(c.reference_db), "--select", "natoms>100"], E.ConfigError, "no rows of .* match the selection 'natoms>100'", cli=True),
+    # --- ordinary mistakes in numbers, shapes and indices -----------------------------------------
+    Case("physics", "density at points of shape (4, 2)", lambda c: default_density(water()).evaluate(np.zeros((4, 2))), E.E3DensityError, r"points must have shape \(n, 3\).*got shape \(4, 2\)"),
+    Case("physics", "density at a string", lambda c: default_density(water()).evaluate("0 0 0"), E.E3DensityError, "points must be numbers"),
+    Case("physics", "density at a NaN point", lambda c: default_density(water()).evaluate([[np.nan, 0, 0], [0, 0, 1]]), E.E3DensityError, "points must be finite: 1 point"),
+    Case("physics", "potential at points of shape (3, 2)", lambda c: default_density(water()).electrostatic_potential(np.ones((3, 2))), E.E3DensityError, r"points must have shape \(n, 3\)"),
+    Case("physics", "dipole about an origin of shape (2,)", lambda c: default_density(water()).get_dipole([0.0, 0.0]), E.E3DensityError, r"origin must have shape \(3,\)"),
+    Case("physics", "cube spacing NaN", lambda c: default_density(water()).write_cube(c.root / "nan.cube", spacing=float("nan")), E.E3DensityError, "grid spacing must be a positive number of Å, got nan"),
+    Case("physics", "cube spacing 'fine' (text)", lambda c: default_density(water()).write_cube(c.root / "fine.cube", spacing="fine"), E.E3DensityError, "grid spacing must be a positive number of Å, got 'fine'"),
+    Case("calculator", "potential at a point of shape (2,)", lambda c: calc(c).get_electrostatic_potential(water(), points=[0.0, 1.0]), E.E3DensityError, r"points must have shape"),
+    Case("cli", "predict: --index 1e3", lambda c: ["predict", str(water_file(c)), "--index", "1e3"], E.E3DensityError, "--index '1e3' is not a frame index .write it as 1000.", cli=True),
+    Case("cli", "predict: --index a:b", lambda c: ["predict", str(water_file(c)), "--index", "a:b"], E.E3DensityError, "--index 'a:b' is not a frame index", cli=True),
+    Case("cli", "predict: --index 0::0", lambda c: ["predict", str(water_file(c)), "--index", "0::0"], E.E3DensityError, "a slice step cannot be 0", cli=True),
+    Case("cli", "predict: --spacing abc", lambda c: ["predict", "--spacing", "abc", "--cube", str(c.root / "abc.cube")], E.E3DensityError, "argument --spacing: invalid float value: 'abc'", cli=True),
+    # --- partial occupancies: a virtual crystal has no electron density of its own -----------------
+    Case("calculator", "a CIF with partial occupancies (C/N on one site)", lambda c: dipole_of(read_one(partial_cif(c)), c), E.InvalidStructureError, "partial occupancies for 1 atom.*C 0.5, N 0.5.*one element per site"),
+    Case("cli", "predict: a CuNi CIF (partial occupancies) with a density model", lambda c: ["predict", str(alloy_cif(c))], E.InvalidStructureError, "partial occupancies for 4 atom.*no virtual crystals", cli=True),
+    # --- spin states the model never saw ----------------------------------------------------------
+    Case("domain", "OH radical, 9 electrons (default model: closed shells only)", lambda c: default_dipole(Atoms("OH", positions=[[0, 0, 0], [0.97, 0, 0]])), E.DomainWarning, "odd electron count .9.: an open-shell state"),
+    Case("domain", "water with charge +1 (9 electrons; default model)", lambda c: default_dipole(water(charge=1)), E.DomainWarning, r"total charge \+1 outside the training range.*odd electron count"),
+    Case("domain", "triplet water, atoms.info['spin'] = 2 (default model)", lambda c: default_dipole(water(spin=2)), E.DomainWarning, "spin 2S = 2 .*outside the training range: the model has no spin input"),
+    Case("domain", "atoms.info['multiplicity'] = 3 (default model)", lambda c: default_dipole(water(multiplicity=3)), E.DomainWarning, "spin 2S = 2 .atoms.info..multiplicity.. = 3."),
+    Case("domain", "initial magnetic moments (default model)", lambda c: default_dipole(magnetic_water()), E.DomainWarning, "initial magnetic moments on 1 atom"),
+    Case("calculator", "atoms.info['spin'] = 1 on water (10 electrons)", lambda c: dipole_of(water(spin=1), c), E.InvalidStructureError, "10 electrons .* cannot have 2S = 1"),
+    Case("calculator", "atoms.info['spin'] = 'high'", lambda c: dipole_of(water(spin="high"), c), E.CalculatorParameterError, "must be a whole number >= 0, got 'high'"),
+    Case("calculator", "atoms.info['spin'] and ['multiplicity'] disagree", lambda c: dipole_of(water(spin=0, multiplicity=3), c), E.CalculatorParameterError, "disagree"),
 ]
 
 
@@ -370,7 +506,10 @@ def run_case(case: Case, ctx: Context) -> tuple[str, str]:
         from ase_e3density.cli import main
         stderr, stdout = io.StringIO(), io.StringIO()
         with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(stdout):
-            code = main(case.run(ctx))
+            try:
+                code = main(case.run(ctx))
+            except SystemExit as exc:  # argparse's own errors: usage, then one line, exit status 2
+                code = exc.code
         lines = [line for line in stderr.getvalue().splitlines() if line.strip()]
         return f"exit {code}", lines[-1] if lines else ""
     with warnings.catch_warnings(record=True) as caught:

@@ -2,11 +2,13 @@
 
 docs/bad_input.md lists the exact messages (scripts/make_bad_input_table.py).
 """
+import json
 import re
 
+import numpy as np
 import pytest
 
-from bad_input_cases import CASES, make_context, run_case
+from bad_input_cases import CASES, make_context, run_case, water
 
 pytest.importorskip("pyscf")
 
@@ -50,3 +52,110 @@ def test_errors_are_also_the_matching_builtins():
     assert issubclass(errors.CalculatorParameterError, CalculatorSetupError)
     assert all(issubclass(getattr(errors, n), ValueError) for n in errors.__all__ if n.endswith("Error"))
     assert str(errors.UnsupportedElementError("element U")) == "element U"  # not KeyError's quoted repr
+
+
+def _cli(argv) -> tuple[int, str, str]:
+    import contextlib
+    import io
+
+    from ase_e3density.cli import main
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main([str(a) for a in argv])
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_asked_for_outputs_are_written_and_rewritten(ctx):
+    """What a model can write is written (the phonon model's frames and DOS, a density model's cube file), and
+    a second run replaces the files the first one wrote."""
+    from ase.io import read
+
+    from bad_input_cases import crystal_file, water_file
+    out, dos, cube = ctx.root / "ph_frames.xyz", ctx.root / "ph.dos", ctx.root / "w.cube"
+    for _ in range(2):
+        code, _, err = _cli(["predict", crystal_file(ctx), "--model", "phonon", "-o", out, "--dos", dos])
+        assert code == 0, err
+        frame = read(out)
+        assert 20 < frame.info["cv_300"] < 25  # J/(K mol-atoms) for Cu near 300 K, below 3R
+        table = np.loadtxt(dos)
+        assert table.shape[1] == 2 and np.trapezoid(table[:, 1], table[:, 0]) == pytest.approx(3, abs=0.05)
+        code, _, err = _cli(["predict", water_file(ctx), "--spacing", "2e-1", "--cube", cube])  # 2e-1: a number
+        assert code == 0, err
+        assert cube.read_text().startswith("ase_e3density electron density")
+
+
+def test_the_package_takes_back_its_own_databases_and_folders(ctx, tmp_path):
+    """Its own outputs are resumed: databases written before the metadata marker (recognised by their rows),
+    marked ones, screening outputs of either format, and run folders."""
+    from ase.db import connect
+
+    from ase_e3density.errors import E3DensityError
+    from ase_e3density.fileio import DB_MARKER, check_output_db, claim_folder, mark_db
+    from bad_input_cases import water_file
+    legacy = ctx.reference_db  # rows as `e3density reference` wrote them, no marker
+    assert DB_MARKER not in connect(legacy).metadata
+    assert check_output_db(legacy, "reference densities", ("uid", "auxbasis")) is True
+    phonons = tmp_path / "phonons.db"  # a phonon row as the generator wrote it before the marker
+    connect(phonons).write(water(), uid="u1", force_calculator="emt")
+    assert check_output_db(phonons, "phonon references", ("uid", "force_calculator")) is True
+    mark_db(connect(phonons), "phonon references")
+    assert connect(phonons).metadata[DB_MARKER]["content"] == "phonon references"
+    with pytest.raises(E3DensityError, match="holds phonon references .written by ase_e3density., not reference"):
+        check_output_db(phonons, "reference densities", ("uid", "auxbasis"))
+    for suffix in (".db", ".csv", ".extxyz"):
+        output = tmp_path / f"screened{suffix}"
+        for rerun in range(2):
+            code, _, err = _cli(["screen", water_file(ctx), "-o", output, "--no-progress"])
+            assert code == 0 and ("1 skipped" if rerun else "1 done") in err, err
+    assert connect(tmp_path / "screened.db").metadata[DB_MARKER]["content"] == "screening results"
+    run = tmp_path / "old_run"  # a run folder from before the marker
+    run.mkdir()
+    (run / "checkpoint.pt").write_bytes(b"")
+    assert claim_folder(run, "training run", ("checkpoint.pt",)) == run
+    assert json.loads((run / ".ase_e3density").read_text())["content"] == "training run"
+    with pytest.raises(E3DensityError, match="holds training run .written by ase_e3density., not a hierarchy study"):
+        claim_folder(run, "hierarchy study")
+
+
+def test_the_phonon_model_keeps_taking_partial_occupancies(ctx):
+    """A CuNi CIF is a virtual crystal to the phonon model (refused by density models: a table case)."""
+    from ase.io import read
+
+    from ase_e3density import E3DensityCalculator
+    from bad_input_cases import alloy_cif
+    atoms = read(alloy_cif(ctx))
+    assert atoms.info["occupancy"]["0"] == {"Cu": 0.5, "Ni": 0.5}
+    atoms.calc = E3DensityCalculator("phonon", temperatures=[300.0])
+    with pytest.warns(Warning):  # Cu-Ni pairs on one site: outside the training domain, flagged
+        cv = float(np.squeeze(atoms.calc.get_heat_capacity(atoms)))
+    assert 20 < cv < 25  # J/(K mol-atoms): between the Cu and Ni values, below 3R
+
+
+def test_spin_states_inside_the_training_range_are_not_flagged():
+    """Closed-shell water (2S = 0 given or implied) lies inside; a triplet lies inside a domain that records 2S up to 2,
+    and a model file without the record counts as closed-shell only."""
+    from ase.build import molecule
+
+    from ase_e3density.graph.domain import state_report
+    assert state_report({}, water(spin=0), 0.0) == []
+    assert state_report({"spin": [0, 2]}, water(spin=2), 0.0) == []
+    assert state_report({"spin": [0, 2]}, molecule("OH"), 0.0) == []  # 9 electrons: 2S = 1 lies in [0, 2]
+    assert "odd electron count (9)" in state_report({}, molecule("OH"), 0.0)[0]
+    assert state_report({"spin": [0, 0]}, water(), 1.0)  # a cation of water: 9 electrons
+
+
+def test_screening_flags_radicals_as_one_prediction_does():
+    from ase import Atoms
+
+    from ase_e3density.screen import screen
+    oh = Atoms("OH", positions=[[0, 0, 0], [0.97, 0, 0]])
+    results = list(screen(structures=[water(), oh]))
+    assert [r.scalars["in_domain"] for r in results] == [True, False]
+    assert "odd electron count (9)" in results[1].scalars["domain_warnings"]
+
+
+def test_one_point_is_a_point():
+    """A density at a point of shape (3,) is the density at that point given as (1, 3)."""
+    from bad_input_cases import default_density
+    rho = default_density(water())
+    assert float(rho.evaluate([0.0, 0.2, 0.5])) == pytest.approx(rho.evaluate([[0.0, 0.2, 0.5]])[0], rel=1e-12)

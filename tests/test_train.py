@@ -61,6 +61,8 @@ def test_training_learns_and_deploys_its_true_validation_metrics(reference_db, t
     prov = model.metadata["provenance"]
     assert prov["n_train"] == 6 and prov["n_val"] == 2 and prov["seed"] == 3
     assert prov["train_config"]["lr"] == 0.01 and prov["command"]
+    assert model.metadata["domain"]["spin"] == [0, 0]  # closed-shell water only: 2S = 0 recorded
+    assert json.loads((tmp_path / "run" / ".ase_e3density").read_text())["content"] == "training run"
     # the recorded validation metrics are those of the deployed network, recomputed independently
     order = np.random.default_rng(3).permutation(8)
     references = list(iter_densities(reference_db))

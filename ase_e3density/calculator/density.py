@@ -13,6 +13,11 @@ from .base import ModelCalculator, charge_value, kind_of_model
 __all__ = ["E3DensityCalculator"]
 
 
+def _spin_info(atoms: Atoms) -> tuple:
+    """The spin state ``atoms.info`` asks for (``spin``, ``multiplicity``), as given."""
+    return atoms.info.get("spin"), atoms.info.get("multiplicity")
+
+
 class E3DensityCalculator(ModelCalculator):
     """Predicted electron density and its multipoles for ASE ``Atoms``.
 
@@ -48,6 +53,7 @@ class E3DensityCalculator(ModelCalculator):
     def __init__(self, model=None, atoms: Atoms | None = None, **parameters):
         self._density: AtomicDensity | None = None
         self._used_charge: float | None = None
+        self._used_spin: tuple = (None, None)
         super().__init__(model, atoms, **parameters)
 
     def check_parameters(self, kwargs: dict) -> dict:
@@ -73,6 +79,8 @@ class E3DensityCalculator(ModelCalculator):
         if self._used_charge is not None and self.parameters["charge"] is None \
                 and atoms.info.get("charge", 0.0) != self._used_charge:
             changes.append("charge")  # atoms.info["charge"] is part of the input
+        if self._used_charge is not None and _spin_info(atoms) != self._used_spin:
+            changes.append("spin")  # so is the spin state asked for (checked against the training domain)
         return changes
 
     def calculate(self, atoms: Atoms | None = None, properties=None, system_changes=all_changes) -> None:
@@ -88,7 +96,7 @@ class E3DensityCalculator(ModelCalculator):
         atoms = self.atoms
         charge = self._charge_of(atoms)
         density = self.model.predict_density(atoms, charge)
-        self._density, self._used_charge = density, charge
+        self._density, self._used_charge, self._used_spin = density, charge, _spin_info(atoms)
         reasons = density.info["domain_warnings"]
         self.warn_outside_domain(atoms, reasons)
         self.results = {

@@ -12,7 +12,15 @@ from ..errors import E3DensityError
 from ..examples import example_path
 
 __all__ = ["progress", "read_structures", "example_path", "format_vector", "require_file", "add_engine_options",
-           "positive_int"]
+           "positive_int", "check_output_files", "parse_index", "SIGNATURES"]
+
+SIGNATURES = {
+    "extxyz": (b"n_electrons=", b"domain_warnings="),  # e3density predict's frames (density, phonon models)
+    "cube": (b"ase_e3density",),                        # the comment line of our cube files
+    "dos": (b"frequency (THz)  DOS per atom",),          # the header of e3density predict --dos
+    "json": (b'"model_checksum"',),                     # e3density evaluate --json
+}
+"""What the first bytes of each single-file output of the command line hold, to know it as ours."""
 
 
 def progress(message: str) -> None:
@@ -54,11 +62,48 @@ def require_file(path, what: str) -> Path:
     return path
 
 
+def check_output_files(args: argparse.Namespace, command: str, **kinds: str) -> None:
+    """Refuse, before any work, each output option given (``kinds``: option name -> key of
+    :data:`SIGNATURES`) whose path is a folder, lies in a missing folder, or is a file ``command`` did not write."""
+    from ..fileio import check_output_file
+
+    for name, kind in kinds.items():
+        value = getattr(args, name, None)
+        if value:
+            check_output_file(value, f"--{name.replace('_', '-')}", SIGNATURES[kind], command)
+
+
+def parse_index(index: str):
+    """An ASE frame index (``-1``, ``:``, ``0:10:2``) as ASE reads it; refused in one line when it is none."""
+    from ase.io.formats import string2index
+
+    text = str(index).strip()
+    parts = text.split(":")
+    try:
+        if len(parts) > 3:
+            raise ValueError
+        numbers = [int(p) if p.strip() else None for p in parts]
+    except ValueError:
+        hint = ""
+        try:
+            value = float(text)
+            if value == int(value):
+                hint = f" (write it as {int(value)})"
+        except (ValueError, OverflowError):
+            pass
+        raise E3DensityError(f"--index {index!r} is not a frame index{hint}: give a whole number (-1: the last "
+                             "frame) or a slice start:stop:step of whole numbers (':' all, '0:10:2')") from None
+    if len(numbers) == 3 and numbers[2] == 0:
+        raise E3DensityError(f"--index {index!r}: a slice step cannot be 0")
+    return string2index(text)
+
+
 def read_structures(inputs: list[str], index: str) -> Iterator[tuple[str, object]]:
     """(source label, Atoms) for every selected frame of every input file."""
     from ase import Atoms
     from ase.io import read
 
+    parse_index(index)
     for path in inputs:
         require_file(path, "structure file")
         try:

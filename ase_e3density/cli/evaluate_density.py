@@ -29,6 +29,10 @@ def evaluate(args: argparse.Namespace) -> int:
     from ..errors import E3DensityError
     from ..train.evaluate import density_errors, free_atoms_name, highest_l, reference_densities, summarise_errors
 
+    from .predict_cmd import refuse_options
+
+    refuse_options(args, ("split", "select", "temperatures"), "electron density")
+    args.grid_level = 2 if args.grid_level is None else args.grid_level
     if args.mu_monomer is not None and not (math.isfinite(args.mu_monomer) and args.mu_monomer > 0):
         raise E3DensityError(f"--mu-monomer must be a positive dipole in e·Å, got {args.mu_monomer}")
     calc = E3DensityCalculator(args.model)

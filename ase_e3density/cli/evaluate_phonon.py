@@ -13,6 +13,10 @@ def evaluate(args: argparse.Namespace) -> int:
     from ..errors import E3DensityError
     from ..train.evaluate import load_deployed
 
+    from .predict_cmd import refuse_options
+
+    refuse_options(args, ("grid_level", "mu_monomer"), "phonon density of states")
+    args.temperatures = args.temperatures or "100,300"
     if len(args.reference) > 1:
         raise E3DensityError("phonon models: evaluate one reference database at a time")
     args.reference = args.reference[0]

@@ -5,7 +5,7 @@ import argparse
 import time
 
 from ..errors import E3DensityError
-from .common import example_path, read_structures
+from .common import check_output_files, example_path, read_structures
 
 
 def add_parser(sub) -> None:
@@ -28,13 +28,14 @@ def add_parser(sub) -> None:
                     help="phonon models: temperatures of the thermal properties, K (default: 100,300,500)")
     pr.add_argument("--dos", help="phonon models: write the predicted DOS here (THz, states/(THz atom); one frame; default: not "
                     "written)")
-    pr.set_defaults(func=run)
+    pr.set_defaults(func=run, spacing=None)  # None: not given (0.2 Å for density models)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..calculator import E3DensityCalculator
     from ..kinds import get_kind
 
+    check_output_files(args, "e3density predict", output="extxyz", cube="cube", esp_cube="cube", dos="dos")
     path = args.structure or str(example_path("water_20.xyz"))
     frames = [atoms for _, atoms in read_structures([path], args.index)]
     start = time.perf_counter()

@@ -43,6 +43,9 @@ def predict(args: argparse.Namespace, path: str, frames: list, calc, start: floa
     from ase.units import Debye
 
     refuse_options(args, ("temperatures", "dos"), "electron density")
+    if args.spacing is not None and not (args.cube or args.esp_cube):
+        raise E3DensityError("--spacing sets the grid of --cube and --esp-cube; give one of them")
+    args.spacing = 0.2 if args.spacing is None else args.spacing
     if args.spacing <= 0:
         raise E3DensityError(f"--spacing must be positive, got {args.spacing}")
     for flag, value in (("--cube", args.cube), ("--esp-cube", args.esp_cube), ("--esp-charges", args.esp_charges)):

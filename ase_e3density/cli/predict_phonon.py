@@ -21,7 +21,7 @@ def predict(args: argparse.Namespace, path: str, frames: list, calc, start: floa
         temps = [float(t) for t in (args.temperatures or "100,300,500").split(",") if t.strip()]
     except ValueError:
         raise E3DensityError(f"--temperatures takes comma-separated numbers (K), got {args.temperatures!r}") from None
-    refuse_options(args, ("cube", "esp_cube", "esp_charges", "charge"), "phonon density of states")
+    refuse_options(args, ("cube", "esp_cube", "esp_charges", "charge", "spacing"), "phonon density of states")
     if args.dos and len(frames) != 1:
         raise E3DensityError(f"--dos writes one frame; --index {args.index} selects {len(frames)}")
     calc.set(temperatures=temps)

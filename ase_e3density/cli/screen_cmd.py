@@ -26,7 +26,7 @@ def add_parser(sub) -> None:
     sc.add_argument("--ascending", action="store_true", help="rank smallest first")
     sc.add_argument("--no-progress", action="store_true", help="no progress bar")
     sc.add_argument("--device", default="cpu")
-    sc.set_defaults(func=run)
+    sc.set_defaults(func=run, top=None)  # None: not given (10 rows when --sort-by ranks)
 
 
 def _bar(total: int | None, disable: bool):
@@ -47,6 +47,11 @@ def run(args: argparse.Namespace) -> int:
     from ..screen.ranking import format_table, top_rows
     from ..screen.writers import open_writer
 
+    if args.sort_by is None and (args.top is not None or args.ascending):
+        raise E3DensityError("--top and --ascending shape the ranked table of --sort-by KEY; give --sort-by")
+    top = 10 if args.top is None else args.top
+    if top < 1:
+        raise E3DensityError(f"--top must be at least 1 row, got {top}")
     batch_atoms = BATCH_ATOMS if args.batch_atoms is None else args.batch_atoms
     run = screen(args.inputs, args.output, args.model, select=args.select, batch_atoms=batch_atoms,
                  workers=args.workers, scheduler=args.scheduler, threads_per_worker=args.threads_per_worker,
@@ -57,16 +62,18 @@ def run(args: argparse.Namespace) -> int:
     if run.summary.retried:
         progress(f"retrying {run.summary.retried} failed structure(s)")
     bar = _bar(run.total, args.no_progress)
-    for result in run:
+    try:
+        for result in run:
+            if bar is not None:
+                bar.update(1)
+                if not result.ok:
+                    bar.set_postfix(failed=run.summary.failed, refresh=False)
+    finally:  # an error then starts a line of its own
         if bar is not None:
-            bar.update(1)
-            if not result.ok:
-                bar.set_postfix(failed=run.summary.failed, refresh=False)
-    if bar is not None:
-        bar.close()
+            bar.close()
     progress(f"e3density screen: {run.summary}")
     if args.sort_by:
         with open_writer(args.output, run.columns, run.evaluator.arrays) as writer:
-            rows = top_rows(writer, args.sort_by, args.top, args.ascending)
+            rows = top_rows(writer, args.sort_by, top, args.ascending)
         print(format_table(rows, args.sort_by))
     return 1 if run.summary.failed else 0

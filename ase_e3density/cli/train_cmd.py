@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from .common import progress, require_file
+from .common import check_output_files, progress, require_file
 
 
 def add_parser(sub) -> None:
@@ -31,7 +31,7 @@ def add_parser(sub) -> None:
                     help="phonon models: only the rows of this split of the model's training run")
     ev.add_argument("--select", help="phonon models: an ase.db selection of the rows")
     ev.add_argument("--temperatures", default="100,300", help="phonon models: temperatures of the Cv errors, K")
-    ev.set_defaults(func=run_evaluate)
+    ev.set_defaults(func=run_evaluate, grid_level=None, temperatures=None)  # None: not given (each kind's default)
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -63,4 +63,5 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
     for path in args.reference:
         require_file(path, "reference database")
+    check_output_files(args, "e3density evaluate", json="json")
     return get_kind(model_kind(args.model)).load("evaluate")(args)

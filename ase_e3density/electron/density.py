@@ -26,7 +26,7 @@ from ..graph.checks import check_structure
 from . import electrostatics
 from .basis import BasisSet, load_basis
 from .electrostatics import TOLERANCE
-from .grids import UniformGrid, uniform_grid
+from .grids import UniformGrid, as_points, uniform_grid
 from .harmonics import evaluate_solid_harmonics
 
 __all__ = ["AtomicDensity", "Multipoles", "fix_electron_count", "fix_electron_counts", "atom_moments", "multipoles",
@@ -193,7 +193,7 @@ class AtomicDensity:
         return atom_moments(self.coefficients, self.offsets, kinds, [self.basis[s].moment_integrals for s in elements])
 
     def _multipoles(self, origin) -> Multipoles:
-        o = self.default_origin() if origin is None else np.asarray(origin, dtype=float)
+        o = self.default_origin() if origin is None else as_points(origin, "origin", one=True)
         return multipoles(self._local_moments, self.atoms.get_positions(), self.nuclear_charges,
                           np.array([0, len(self.atoms)]), o[None])
 
@@ -269,7 +269,7 @@ class AtomicDensity:
 
         ``screening`` (e/bohr^3) is the contribution below which a shell is skipped.
         """
-        pts = np.asarray(points, dtype=float).reshape(-1, 3) / Bohr
+        pts = as_points(points).reshape(-1, 3) / Bohr
         symbols = self.atoms.get_chemical_symbols()
         lmax = max(self.basis[s].lmax for s in set(symbols))
         out = np.zeros((lmax + 1, len(pts)))
@@ -313,12 +313,12 @@ class AtomicDensity:
                     yield shell.l, part, int(a), near[:n], shell.radial(r2[:n])[:, None] * harm[shell.l][:n]
 
     def evaluate(self, points, screening: float = SCREENING) -> np.ndarray:
-        """Electron density (e/Å^3) at points given in Å, shape (n, 3) -> (n,).
+        """Electron density (e/Å^3) at points given in Å, shape (n, 3) -> (n,) (any (..., 3) -> (...)).
 
         Each shell is evaluated only within the radius where it can contribute more than
         ``screening`` (default 1e-11 e/bohr^3), so the cost grows linearly with system size.
         """
-        pts = np.asarray(points, dtype=float)
+        pts = as_points(points)
         return self.evaluate_by_l(pts.reshape(-1, 3), screening).sum(axis=0).reshape(pts.shape[:-1])
 
     def on_grid(self, spacing: float = 0.1, padding: float = 4.0) -> tuple[UniformGrid, np.ndarray]:

@@ -24,6 +24,7 @@ from ase.units import Bohr, Hartree
 from scipy.special import gammainc, gammainccinv
 
 from ..errors import E3DensityError
+from .grids import as_points
 from .harmonics import evaluate_solid_harmonics, solid_harmonic_gradients
 
 __all__ = ["boys", "electrostatic_potential", "electric_field", "potential_and_field", "TOLERANCE"]
@@ -131,9 +132,7 @@ def potential_and_field(density, points, tolerance: float = TOLERANCE,
         raise E3DensityError("the electrostatic potential of periodic densities is not implemented (needs Ewald sums)")
     if not 0 < tolerance < 1:
         raise E3DensityError(f"tolerance must lie in (0, 1), got {tolerance}")
-    pts = np.asarray(points, dtype=float)
-    if pts.shape[-1:] != (3,) or not np.isfinite(pts).all():
-        raise E3DensityError(f"points must be finite, of shape (n, 3), got shape {pts.shape}")
+    pts = as_points(points)
     shape = pts.shape[:-1]
     pts = pts.reshape(-1, 3) / Bohr
     pot = np.zeros(len(pts))

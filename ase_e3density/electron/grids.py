@@ -16,7 +16,7 @@ from scipy.spatial import cKDTree
 
 from ..errors import E3DensityError, ResourceError
 
-__all__ = ["molecular_grid", "UniformGrid", "uniform_grid", "MAX_GRID_POINTS"]
+__all__ = ["molecular_grid", "UniformGrid", "uniform_grid", "MAX_GRID_POINTS", "as_points", "as_length"]
 
 MAX_GRID_POINTS = 5e7  # ~2 GiB of points and values: refused beyond, with an estimate
 
@@ -116,16 +116,49 @@ class UniformGrid:
         return float(abs(np.linalg.det(self.axes)))
 
 
+def _shown(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else f"{type(value).__name__} {text[:30]}..."
+
+
+def as_points(points, what: str = "points", one: bool = False) -> np.ndarray:
+    """``points`` (Å) as a float array of shape (..., 3), e.g. (n, 3) or (3,) for one point (``one``: only
+    that); refused in one line naming ``what`` when they are not numbers, not of that shape, or not finite."""
+    shape = "(3,): one point x, y, z" if one else "(n, 3) (or (3,) for one point)"
+    try:
+        pts = np.asarray(points, dtype=float)
+    except (TypeError, ValueError):
+        pts = None
+    if pts is None or points is None:
+        raise E3DensityError(f"{what} must be numbers (Å) of shape {shape}, got {_shown(points)}")
+    if (pts.shape != (3,)) if one else (pts.ndim == 0 or pts.shape[-1] != 3):
+        raise E3DensityError(f"{what} must have shape {shape}, in Å; got shape {pts.shape}")
+    if not np.isfinite(pts).all():
+        bad = int((~np.isfinite(pts)).any(axis=-1).sum())
+        raise E3DensityError(f"{what} must be finite: {bad} point(s) hold NaN or inf")
+    return pts
+
+
+def as_length(value, what: str, positive: bool = True) -> float:
+    """A length in Å as a float, refused in one line when it is not a finite number > 0 (``positive``) or >= 0."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        x = None
+    if isinstance(value, (bool, np.bool_)) or x is None or not np.isfinite(x) or x < 0 or (positive and x == 0):
+        raise E3DensityError(f"{what} must be a {'positive' if positive else 'non-negative'} number of Å, "
+                             f"got {_shown(value)}")
+    return x
+
+
 def uniform_grid(atoms: Atoms, spacing: float = 0.1, padding: float = 4.0) -> UniformGrid:
     """A uniform grid: the unit cell when ``atoms`` is fully periodic, else a padded box.
 
     For a cell the points tile it exactly (periodic images are not repeated); for a box the
     atoms' bounding box is padded by ``padding`` Å on every side.
     """
-    if not np.isfinite(spacing) or spacing <= 0:
-        raise E3DensityError(f"grid spacing must be a positive number of Å, got {spacing}")
-    if not np.isfinite(padding) or padding < 0:
-        raise E3DensityError(f"grid padding must be a non-negative number of Å, got {padding}")
+    spacing = as_length(spacing, "grid spacing")
+    padding = as_length(padding, "grid padding", positive=False)
     if atoms.pbc.all():
         cell = atoms.cell.array
         shape = tuple(max(1, int(np.ceil(np.linalg.norm(v) / spacing))) for v in cell)

@@ -7,6 +7,9 @@ and ``error`` (one line); ``ase db out.failed.db source,error`` lists them. A re
 ``retry_failed`` drops them first, so their structures are computed again. One process writes both
 files: the store holds :func:`~ase_e3density.fileio.exclusive_writer`'s lock on the output from its
 creation to :meth:`AseDbStore.close` (the kernel releases it if the process dies, kill -9 included).
+An output the package did not write (another program's ase.db or SQLite file, a text file, a folder) is
+refused before anything is written (:func:`~ase_e3density.fileio.check_output_db`); the store marks
+the databases it writes to as its own (:func:`~ase_e3density.fileio.mark_db`).
 """
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
-from ..fileio import exclusive_writer
+from ..fileio import check_output_db, exclusive_writer, mark_db
 from .run import Outcome
 from .uid import existing_uids
 
@@ -33,25 +36,39 @@ class AseDbStore:
 
     ``write_row(db, outcome)`` writes one successful outcome's row (its ``uid`` key-value pair
     included); ``describe(item)`` gives a failed item's ``(uid, source, atoms)`` for its failure row.
+    ``content`` names what the rows hold (recorded in the database's metadata), ``keys`` the key-value
+    pairs every row of it has (how databases written before that record are recognised).
     """
 
     def __init__(self, path, write_row: Callable[[object, Outcome], object],
-                 describe: Callable[[object], tuple[str, str, object]], what: str = "database"):
+                 describe: Callable[[object], tuple[str, str, object]], what: str = "database",
+                 content: str = "results", keys: Sequence[str] = ("uid",)):
         from ase.db import connect
 
         self.path, self.failed_path = Path(path), failures_path(path)
         self.write_row, self.describe = write_row, describe
+        self.content = content
         self._lock = ExitStack()
         self._lock.enter_context(exclusive_writer(self.path, what))
+        try:
+            check_output_db(self.path, content, keys, what)
+            check_output_db(self.failed_path, f"{content}: failures", ("uid", "status"), f"{what}'s failure file")
+        except BaseException:
+            self._lock.close()
+            raise
         # our lock is the single-writer guarantee; ASE's lock file would outlive a kill -9 and block reruns
         self.db = connect(str(self.path), use_lock_file=False)
         self._failed_db = None
+        self._marked = self._failed_marked = False
 
     def _failures(self, create: bool = False):
         if self._failed_db is None and (create or self.failed_path.exists()):
             from ase.db import connect
 
             self._failed_db = connect(str(self.failed_path), use_lock_file=False)
+        if create and not self._failed_marked:
+            mark_db(self._failed_db, f"{self.content}: failures")
+            self._failed_marked = True
         return self._failed_db
 
     def existing(self) -> Iterator[tuple[Hashable, bool]]:
@@ -79,6 +96,9 @@ class AseDbStore:
         return len(ids)
 
     def write(self, results: Sequence[Outcome]) -> list[Sequence[Outcome]]:
+        if not self._marked and any(outcome.ok for outcome in results):
+            mark_db(self.db, self.content)
+            self._marked = True
         for outcome in results:  # each row commits on its own (no `with db`)
             if outcome.ok:
                 self.write_row(self.db, outcome)

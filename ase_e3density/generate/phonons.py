@@ -102,7 +102,8 @@ def phonons(structures: Structures, output, settings: PhononSettings | None = No
         check_masses(entry.atoms, entry.source)
     calculator(settings.calculator)  # an unknown or missing calculator: one line now, not a failure per row
     say = report or (lambda line: None)
-    store = AseDbStore(output, _row_writer(settings), Entry.describe, "phonon database")
+    store = AseDbStore(output, _row_writer(settings), Entry.describe, "phonon database", content="phonon references",
+                       keys=("uid", "force_calculator"))
     summary = PhononSummary()
     run = Run(items, Each(compute_phonons, settings), store, key=lambda e: e.uid, workers=workers,
               scheduler=scheduler, threads_per_worker=threads_per_worker, retry_failed=retry_failed, summary=summary)

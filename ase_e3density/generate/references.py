@@ -155,7 +155,8 @@ def references(structures: Structures, output, settings: ReferenceSettings | Non
         raise E3DensityError("reference densities need PySCF: pip install 'ase_e3density[reference]'")
     items = list(entries(structures, settings.uid, settings.prepare))
     say = report or (lambda line: None)
-    store = AseDbStore(output, _row_writer(settings), Entry.describe, "reference database")
+    store = AseDbStore(output, _row_writer(settings), Entry.describe, "reference database",
+                       content="reference densities", keys=("uid", "auxbasis"))
     run = Run(items, Each(compute_reference, settings), store, key=lambda e: e.uid, workers=workers,
               scheduler=scheduler, threads_per_worker=threads_per_worker, retry_failed=retry_failed)
     total = len(items)

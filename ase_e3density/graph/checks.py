@@ -14,8 +14,8 @@ from ase.data import covalent_radii
 
 from ..errors import InvalidStructureError
 
-__all__ = ["check_structure", "check_crystal", "check_electron_count", "check_overlaps", "OVERLAP_FRACTION",
-           "overlap_thresholds"]
+__all__ = ["check_structure", "check_crystal", "check_electron_count", "check_overlaps", "check_ordered",
+           "OVERLAP_FRACTION", "overlap_thresholds"]
 
 OVERLAP_FRACTION = 0.5
 _SEARCH_MIN = 2.0  # Å; vesin is slow for tiny cutoffs (cell lists of cutoff-sized cells), so search wider
@@ -89,8 +89,9 @@ def check_overlaps(atoms: Atoms, edge_index: np.ndarray, lengths: np.ndarray) ->
             f"({OVERLAP_FRACTION} x the sum of covalent radii), overlapping atoms")
 
 
-def check_electron_count(atoms: Atoms, charge: float, spin: int | None = None) -> float:
-    """The electron count ``sum Z - charge``, refused when negative or inconsistent with ``spin`` (2S)."""
+def check_electron_count(atoms: Atoms, charge: float, spin: int | None = None, source: str = "") -> float:
+    """The electron count ``sum Z - charge``, refused when negative or inconsistent with ``spin`` (2S; ``source``:
+    where it was given, for the message)."""
     n_electrons = float(atoms.numbers.sum()) - float(charge)
     if n_electrons < 0:
         raise InvalidStructureError(f"charge {charge:+g} on {atoms.get_chemical_formula()} "
@@ -98,8 +99,24 @@ def check_electron_count(atoms: Atoms, charge: float, spin: int | None = None) -
     if spin is not None:
         if spin < 0 or spin > n_electrons or abs(n_electrons - round(n_electrons)) > 1e-9 \
                 or (round(n_electrons) - spin) % 2:
-            raise InvalidStructureError(f"{n_electrons:g} electrons cannot have 2S = {spin}")
+            given = f" ({source})" if source else ""
+            raise InvalidStructureError(f"{n_electrons:g} electrons (charge {charge:+g} on "
+                                        f"{atoms.get_chemical_formula()}) cannot have 2S = {spin}{given}")
     return n_electrons
+
+
+def check_ordered(atoms: Atoms) -> None:
+    """Refuse partial occupancies (``atoms.info["occupancy"]``, as ASE's CIF reader writes them): a model of
+    the electron density of one structure has no meaning for a virtual crystal (phonon models take them)."""
+    from .occupancy import partial_sites
+
+    sites = partial_sites(atoms)
+    if sites:
+        i, site = sites[0]
+        shown = ", ".join(f"{s} {x:g}" for s, x in site.items()) or "empty"
+        raise InvalidStructureError(
+            f"atoms.info['occupancy'] gives partial occupancies for {len(sites)} atom(s) (atom {i}: {shown}); an "
+            "electron-density model takes one element per site (no virtual crystals): build an ordered cell")
 
 
 def check_crystal(atoms: Atoms, label: str = "structure") -> None:

@@ -8,19 +8,29 @@ flagged (never refused: it may be exactly what the user wants to extrapolate to)
   pair of elements meets within the cutoff that never did in training;
 - an atom's nearest neighbour is farther than ``1.5`` x the farthest nearest neighbour seen for its
   element (isolated atoms included);
-- an atom has more than ``1.5`` x the most neighbours within the cutoff seen for its element.
+- an atom has more than ``1.5`` x the most neighbours within the cutoff seen for its element;
+- (electron-density models) its spin state lies outside the training range of 2S (key ``spin``): a
+  spin asked for in ``atoms.info["spin"]`` (2S) or ``atoms.info["multiplicity"]`` (2S + 1), initial
+  magnetic moments, or an odd electron count (a radical) for a model trained on closed-shell singlets.
+  Files deployed before the key existed were all trained on closed-shell molecules: they count as
+  ``spin: [0, 0]`` (:data:`CLOSED_SHELL`).
 """
 from __future__ import annotations
 
 from collections.abc import Iterable
 
 import numpy as np
+from ase import Atoms
 from ase.data import atomic_numbers, chemical_symbols
 
+from ..errors import CalculatorParameterError
+
 __all__ = ["domain_of", "domain_report", "inside_domain", "inside_domains", "outside_atoms", "edge_lengths",
-           "SHORT_FACTOR", "FAR_FACTOR", "CROWD_FACTOR"]
+           "requested_spin", "spin_of", "state_report", "SHORT_FACTOR", "FAR_FACTOR", "CROWD_FACTOR", "CLOSED_SHELL"]
 
 SHORT_FACTOR, FAR_FACTOR, CROWD_FACTOR = 0.9, 1.5, 1.5
+CLOSED_SHELL = [0, 0]
+"""The range of 2S of a domain without a ``spin`` entry (files deployed before it: closed-shell training data)."""
 
 
 def edge_lengths(positions: np.ndarray, edge_index: np.ndarray, shifts: np.ndarray) -> np.ndarray:
@@ -184,3 +194,63 @@ def unseen_site_pairs(domain: dict, site_numbers: list[np.ndarray], edge_index: 
     bonded = {(int(i), int(j)) for i, j in edge_index.T}
     names = {_pair(a, b) for i, j in bonded for a in site_numbers[i] for b in site_numbers[j]}
     return sorted(names - set(domain["shortest"]))
+
+
+def _whole(value, where: str, least: int) -> int:
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        x = float("nan")
+    if isinstance(value, bool) or not (np.isfinite(x) and x == int(x) and x >= least):
+        raise CalculatorParameterError(f"{where} must be a whole number >= {least}, got {value!r}")
+    return int(x)
+
+
+def requested_spin(atoms: Atoms) -> tuple[int | None, str]:
+    """The spin 2S that ``atoms`` asks for and where it says so: ``atoms.info["spin"]`` (2S) or
+    ``atoms.info["multiplicity"]`` (2S + 1); ``(None, "")`` when neither is given. Refused in one line
+    when it is not a whole number, or the two disagree."""
+    spin = atoms.info.get("spin")
+    multiplicity = atoms.info.get("multiplicity")
+    if spin is not None:
+        spin = _whole(spin, 'atoms.info["spin"] (2S)', 0)
+    if multiplicity is not None:
+        from_multiplicity = _whole(multiplicity, 'atoms.info["multiplicity"] (2S + 1)', 1) - 1
+        if spin is not None and spin != from_multiplicity:
+            raise CalculatorParameterError(f'atoms.info["spin"] = {spin} (2S) and atoms.info["multiplicity"] = '
+                                           f"{multiplicity} (2S + 1) disagree")
+        return from_multiplicity, f'atoms.info["multiplicity"] = {multiplicity}'
+    return spin, "" if spin is None else f'atoms.info["spin"] = {spin}'
+
+
+def spin_of(numbers: np.ndarray, charge: float, spin: int | None = None) -> int | None:
+    """2S of a structure: ``spin`` if given, else the lowest its electron count allows (0 even, 1 odd);
+    None when the electron count is not a whole number."""
+    if spin is not None:
+        return int(spin)
+    n = float(np.sum(numbers)) - float(charge)
+    return int(round(n)) % 2 if abs(n - round(n)) < 1e-6 else None
+
+
+def state_report(domain: dict, atoms: Atoms, charge: float) -> list[str]:
+    """Why the electronic state of ``atoms`` with total ``charge`` lies outside the training range of 2S
+    (``domain["spin"]``, :data:`CLOSED_SHELL` when absent); empty when it lies inside."""
+    lo, hi = domain.get("spin", CLOSED_SHELL)
+    training = "closed-shell singlets only (2S = 0)" if hi == 0 else f"2S in [{lo}, {hi}]"
+    spin, source = requested_spin(atoms)
+    reasons = []
+    if spin is not None:
+        if not lo <= spin <= hi:
+            reasons.append(f"spin 2S = {spin} ({source}) outside the training range: the model has no spin input "
+                           f"and saw {training}")
+    else:
+        implied = spin_of(atoms.numbers, charge)
+        if implied is not None and not lo <= implied <= hi:
+            n = int(round(float(atoms.numbers.sum()) - float(charge)))
+            reasons.append(f"an odd electron count ({n}): an open-shell state (a radical, 2S >= 1) the model never saw "
+                           f"(training: {training})")
+    moments = atoms.arrays.get("initial_magmoms")
+    if moments is not None and hi == 0 and np.any(np.abs(moments) > 1e-6):
+        nonzero = int((np.abs(np.reshape(moments, (len(atoms), -1))) > 1e-6).any(axis=1).sum())
+        reasons.append(f"initial magnetic moments on {nonzero} atom(s) (an open-shell state; training: {training})")
+    return reasons

@@ -17,7 +17,8 @@ from ase.data import atomic_numbers
 
 from ..errors import E3DensityError, UnsupportedElementError
 
-__all__ = ["site_occupancy", "occupancy_formula", "composition", "crystal_formula", "OCCUPANCY_TOLERANCE"]
+__all__ = ["site_occupancy", "partial_sites", "occupancy_formula", "composition", "crystal_formula",
+           "OCCUPANCY_TOLERANCE"]
 
 OCCUPANCY_TOLERANCE = 1e-3
 """How far a site's fractions may sum from 1 (CIF files write 1/3 as 0.333)."""
@@ -145,3 +146,27 @@ def composition(atoms: Atoms, fractions: np.ndarray, species: Sequence[str]) -> 
     if np.all((fractions == 0) | (fractions == 1)):
         return atoms.get_chemical_formula()
     return occupancy_formula(fractions, species)
+
+
+def partial_sites(atoms: Atoms) -> list[tuple[int, dict]]:
+    """(atom index, {symbol: fraction}) of every site whose ``atoms.info["occupancy"]`` is not its own
+    element at fraction 1 (a mixed or partly vacant site); empty for an ordered structure."""
+    out = []
+    symbols = atoms.get_chemical_symbols()
+    for i, site in enumerate(_per_atom(atoms, None)):
+        if site is None:
+            continue
+        if not isinstance(site, Mapping):
+            out.append((i, {"?": site}))
+            continue
+        present = {}
+        for symbol, fraction in site.items():
+            try:
+                x = float(fraction)
+            except (TypeError, ValueError):
+                x = float("nan")
+            if not x == 0.0:
+                present[symbol] = x
+        if set(present) != {symbols[i]} or abs(present[symbols[i]] - 1.0) > OCCUPANCY_TOLERANCE:
+            out.append((i, present))
+    return out

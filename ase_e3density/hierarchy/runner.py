@@ -15,12 +15,16 @@ from pathlib import Path
 import yaml
 
 from ..errors import ConfigError
-from ..fileio import atomic_path, exclusive_writer
+from ..fileio import atomic_path, claim_folder, exclusive_writer
 from ..nn import DensityModel, ModelConfig
 from ..train import train
+from ..train.skeleton import RUN_FILES
 from .study import RunSpec, Study
 
 __all__ = ["run_study", "study_widths", "run_directory"]
+
+STUDY_FILES = ("widths.json", "runs", "summary.csv", "summary.json", "report.md")
+"""What a study folder made before folders carried their marker holds."""
 
 
 def run_directory(out: Path, spec: RunSpec) -> Path:
@@ -76,8 +80,7 @@ def _channels_for_budget(study: Study, lmax: int, budget: int) -> tuple[int, int
 
 def run_study(study: Study, out, log: Callable[[str], None] | None = None) -> list[tuple[RunSpec, Path]]:
     """Train every run of ``study`` that is not finished; returns (run, deployed file) for all of them."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = claim_folder(out, "hierarchy study", STUDY_FILES)  # never a folder of someone else's files
     log = log or (lambda message: print(message, file=sys.stderr, flush=True))
     with exclusive_writer(out / "study", "the study in"):
         specs = study.runs(study_widths(study, out))
@@ -99,7 +102,7 @@ def run_study(study: Study, out, log: Callable[[str], None] | None = None) -> li
 
 def train_run(study: Study, spec: RunSpec, folder: Path) -> Path:
     """One run: its configuration written beside its results, then the trainer (which resumes)."""
-    folder.mkdir(parents=True, exist_ok=True)
+    claim_folder(folder, "training run", (*RUN_FILES, "config.yaml"))
     config = study.train_config(spec, folder.resolve())
     options = config.to_dict()  # absolute paths: `e3density train runs/NAME/config.yaml` reruns it as it is
     options.update({key: str(config.path(key)) for key in ("validation", "output") if options[key]})

@@ -11,9 +11,9 @@ from ase import Atoms
 
 from ..electron.basis import BasisSet
 from ..electron.density import AtomicDensity, fix_electron_counts
-from ..graph.checks import check_electron_count, check_overlaps, check_structure, overlap_search_radius
 from ..errors import UnsupportedElementError
-from ..graph.domain import domain_report, edge_lengths
+from ..graph.checks import check_electron_count, check_ordered, check_overlaps, check_structure, overlap_search_radius
+from ..graph.domain import domain_report, edge_lengths, requested_spin, state_report
 from ..graph.inputs import batch_inputs, species_indices, structure_graph
 from .jit import plain_execution
 from .runtime import DeployedModel
@@ -45,10 +45,12 @@ class DeployedDensityModel(DeployedModel):
 
     def checked_graph(self, atoms: Atoms, charge: float):
         """The network's graph of ``atoms`` (positions, species, edges, shifts), after refusing impossible
-        input: bad structures, negative electron counts, elements the model lacks, overlapping atoms."""
+        input: bad structures, partial occupancies, negative electron counts (or ones that cannot have the
+        spin asked for), elements the model lacks, overlapping atoms."""
         reach = len(atoms) > 0 and self.cutoff >= overlap_search_radius(atoms.numbers)
         check_structure(atoms, overlaps=not reach)
-        check_electron_count(atoms, charge)
+        check_ordered(atoms)
+        check_electron_count(atoms, charge, *requested_spin(atoms))
         try:
             graph = structure_graph(atoms, self.species_index, self.cutoff)
         except UnsupportedElementError:
@@ -106,7 +108,12 @@ class DeployedDensityModel(DeployedModel):
             return []
         _, _, edge_index, shifts = graph
         return domain_report(domain, atoms.numbers, edge_index, edge_lengths(atoms.positions, edge_index, shifts),
-                             charge)
+                             charge) + state_report(domain, atoms, charge)
+
+    def state_report(self, atoms: Atoms, charge: float) -> list[str]:
+        """Why the spin state of ``atoms`` lies outside the training domain (empty: inside, or no domain)."""
+        domain = self.metadata.get("domain")
+        return state_report(domain, atoms, charge) if domain else []
 
     def predict(self, atoms: Atoms, charge: float = 0.0) -> np.ndarray:
         """Flat coefficient vector (atom by atom, e3nn order) for ``atoms`` with total ``charge``."""

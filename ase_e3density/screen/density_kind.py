@@ -72,7 +72,8 @@ class DensityEvaluator:
                 outcomes.append(E3DensityError("the model gave non-finite results (NaN or inf)"))
                 continue
             # outside the training domain: computed, but flagged, in the words of a single prediction
-            reasons = [] if inside[g] else self.model.domain_report(item.atoms, graph, item.charge)
+            inside_g = inside[g] and not self.model.state_report(item.atoms, item.charge)  # spin: not in the graph
+            reasons = [] if inside_g else self.model.domain_report(item.atoms, graph, item.charge)
             scalars["in_domain"] = not reasons
             scalars["domain_warnings"] = "; ".join(reasons)
             arrays = {"charges": charges, "dipole": found.dipole[g], "quadrupole": found.quadrupole[g]}

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from ..errors import ModelFileError
+from ..errors import E3DensityError, ModelFileError
 from ..kinds import get_kind
 from ..models import DeployedModel
 from .records import Item
@@ -37,4 +37,8 @@ def evaluator_for(model: DeployedModel, **options) -> Evaluator:
     kind = get_kind(model.kind)
     if not kind.has("evaluator"):
         raise ModelFileError(f"{model.path}: screening has no evaluator for {kind.title} models")
-    return kind.load("evaluator")(model, **options)
+    evaluator = kind.load("evaluator")(model, **options)
+    if options.get("keep_coefficients") and "density_coefficients" not in evaluator.arrays:
+        raise E3DensityError(f"keep_coefficients (--keep-coefficients): {kind.title} models have no density "
+                             "coefficients to keep")
+    return evaluator

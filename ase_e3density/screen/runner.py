@@ -20,7 +20,7 @@ from .batches import batches
 from .kinds import evaluator_for
 from .read_ahead import read_ahead
 from .records import Item, Result
-from .sources import count_structures, expand_inputs, items_from_atoms, iter_items
+from .sources import check_selection, count_structures, expand_inputs, items_from_atoms, iter_items
 from .worker import ModelRef, evaluate_batch, evaluator, prepare_items
 from .writer_process import BackgroundDbWriter, can_write_in_background, worth_writing_in_background
 from .writers import DbWriter, Writer, open_writer
@@ -117,6 +117,9 @@ class Screening:
         self.paths = expand_inputs(inputs)
         if structures is None and not self.paths:
             raise E3DensityError("no inputs: give files, glob patterns or ase.db files (or structures=...)")
+        if structures is not None and select:
+            raise E3DensityError("select applies to ase.db inputs, not to structures=...")
+        check_selection(self.paths, select)
         self.structures, self.select, self.batch_atoms = structures, select, batch_atoms
         self.output = None if output is None else str(output)
         self.workers, self.scheduler, self.threads = workers, scheduler, threads_per_worker

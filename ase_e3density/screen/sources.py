@@ -11,7 +11,8 @@ from ..engine import structure_uid
 from ..errors import E3DensityError
 from .records import Item
 
-__all__ = ["structure_hash", "expand_inputs", "iter_items", "items_from_atoms", "count_structures", "is_database"]
+__all__ = ["structure_hash", "expand_inputs", "iter_items", "items_from_atoms", "count_structures", "is_database",
+           "check_selection"]
 
 DB_SUFFIXES = (".db",)
 
@@ -36,6 +37,33 @@ def expand_inputs(inputs: Iterable[str | Path]) -> list[str]:
             if path not in paths:
                 paths.append(path)
     return paths
+
+
+def check_selection(paths: list[str], select: str | None) -> None:
+    """Refuse, before any work, a selection that has no ase.db input to apply to, that ase.db cannot parse,
+    or that matches no row of any input (when nothing else is given: the run would do nothing)."""
+    if not select:
+        return
+    from ase.db import connect
+
+    databases = [p for p in paths if is_database(p)]
+    if not databases:
+        raise E3DensityError(f"select {select!r} applies to ase.db inputs (*.db); none of the inputs is one")
+    counts = {}
+    for path in databases:
+        try:
+            db = connect(path, use_lock_file=False)
+            total = db.count()
+        except Exception as exc:
+            raise E3DensityError(f"input {path} is not an ase.db database ({type(exc).__name__}: {exc})") from exc
+        try:
+            counts[path] = (db.count(select), total)
+        except Exception as exc:  # ASE raises ValueError, KeyError, sqlite3 errors for bad selections
+            raise E3DensityError(f"select {select!r} is not an ase.db selection that {path} can answer "
+                                 f"({type(exc).__name__}: {exc}); write e.g. 'natoms<30,charge=0'") from exc
+    if len(databases) == len(paths) and not any(matched for matched, _ in counts.values()):
+        held = ", ".join(f"{p} ({total} rows)" for p, (_, total) in counts.items())
+        raise E3DensityError(f"select {select!r} matches no row of {held}: nothing to screen")
 
 
 def _charge(atoms: Atoms) -> float:

@@ -2,7 +2,9 @@
 
 Every writer can list the rows already there (for resuming), drop failed rows (for retrying them),
 write a batch so that it lands whole or not at all, and stream its ok rows back (for ranking).
-A lock file beside the output keeps a second run from writing the same file.
+A lock file beside the output keeps a second run from writing the same file, and a file that is not a
+screening output (another program's database or table, a structure file, a folder) is refused before
+anything is written.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import E3DensityError
-from ..fileio import atomic_path, exclusive_writer
+from ..fileio import atomic_path, check_output_db, check_output_file, exclusive_writer, mark_db
 from ..graph.occupancy import crystal_formula
 from .records import Result
 
@@ -27,6 +29,7 @@ __all__ = ["open_writer", "Writer", "DbWriter", "ExtxyzWriter", "CsvWriter", "Ex
 # (source, structure_hash, status, model_checksum) of a row already written
 Existing = tuple[str, str, str, str]
 META = ("source", "structure_hash", "model_checksum", "status", "error", "time", "seconds")
+CONTENT = "screening results"
 
 
 class Writer(ABC):
@@ -83,6 +86,13 @@ class DbWriter(Writer):
         super().__init__(path, locked)
         from ase.db import connect
 
+        if locked:  # (a helper of the run that holds the lock: the run checked the file)
+            try:
+                check_output_db(self.path, CONTENT, ("source", "structure_hash"), "screening output")
+            except BaseException:
+                self.close()
+                raise
+        self._marked = False
         # our lock is the single-writer guarantee; ASE's own lock file would outlive a kill -9 and block reruns
         self.db = connect(str(self.path), use_lock_file=False)
 
@@ -106,6 +116,9 @@ class DbWriter(Writer):
         """One transaction per batch (``with db:``, ase.db's way to write many rows at once): a killed run
         keeps whole batches only. (ASE commits inside it every 5000 writes, so a batch of more structures
         may land in parts; a rerun then skips each row written, so nothing is written twice.)"""
+        if not self._marked:
+            mark_db(self.db, CONTENT)
+            self._marked = True
         with self.db:
             for r in results:
                 atoms = r.atoms if r.atoms.calc is None else r.atoms.copy()  # the structure, not a calculator's results
@@ -153,6 +166,11 @@ class ExtxyzWriter(Writer):
 
     def __init__(self, path):
         super().__init__(path)
+        try:
+            check_output_file(self.path, "screening output", (b"structure_hash=",), "e3density screen")
+        except BaseException:
+            self.close()
+            raise
         if self.path.exists():
             size = _complete_length(self.path)
             if size < self.path.stat().st_size:
@@ -218,6 +236,11 @@ class CsvWriter(Writer):
         super().__init__(path)
         self.header = list(META) + ["formula"] + list(columns) + list(arrays)
         self.arrays = set(arrays)
+        try:
+            check_output_file(self.path, "screening output", (",".join(META[:2]).encode(),), "e3density screen")
+        except BaseException:
+            self.close()
+            raise
         if self.path.exists():
             data = self.path.read_bytes()
             if data and not data.endswith(b"\n"):  # a line cut by a kill

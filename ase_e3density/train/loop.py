@@ -18,7 +18,7 @@ from ..electron.database import iter_densities
 from ..electron.density import AtomicDensity
 from ..electron.evaluation import ReferenceOnGrid, compare, summarise
 from ..errors import ConfigError, E3DensityError
-from ..graph.domain import domain_of, edge_lengths
+from ..graph.domain import domain_of, edge_lengths, spin_of
 from ..nn import DensityModel, ModelConfig
 from .baseline import free_atom_table, output_scale_table
 from .config import TrainConfig
@@ -243,7 +243,12 @@ def density_metrics(trainer: DensityTrainer, model: DensityModel) -> dict:
 
 
 def training_domain(trainer: DensityTrainer) -> dict:
-    """Charges, distances and neighbour counts seen in the training set (checked at prediction)."""
+    """Charges, distances, neighbour counts and spin states (2S) seen in the training set (checked at prediction)."""
     graphs = ((s.density.atoms.numbers, s.edge_index, edge_lengths(s.density.atoms.positions, s.edge_index,
                                                                   s.edge_shift), s.charge) for s in trainer.train_set)
-    return domain_of(graphs, trainer.model_config.cutoff)
+    domain = domain_of(graphs, trainer.model_config.cutoff)
+    spins = [spin_of(s.density.atoms.numbers, s.charge, s.density.info.get("spin")) for s in trainer.train_set]
+    spins = [x for x in spins if x is not None]
+    if spins:
+        domain["spin"] = [min(spins), max(spins)]
+    return domain

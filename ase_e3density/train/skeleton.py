@@ -37,12 +37,14 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError, E3DensityError, ModelFileError
-from ..fileio import atomic_path
+from ..fileio import atomic_path, claim_folder
 from ..kinds import DEFAULT_KIND
 from .checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 
 __all__ = ["Trainer", "join_process_group", "make_optimizer", "write_log", "plain", "OPTIMIZERS"]
 
+RUN_FILES = ("checkpoint.pt", "best.pt", "model.pt", "log.jsonl")
+"""What a run folder made before folders carried their marker holds (:func:`~ase_e3density.fileio.claim_folder`)."""
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
 
 
@@ -191,7 +193,7 @@ class Trainer(ABC):
 
     def run(self, resume: bool = True) -> Path:
         """Train (or resume) and deploy the best epoch; returns the deployed file's path."""
-        self.out.mkdir(parents=True, exist_ok=True)
+        claim_folder(self.out, "training run", RUN_FILES)  # never a folder of someone else's files
         state = self.previous_state() if resume else None
         if state is not None and self.stop_reason(state["progress"]) and self.deployed_matches(state["progress"]):
             self.log(f"{self.out} is finished ({self.stop_reason(state['progress'])}) and deployed: {self.deployed_path}")
