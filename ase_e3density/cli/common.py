@@ -39,11 +39,12 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
                        help="compute on a Dask LocalCluster of N worker processes on this machine (default: in "
                             "this process, without Dask); results equal a one-process run")
     where.add_argument("--scheduler", metavar="ADDRESS",
-                       help="compute on a running Dask cluster (tcp://host:8786, e.g. dask-jobqueue on SLURM)")
+                       help="compute on a running Dask cluster (tcp://host:8786, e.g. dask-jobqueue on SLURM; default: in this "
+                            "process, or on --workers)")
     parser.add_argument("--threads-per-worker", type=positive_int, default=1, metavar="T",
-                        help="torch/OpenMP threads in each Dask worker (default 1)")
+                        help="torch/OpenMP threads in each Dask worker (default: %(default)s)")
     parser.add_argument("--retry-failed", action="store_true",
-                        help="compute again the structures whose earlier attempt left a failure row")
+                        help="compute again the structures whose earlier attempt left a failure row (default: skip them)")
 
 
 def require_file(path, what: str) -> Path:

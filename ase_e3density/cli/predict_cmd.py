@@ -13,7 +13,7 @@ def add_parser(sub) -> None:
     pr.add_argument("structure", nargs="?", help="any file ASE reads (default: the shipped 20-water cluster)")
     pr.add_argument("--model", help="shipped model name (default, phonon) or deployed model file; a phonon model "
                     "prints thermal properties (default: default, the embedded water model)")
-    pr.add_argument("--index", default="-1", help="frames of the file (ASE index: -1 last, ':' all, '0:10:2'; default: -1)")
+    pr.add_argument("--index", default="-1", help="frames of the file (ASE index: -1 last, ':' all, '0:10:2'; default: %(default)s)")
     pr.add_argument("--charge", type=float, help="total charge (default: atoms.info['charge'] or 0)")
     pr.add_argument("-o", "--output", help="write every frame with its results to this extxyz file (density models: charges, dipole, "
                     "quadrupole; phonon models: Cv, S, F per temperature; default: not written)")
@@ -22,8 +22,8 @@ def add_parser(sub) -> None:
                     "(one frame only; default: not written)")
     pr.add_argument("--esp-charges", action="store_true",
                     help="also print ESP charges (Merz-Kollman fit to the predicted potential; one frame only)")
-    pr.add_argument("--spacing", type=float, default=0.2, help="cube grid spacing in Å (default: 0.2)")
-    pr.add_argument("--device", default="cpu", help="where the network runs: cpu, cuda or cuda:N (default: cpu)")
+    pr.add_argument("--spacing", type=float, default=0.2, help="cube grid spacing in Å (default: %(default)s)")
+    pr.add_argument("--device", default="cpu", help="where the network runs: cpu, cuda or cuda:N (default: %(default)s)")
     pr.add_argument("--temperatures", default=None,
                     help="phonon models: temperatures of the thermal properties, K (default: 100,300,500)")
     pr.add_argument("--dos", help="phonon models: write the predicted DOS here (THz, states/(THz atom); one frame; default: not "

@@ -11,10 +11,10 @@ from .common import progress, require_file
 
 def add_parser(sub) -> None:
     tr = sub.add_parser("train", help="train a model from a YAML configuration (electron density, or `kind: phonon_dos`; resumes by default)")
-    tr.add_argument("config")
-    tr.add_argument("--restart", action="store_true", help="ignore an existing checkpoint and start over")
-    tr.add_argument("--output", help="run directory (overrides the configuration)")
-    tr.add_argument("--epochs", type=int, help="number of epochs (overrides the configuration)")
+    tr.add_argument("config", help="training configuration, YAML (e.g. configs/tiny_example.yaml)")
+    tr.add_argument("--restart", action="store_true", help="ignore an existing checkpoint and start over (default: resume from it)")
+    tr.add_argument("--output", help="run directory (default: the configuration's output)")
+    tr.add_argument("--epochs", type=int, help="number of epochs (default: the configuration's epochs)")
     tr.set_defaults(func=run_train)
 
     ev = sub.add_parser("evaluate", help="accuracy of a model on a reference database")
@@ -22,15 +22,15 @@ def add_parser(sub) -> None:
     ev.add_argument("reference", nargs="+", help="ase.db written by `e3density reference` (several: pooled into one "
                                                  "table and one summary)")
     ev.add_argument("--grid-level", type=int, default=2, choices=range(1, 6), metavar="{1..5}",
-                    help="quadrature level for eps_rho (1-5)")
+                    help="quadrature level for eps_rho (default: %(default)s)")
     ev.add_argument("--mu-monomer", type=float, metavar="E_ANGSTROM",
                     help="scale of the dipole error, sqrt(n_molecules) x this (e·Å); default: the RMS of the "
                          "reference's Hirshfeld molecular dipoles in each structure")
-    ev.add_argument("--json", help="also write per-structure and summary numbers here")
+    ev.add_argument("--json", help="also write per-structure and summary numbers to this JSON file (default: not written)")
     ev.add_argument("--split", choices=("train", "validation", "test", "held_out"),
-                    help="phonon models: only the rows of this split of the model's training run")
-    ev.add_argument("--select", help="phonon models: an ase.db selection of the rows")
-    ev.add_argument("--temperatures", default="100,300", help="phonon models: temperatures of the Cv errors, K")
+                    help="phonon models: only the rows of this split of the model's training run (default: all rows)")
+    ev.add_argument("--select", help="phonon models: an ase.db selection of the rows (default: all rows)")
+    ev.add_argument("--temperatures", default="100,300", help="phonon models: comma-separated temperatures of the Cv errors, K (default: %(default)s)")
     ev.set_defaults(func=run_evaluate)
 
 
