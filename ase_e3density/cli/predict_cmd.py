@@ -7,6 +7,10 @@ import time
 from ..errors import E3DensityError
 from .common import example_path, read_structures
 
+CUBE_SPACING, ESP_CUBE_SPACING = 0.1, 0.2
+"""Å: the physics layer's ``CUBE_SPACING`` and ``ESP_CUBE_SPACING``, for the help text only (the parser does
+not import the physics layer; a test keeps them equal); the command itself uses the physics layer's."""
+
 
 def add_parser(sub) -> None:
     pr = sub.add_parser("predict", help="charges, dipole, quadrupole (and a cube file) of structures")
@@ -22,7 +26,9 @@ def add_parser(sub) -> None:
                     "(one frame only; default: not written)")
     pr.add_argument("--esp-charges", action="store_true",
                     help="also print ESP charges (Merz-Kollman fit to the predicted potential; one frame only)")
-    pr.add_argument("--spacing", type=float, default=0.2, help="cube grid spacing in Å (default: %(default)s)")
+    pr.add_argument("--spacing", type=float, metavar="ANGSTROM",
+                    help=f"grid spacing of the cube files, Å (default: {CUBE_SPACING} for --cube, {ESP_CUBE_SPACING} "
+                         "for --esp-cube, as AtomicDensity.write_cube and write_esp_cube)")
     pr.add_argument("--device", default="cpu", help="where the network runs: cpu, cuda or cuda:N (default: %(default)s)")
     pr.add_argument("--temperatures", default=None,
                     help="phonon models: temperatures of the thermal properties, K (default: 100,300,500)")
