@@ -30,6 +30,9 @@ def add_parser(sub) -> None:
     ev.add_argument("--split", choices=("train", "validation", "test", "held_out"),
                     help="phonon models: only the rows of this split of the model's training run (default: all rows)")
     ev.add_argument("--select", help="phonon models: an ase.db selection of the rows (default: all rows)")
+    ev.add_argument("--no-progress", action="store_true",
+                    help="no progress lines on stderr (default: what it is doing, structure by structure; the "
+                         "results go to stdout either way)")
     ev.add_argument("--temperatures", default="100,300", help="phonon models: comma-separated temperatures of the Cv errors, K (default: %(default)s)")
     ev.set_defaults(func=run_evaluate)
 
