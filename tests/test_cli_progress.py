@@ -63,3 +63,11 @@ def test_on_a_terminal_the_status_is_one_line_cleared_before_results(capsys):
     assert "\n" not in stream.getvalue()  # rewritten in place, never a new line
     assert stream.getvalue().endswith("\r\033[K") and stream.getvalue().count("\r\033[K") == 3
     assert capsys.readouterr().out == "| 1 | H2O |\n"
+
+
+def test_a_with_block_clears_the_live_line_when_it_ends_in_an_error():
+    stream = Terminal()
+    with pytest.raises(ValueError), Status("evaluate", stream=stream) as status:
+        status("structure 1/2")
+        raise ValueError("bad row")
+    assert stream.getvalue().endswith("\r\033[K")  # the error message starts on a clean line

@@ -25,7 +25,8 @@ def progress(message: str) -> None:
 class Status:
     """What a long command is doing, on stderr, with the seconds since it started; silent when not
     ``enabled`` (``--no-progress``). On a terminal it is one line rewritten in place, cleared before each
-    result line (:meth:`result`) goes to stdout; elsewhere (a log file) one line per step."""
+    result line (:meth:`result`) goes to stdout and when a ``with`` block around it ends (an error message
+    then starts on a clean line); elsewhere (a log file) one line per step."""
 
     def __init__(self, command: str, enabled: bool = True, stream=None) -> None:
         self.prefix = f"e3density {command}: "
@@ -46,6 +47,12 @@ class Status:
             self.shown = True
         else:
             print(text, file=self.stream, flush=True)
+
+    def __enter__(self) -> "Status":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.clear()
 
     def clear(self) -> None:
         """Remove the live line (before anything else is written to the terminal)."""

@@ -27,13 +27,17 @@ def _scaled(row: dict) -> str:
 def evaluate(args: argparse.Namespace) -> int:
     """eps_rho (total and per l), dipoles and per-molecule charges of an electron-density model against
     reference densities, one table row per structure."""
+    with Status("evaluate", enabled=not args.no_progress) as status:
+        return _evaluate(args, status)
+
+
+def _evaluate(args: argparse.Namespace, status: Status) -> int:
     from ..calculator import E3DensityCalculator
     from ..errors import E3DensityError
     from ..train.evaluate import density_errors, free_atoms_name, highest_l, reference_sets, summarise_errors
 
     if args.mu_monomer is not None and not (math.isfinite(args.mu_monomer) and args.mu_monomer > 0):
         raise E3DensityError(f"--mu-monomer must be a positive dipole in e·Å, got {args.mu_monomer}")
-    status = Status("evaluate", enabled=not args.no_progress)
     status(f"loading model {args.model}")
     calc = E3DensityCalculator(args.model)
     sources = " ".join(args.reference)
