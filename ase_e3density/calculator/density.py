@@ -6,11 +6,12 @@ from ase import Atoms
 from ase.calculators.calculator import all_changes
 
 from ..electron.density import AtomicDensity
+from ..electron.grids import CUBE_SPACING, ESP_CUBE_SPACING
 from ..errors import CalculatorParameterError, E3DensityError
 from ..kinds import get_kind
 from .base import ModelCalculator, charge_value, kind_of_model
 
-__all__ = ["E3DensityCalculator"]
+__all__ = ["E3DensityCalculator", "CUBE_SPACING", "ESP_CUBE_SPACING"]
 
 
 def _spin_info(atoms: Atoms) -> tuple:
@@ -109,7 +110,7 @@ class E3DensityCalculator(ModelCalculator):
         }
 
     @staticmethod
-    def check_grid(atoms: Atoms, spacing: float, padding: float = 4.0) -> None:
+    def check_grid(atoms: Atoms, spacing: float = CUBE_SPACING, padding: float = 4.0) -> None:
         """Refuse, before any prediction, a cube grid (``spacing``, ``padding`` in Å) that cannot be made or
         would be absurdly large (:class:`~ase_e3density.errors.ResourceError`)."""
         from ..electron.grids import uniform_grid

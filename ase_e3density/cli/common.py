@@ -1,8 +1,10 @@
-"""Helpers shared by the commands: progress lines, reading structures, number formatting."""
+"""Helpers shared by the commands: progress lines, a live status line, reading structures, number formatting."""
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +13,7 @@ import numpy as np
 from ..errors import E3DensityError
 from ..examples import example_path
 
-__all__ = ["progress", "read_structures", "example_path", "format_vector", "require_file", "add_engine_options",
+__all__ = ["progress", "Status", "read_structures", "example_path", "format_vector", "require_file", "add_engine_options",
            "positive_int", "check_output_files", "parse_index", "SIGNATURES"]
 
 SIGNATURES = {
@@ -26,6 +28,51 @@ SIGNATURES = {
 def progress(message: str) -> None:
     """A progress or status line on stderr (stdout stays for results)."""
     print(message, file=sys.stderr, flush=True)
+
+
+class Status:
+    """What a long command is doing, on stderr, with the seconds since it started; silent when not
+    ``enabled`` (``--no-progress``). On a terminal it is one line rewritten in place, cleared before each
+    result line (:meth:`result`) goes to stdout and when a ``with`` block around it ends (an error message
+    then starts on a clean line); elsewhere (a log file) one line per step."""
+
+    def __init__(self, command: str, enabled: bool = True, stream=None) -> None:
+        self.prefix = f"e3density {command}: "
+        self.enabled = enabled
+        self.stream = sys.stderr if stream is None else stream
+        self.live = enabled and self.stream.isatty()
+        self.start = time.perf_counter()
+        self.shown = False
+
+    def __call__(self, message: str) -> None:
+        if not self.enabled:
+            return
+        text = f"{self.prefix}{message} [{time.perf_counter() - self.start:.0f} s]"
+        if self.live:
+            width = shutil.get_terminal_size().columns - 1
+            self.stream.write("\r\033[K" + text[:width])
+            self.stream.flush()
+            self.shown = True
+        else:
+            print(text, file=self.stream, flush=True)
+
+    def __enter__(self) -> "Status":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.clear()
+
+    def clear(self) -> None:
+        """Remove the live line (before anything else is written to the terminal)."""
+        if self.shown:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+            self.shown = False
+
+    def result(self, text: str = "") -> None:
+        """A line of the command's result, on stdout."""
+        self.clear()
+        print(text, flush=True)
 
 
 def positive_int(text: str) -> int:
@@ -47,11 +94,12 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
                        help="compute on a Dask LocalCluster of N worker processes on this machine (default: in "
                             "this process, without Dask); results equal a one-process run")
     where.add_argument("--scheduler", metavar="ADDRESS",
-                       help="compute on a running Dask cluster (tcp://host:8786, e.g. dask-jobqueue on SLURM)")
+                       help="compute on a running Dask cluster (tcp://host:8786, e.g. dask-jobqueue on SLURM; default: in this "
+                            "process, or on --workers)")
     parser.add_argument("--threads-per-worker", type=positive_int, default=1, metavar="T",
-                        help="torch/OpenMP threads in each Dask worker (default 1)")
+                        help="torch/OpenMP threads in each Dask worker (default: %(default)s)")
     parser.add_argument("--retry-failed", action="store_true",
-                        help="compute again the structures whose earlier attempt left a failure row")
+                        help="compute again the structures whose earlier attempt left a failure row (default: skip them)")
 
 
 def require_file(path, what: str) -> Path:

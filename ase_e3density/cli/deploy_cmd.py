@@ -10,15 +10,16 @@ from .common import progress
 def add_parser(sub) -> None:
     dep = sub.add_parser("deploy", help="turn a training checkpoint into one model file (TorchScript archive with "
                                         "plain weights; loads with every runtime)")
-    dep.add_argument("checkpoint")
-    dep.add_argument("-o", "--output", required=True)
+    dep.add_argument("checkpoint", help="training checkpoint (a run's best.pt or last.pt)")
+    dep.add_argument("-o", "--output", required=True, help="the deployed model file to write")
     dep.add_argument("--export", action="store_true",
-                     help="also store the network's torch.export program (runtime='export'; takes seconds to a minute)")
+                     help="also store the network's torch.export program (runtime='export'; takes seconds to a minute; "
+                          "default: TorchScript and weights only)")
     dep.set_defaults(func=run_deploy)
 
     info = sub.add_parser("info", help="print a deployed model's metadata")
     info.add_argument("model", help="shipped model name or deployed model file")
-    info.add_argument("--json", action="store_true", help="all metadata as JSON")
+    info.add_argument("--json", action="store_true", help="all metadata as JSON (default: a readable summary)")
     info.set_defaults(func=run_info)
 
 

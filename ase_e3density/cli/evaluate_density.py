@@ -6,6 +6,8 @@ import json
 import math
 from pathlib import Path
 
+from .common import Status
+
 __all__ = ["evaluate"]
 
 
@@ -25,9 +27,14 @@ def _scaled(row: dict) -> str:
 def evaluate(args: argparse.Namespace) -> int:
     """eps_rho (total and per l), dipoles and per-molecule charges of an electron-density model against
     reference densities, one table row per structure."""
+    with Status("evaluate", enabled=not args.no_progress) as status:
+        return _evaluate(args, status)
+
+
+def _evaluate(args: argparse.Namespace, status: Status) -> int:
     from ..calculator import E3DensityCalculator
     from ..errors import E3DensityError
-    from ..train.evaluate import density_errors, free_atoms_name, highest_l, reference_densities, summarise_errors
+    from ..train.evaluate import density_errors, free_atoms_name, highest_l, reference_sets, summarise_errors
 
     from .predict_cmd import refuse_options
 
@@ -35,24 +42,35 @@ def evaluate(args: argparse.Namespace) -> int:
     args.grid_level = 2 if args.grid_level is None else args.grid_level
     if args.mu_monomer is not None and not (math.isfinite(args.mu_monomer) and args.mu_monomer > 0):
         raise E3DensityError(f"--mu-monomer must be a positive dipole in e·Å, got {args.mu_monomer}")
+    status(f"loading model {args.model}")
     calc = E3DensityCalculator(args.model)
     sources = " ".join(args.reference)
-    refs = reference_densities(args.reference, calc.model.basis.name)
+    status(f"reading {sources}")
+    sets = reference_sets(args.reference, calc.model.basis.name)
+    refs = [ref for _, found in sets for ref in found]
+    where = [Path(path).name for path, found in sets for _ in found]
+    status(f"{len(refs)} structures (" + ", ".join(f"{len(found)} in {path}" for path, found in sets) + ")")
     ls = range(highest_l(refs) + 1)
-    print("| # | formula | eps_rho (%) | " + " | ".join(f"eps l={l}" for l in ls)
-          + " | dipole err vs fit (e·Å) | vs DFT (e·Å) | |mu_DFT| | charge MAE (e) "
-          "| molecules | dipole err / sqrt(n) mu (%) | mol. charge RMS (e) | mol. dipole RMS (e·Å) |")
-    print("| --- " * (len(ls) + 11) + "|")
+    status.result("| # | formula | eps_rho (%) | " + " | ".join(f"eps l={l}" for l in ls)
+                  + " | dipole err vs fit (e·Å) | vs DFT (e·Å) | |mu_DFT| | charge MAE (e) "
+                  "| molecules | dipole err / sqrt(n) mu (%) | mol. charge RMS (e) | mol. dipole RMS (e·Å) |")
+    status.result("| --- " * (len(ls) + 11) + "|")
+
+    def step(k: int, what: str) -> None:
+        status(f"structure {k + 1}/{len(refs)} ({refs[k].atoms.get_chemical_formula()}, {where[k]}): {what}")
+
     rows = []
-    for k, (atoms, row) in enumerate(density_errors(calc.get_atomic_density, refs, args.grid_level, args.mu_monomer),
-                                     1):
+    for k, (atoms, row) in enumerate(density_errors(calc.get_atomic_density, refs, args.grid_level, args.mu_monomer,
+                                                    report=step), 1):
         rows.append(row)
-        print(f"| {k} | {atoms.get_chemical_formula()} | {row['eps']:.3f} | "
-              + " | ".join(f"{row.get(f'eps_l{l}', 0.0):.3f}" for l in ls)
-              + f" | {row['dipole_error']:.4f} | {row.get('dipole_error_dft', float('nan')):.4f} | "
-              f"{row.get('dipole_dft_norm', float('nan')):.3f} | {row['charge_mae']:.4f} | "
-              f"{row.get('n_molecules', '-')} | {_scaled(row)} | {row.get('molecule_charge_rms', float('nan')):.4f} | "
-              f"{row.get('molecule_dipole_rms', float('nan')):.4f} |", flush=True)
+        status.result(f"| {k} | {atoms.get_chemical_formula()} | {row['eps']:.3f} | "
+                      + " | ".join(f"{row.get(f'eps_l{l}', 0.0):.3f}" for l in ls)
+                      + f" | {row['dipole_error']:.4f} | {row.get('dipole_error_dft', float('nan')):.4f} | "
+                      f"{row.get('dipole_dft_norm', float('nan')):.3f} | {row['charge_mae']:.4f} | "
+                      f"{row.get('n_molecules', '-')} | {_scaled(row)} | "
+                      f"{row.get('molecule_charge_rms', float('nan')):.4f} | "
+                      f"{row.get('molecule_dipole_rms', float('nan')):.4f} |")
+    status.clear()
     summary = summarise_errors(rows)
     print(f"\nmean over {len(rows)} structures: eps_rho {summary['eps']:.3f} %, dipole error "
           f"{summary['dipole_error']:.4f} e·Å vs fit, {summary.get('dipole_error_dft', float('nan')):.4f} e·Å vs DFT "

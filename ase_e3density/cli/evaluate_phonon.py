@@ -5,6 +5,8 @@ import argparse
 import json
 from pathlib import Path
 
+from .common import Status
+
 __all__ = ["evaluate"]
 
 
@@ -26,8 +28,11 @@ def evaluate(args: argparse.Namespace) -> int:
         temps = [float(t) for t in args.temperatures.split(",") if t.strip()]
     except ValueError:
         raise E3DensityError(f"--temperatures takes comma-separated numbers (K), got {args.temperatures!r}") from None
-    model = load_deployed(args.model)
-    result = evaluate_phonon_model(model, args.reference, args.split, args.select, temps)
+    with Status("evaluate", enabled=not args.no_progress) as status:
+        status(f"loading model {args.model}")
+        model = load_deployed(args.model)
+        status(f"predicting and comparing the crystals of {args.reference}")
+        result = evaluate_phonon_model(model, args.reference, args.split, args.select, temps)
     per = result["per_structure"]
     print("| # | crystal | prototype | DOS MAE | R2 | W1 (THz) | " + " | ".join(f"Cv {t:g} K pred / ref" for t in temps) + " |")
     print("| --- " * (6 + len(temps)) + "|")

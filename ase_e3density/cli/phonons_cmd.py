@@ -15,21 +15,22 @@ def add_parser(sub) -> None:
     ph.add_argument("-o", "--output", required=True, help="ase.db to append to (resumable)")
     ph.add_argument("--calculator", required=True,
                     help="emt, chgnet, sevennet, or module:Class (an ASE calculator made with no arguments)")
-    ph.add_argument("--index", default=":", help="ASE index of the frames to take from each file (default: all)")
+    ph.add_argument("--index", default=":", help="ASE index of the frames to take from each file (default: '%(default)s', all)")
     ph.add_argument("--relax", choices=("full", "positions", "none"), default="full",
-                    help="relax positions and cell (FrechetCellFilter), positions only, or nothing (default: full)")
-    ph.add_argument("--fmax", type=float, default=1e-3, help="relaxation force threshold, eV/Å (default: 0.001)")
-    ph.add_argument("--relax-steps", type=int, default=500, help="most optimiser steps (default: 500)")
-    ph.add_argument("--optimizer", choices=("BFGS", "FIRE"), default="BFGS")
+                    help="relax positions and cell (FrechetCellFilter), positions only, or nothing (default: %(default)s)")
+    ph.add_argument("--fmax", type=float, default=1e-3, help="relaxation force threshold, eV/Å (default: %(default)s)")
+    ph.add_argument("--relax-steps", type=int, default=500, help="most optimiser steps (default: %(default)s)")
+    ph.add_argument("--optimizer", choices=("BFGS", "FIRE"), default="BFGS",
+                    help="ASE optimiser of the relaxation (default: %(default)s)")
     ph.add_argument("--min-width", type=float, default=10.0,
                     help="every width of the supercell (distance between opposite faces) at least this, Å "
-                         "(default: 10)")
-    ph.add_argument("--displacement", type=float, default=0.01, help="finite displacement, Å (default: 0.01)")
+                         "(default: %(default)s)")
+    ph.add_argument("--displacement", type=float, default=0.01, help="finite displacement, Å (default: %(default)s)")
     ph.add_argument("--mesh", default="50",
-                    help="q-point mesh: phonopy's length in Å, or three numbers 'n1 n2 n3' (default: 50)")
+                    help="q-point mesh: phonopy's length in Å, or three numbers 'n1 n2 n3' (default: %(default)s)")
     ph.add_argument("--temperatures", default="100,300,500,1000",
-                    help="comma-separated temperatures (K) of the thermal columns (default: 100,300,500,1000)")
-    ph.add_argument("--pitch", type=float, default=0.05, help="frequency step of the stored DOS, THz (default: 0.05)")
+                    help="comma-separated temperatures (K) of the thermal columns (default: %(default)s)")
+    ph.add_argument("--pitch", type=float, default=0.05, help="frequency step of the stored DOS, THz (default: %(default)s)")
     add_engine_options(ph)
     ph.set_defaults(func=run)
 

@@ -7,13 +7,17 @@ import time
 from ..errors import E3DensityError
 from .common import check_output_files, example_path, read_structures
 
+CUBE_SPACING, ESP_CUBE_SPACING = 0.1, 0.2
+"""Å: the physics layer's ``CUBE_SPACING`` and ``ESP_CUBE_SPACING``, for the help text only (the parser does
+not import the physics layer; a test keeps them equal); the command itself uses the physics layer's."""
+
 
 def add_parser(sub) -> None:
     pr = sub.add_parser("predict", help="charges, dipole, quadrupole (and a cube file) of structures")
     pr.add_argument("structure", nargs="?", help="any file ASE reads (default: the shipped 20-water cluster)")
     pr.add_argument("--model", help="shipped model name (default, phonon) or deployed model file; a phonon model "
                     "prints thermal properties (default: default, the embedded water model)")
-    pr.add_argument("--index", default="-1", help="frames of the file (ASE index: -1 last, ':' all, '0:10:2'; default: -1)")
+    pr.add_argument("--index", default="-1", help="frames of the file (ASE index: -1 last, ':' all, '0:10:2'; default: %(default)s)")
     pr.add_argument("--charge", type=float, help="total charge (default: atoms.info['charge'] or 0)")
     pr.add_argument("-o", "--output", help="write every frame with its results to this extxyz file (density models: charges, dipole, "
                     "quadrupole; phonon models: Cv, S, F per temperature; default: not written)")
@@ -22,13 +26,15 @@ def add_parser(sub) -> None:
                     "(one frame only; default: not written)")
     pr.add_argument("--esp-charges", action="store_true",
                     help="also print ESP charges (Merz-Kollman fit to the predicted potential; one frame only)")
-    pr.add_argument("--spacing", type=float, default=0.2, help="cube grid spacing in Å (default: 0.2)")
-    pr.add_argument("--device", default="cpu", help="where the network runs: cpu, cuda or cuda:N (default: cpu)")
+    pr.add_argument("--spacing", type=float, metavar="ANGSTROM",
+                    help=f"grid spacing of the cube files, Å (default: {CUBE_SPACING} for --cube, {ESP_CUBE_SPACING} "
+                         "for --esp-cube, as AtomicDensity.write_cube and write_esp_cube)")
+    pr.add_argument("--device", default="cpu", help="where the network runs: cpu, cuda or cuda:N (default: %(default)s)")
     pr.add_argument("--temperatures", default=None,
                     help="phonon models: temperatures of the thermal properties, K (default: 100,300,500)")
     pr.add_argument("--dos", help="phonon models: write the predicted DOS here (THz, states/(THz atom); one frame; default: not "
                     "written)")
-    pr.set_defaults(func=run, spacing=None)  # None: not given (0.2 Å for density models)
+    pr.set_defaults(func=run, spacing=None)  # None: not given (each cube kind's default)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -42,18 +42,21 @@ def predict(args: argparse.Namespace, path: str, frames: list, calc, start: floa
     import numpy as np
     from ase.units import Debye
 
+    from ..calculator.density import CUBE_SPACING, ESP_CUBE_SPACING
+
     refuse_options(args, ("temperatures", "dos"), "electron density")
     if args.spacing is not None and not (args.cube or args.esp_cube):
         raise E3DensityError("--spacing sets the grid of --cube and --esp-cube; give one of them")
-    args.spacing = 0.2 if args.spacing is None else args.spacing
-    if args.spacing <= 0:
+    if args.spacing is not None and not args.spacing > 0:
         raise E3DensityError(f"--spacing must be positive, got {args.spacing}")
+    spacing, esp_spacing = (CUBE_SPACING, ESP_CUBE_SPACING) if args.spacing is None else (args.spacing, args.spacing)
     for flag, value in (("--cube", args.cube), ("--esp-cube", args.esp_cube), ("--esp-charges", args.esp_charges)):
         if value and len(frames) != 1:
             verb = "prints charges of" if flag == "--esp-charges" else "writes"
             raise E3DensityError(f"{flag} {verb} one frame; --index {args.index} selects {len(frames)}")
-    if args.cube or args.esp_cube:
-        calc.check_grid(frames[0], args.spacing)  # refuse an absurd grid before any work
+    for given, step in ((args.cube, spacing), (args.esp_cube, esp_spacing)):
+        if given:
+            calc.check_grid(frames[0], step)  # refuse an absurd grid before any work
     if args.charge is not None:
         for atoms in frames:
             atoms.info["charge"] = args.charge
@@ -95,9 +98,9 @@ def predict(args: argparse.Namespace, path: str, frames: list, calc, start: floa
         print(f"prediction took {seconds:.2f} s (model load included)")
         density = calc.get_atomic_density(calc.atoms) if args.cube or args.esp_cube else None
         if args.cube:
-            _write_cube(density.write_cube, args.cube, args.spacing, "cube file:  ", "e/bohr³")
+            _write_cube(density.write_cube, args.cube, spacing, "cube file:  ", "e/bohr³")
         if args.esp_cube:
-            _write_cube(density.write_esp_cube, args.esp_cube, args.spacing, "ESP cube:   ",
+            _write_cube(density.write_esp_cube, args.esp_cube, esp_spacing, "ESP cube:   ",
                         "Hartree/e, nuclei included")
     if args.output:
         from ase.io import write

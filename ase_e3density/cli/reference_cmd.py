@@ -13,24 +13,28 @@ def add_parser(sub) -> None:
                                      "OUTPUT-stem.failed.db (unless --retry-failed).")
     ref.add_argument("inputs", nargs="+", help="structure files ASE can read")
     ref.add_argument("-o", "--output", required=True, help="ase.db to append to (resumable)")
-    ref.add_argument("--index", default=":", help="ASE index of the frames to take from each file (default: all)")
-    ref.add_argument("--xc", default="PBE0")
-    ref.add_argument("--basis", default="cc-pvdz")
-    ref.add_argument("--auxbasis", default="def2-universal-jfit")
-    ref.add_argument("--contracted", action="store_true", help="keep the auxiliary basis contracted")
+    ref.add_argument("--index", default=":", help="ASE index of the frames to take from each file (default: '%(default)s', all)")
+    ref.add_argument("--xc", default="PBE0", help="exchange-correlation functional, a PySCF name (default: %(default)s)")
+    ref.add_argument("--basis", default="cc-pvdz", help="orbital basis of the DFT run, a PySCF name (default: %(default)s)")
+    ref.add_argument("--auxbasis", default="def2-universal-jfit",
+                     help="auxiliary basis the density is fitted onto; a model trained on the data predicts in it "
+                          "(default: %(default)s)")
+    ref.add_argument("--contracted", action="store_true", help="keep the auxiliary basis contracted (default: decontracted)")
     ref.add_argument("--charge", type=int, default=None, help="total charge (default: atoms.info['charge'] or 0)")
     ref.add_argument("--spin", type=int, default=None, help="2S (default: atoms.info['spin'] or lowest)")
-    ref.add_argument("--grid-level", type=int, default=3, choices=range(10), metavar="{0..9}", help="PySCF DFT grid level")
+    ref.add_argument("--grid-level", type=int, default=3, choices=range(10), metavar="{0..9}",
+                     help="PySCF DFT grid level (default: %(default)s)")
     ref.add_argument("--conv-tol", type=_positive, default=1e-9, metavar="HARTREE",
-                     help="SCF energy convergence threshold (default 1e-9)")
+                     help="SCF energy convergence threshold (default: %(default)s)")
     ref.add_argument("--density-fit", action="store_true",
-                     help="Coulomb and exchange in the SCF through PySCF's density fitting (its JK-fit basis)")
+                     help="Coulomb and exchange in the SCF through PySCF's density fitting (its JK-fit basis; default: "
+                          "exact integrals)")
     ref.add_argument("--no-stability-check", action="store_true",
                      help="skip PySCF's stability analysis of closed-shell solutions (done when no spin is given)")
     ref.add_argument("--guess", choices=("minao", "atom", "huckel", "model"), default="minao",
                      help="SCF initial guess: PySCF's, or 'model' (one Kohn-Sham step from the predicted density; "
-                     "without --density-fit a second step with the exact-exchange part, which pays there)")
-    ref.add_argument("--model", default=None, help="model for --guess model (default: the shipped default)")
+                     "without --density-fit a second step with the exact-exchange part, which pays there; default: %(default)s)")
+    ref.add_argument("--model", default=None, help="model for --guess model (default: the shipped model 'default')")
     add_engine_options(ref)
     ref.set_defaults(func=run)
 

@@ -26,7 +26,7 @@ from ..graph.checks import check_structure
 from . import electrostatics
 from .basis import BasisSet, load_basis
 from .electrostatics import TOLERANCE
-from .grids import UniformGrid, as_points, uniform_grid
+from .grids import CUBE_SPACING, ESP_CUBE_SPACING, UniformGrid, as_points, uniform_grid
 from .harmonics import evaluate_solid_harmonics
 
 __all__ = ["AtomicDensity", "Multipoles", "fix_electron_count", "fix_electron_counts", "atom_moments", "multipoles",
@@ -321,13 +321,15 @@ class AtomicDensity:
         pts = as_points(points)
         return self.evaluate_by_l(pts.reshape(-1, 3), screening).sum(axis=0).reshape(pts.shape[:-1])
 
-    def on_grid(self, spacing: float = 0.1, padding: float = 4.0) -> tuple[UniformGrid, np.ndarray]:
-        """Density (e/Å^3) on a uniform grid: the cell if fully periodic, else a padded box."""
+    def on_grid(self, spacing: float = CUBE_SPACING, padding: float = 4.0) -> tuple[UniformGrid, np.ndarray]:
+        """Density (e/Å^3) on a uniform grid (``spacing``, ``padding`` in Å; default spacing
+        :data:`~ase_e3density.electron.grids.CUBE_SPACING`): the cell if fully periodic, else a padded box."""
         grid = uniform_grid(self.atoms, spacing, padding)
         return grid, self.evaluate(grid.points())
 
-    def write_cube(self, path, spacing: float = 0.1, padding: float = 4.0) -> UniformGrid:
-        """Write the density to a Gaussian cube file (values in e/bohr^3, as the format expects)."""
+    def write_cube(self, path, spacing: float = CUBE_SPACING, padding: float = 4.0) -> UniformGrid:
+        """Write the density to a Gaussian cube file (values in e/bohr^3, as the format expects; ``spacing``
+        and ``padding`` in Å, default spacing :data:`~ase_e3density.electron.grids.CUBE_SPACING`)."""
         from .cube import write_density_cube
 
         grid, values = self.on_grid(spacing, padding)
@@ -352,12 +354,13 @@ class AtomicDensity:
 
         return esp_charges(self, sampling, restraint, **options)
 
-    def esp_on_grid(self, spacing: float = 0.2, padding: float = 4.0) -> tuple[UniformGrid, np.ndarray]:
-        """Electrostatic potential (V) on a padded uniform box grid (molecules only)."""
+    def esp_on_grid(self, spacing: float = ESP_CUBE_SPACING, padding: float = 4.0) -> tuple[UniformGrid, np.ndarray]:
+        """Electrostatic potential (V) on a padded uniform box grid (molecules only; Å, default spacing
+        :data:`~ase_e3density.electron.grids.ESP_CUBE_SPACING`)."""
         grid = uniform_grid(self.atoms, spacing, padding)
         return grid, self.electrostatic_potential(grid.points())
 
-    def write_esp_cube(self, path, spacing: float = 0.2, padding: float = 4.0) -> UniformGrid:
+    def write_esp_cube(self, path, spacing: float = ESP_CUBE_SPACING, padding: float = 4.0) -> UniformGrid:
         """Write the electrostatic potential to a cube file in Hartree/e (atomic units, as cubegen does)."""
         from .cube import write_density_cube
 

@@ -16,8 +16,8 @@ from ..errors import E3DensityError
 from ..models import load_model, read_metadata, resolve_model_path
 from ..models.runtime import DeployedModel
 
-__all__ = ["model_kind", "model_metadata", "model_file_info", "load_deployed", "reference_densities", "highest_l", "density_errors", "summarise_errors",
-           "free_atoms_name"]
+__all__ = ["model_kind", "model_metadata", "model_file_info", "load_deployed", "reference_densities", "reference_sets",
+           "highest_l", "density_errors", "summarise_errors", "free_atoms_name"]
 
 
 def model_kind(model: str | Path | None) -> str:
@@ -47,15 +47,22 @@ def load_deployed(model: str | Path | None) -> DeployedModel:
 def reference_densities(paths, basis_name: str) -> list[AtomicDensity]:
     """Every reference density of the ase.db files ``paths``, refused in one line if there are none or if
     they are in another basis than ``basis_name`` (the model's)."""
+    return [ref for _, refs in reference_sets(paths, basis_name) for ref in refs]
+
+
+def reference_sets(paths, basis_name: str) -> list[tuple[str, list[AtomicDensity]]]:
+    """(path, its reference densities) for each of the ase.db files ``paths``, in order; refused as in
+    :func:`reference_densities`."""
     sources = " ".join(str(p) for p in paths)
-    refs = [ref for path in paths for ref in iter_densities(path)]
+    sets = [(str(path), list(iter_densities(path))) for path in paths]
+    refs = [ref for _, found in sets for ref in found]
     if not refs:
         raise E3DensityError(f"{sources} holds no reference densities")
     other = sorted({ref.basis.name for ref in refs} - {basis_name})
     if other:
         raise E3DensityError(f"{sources} holds densities in {', '.join(other)}; the model predicts {basis_name}: "
                              "compare like with like")
-    return refs
+    return sets
 
 
 def highest_l(refs: list[AtomicDensity]) -> int:
@@ -64,14 +71,22 @@ def highest_l(refs: list[AtomicDensity]) -> int:
 
 
 def density_errors(predict: Callable[[Atoms], AtomicDensity], refs: list[AtomicDensity], grid_level: int = 2,
-                   mu_monomer: float | None = None) -> Iterator[tuple[Atoms, dict]]:
+                   mu_monomer: float | None = None,
+                   report: Callable[[int, str], None] | None = None) -> Iterator[tuple[Atoms, dict]]:
     """For each reference: the structure (its ``info["charge"]`` the reference's total charge, e) and the
     errors of ``predict(structure)`` against it (:func:`~ase_e3density.electron.evaluation.compare` on a
-    quadrature grid of ``grid_level``; ``mu_monomer`` in e·Å scales the dipole error)."""
-    for ref in refs:
+    quadrature grid of ``grid_level``; ``mu_monomer`` in e·Å scales the dipole error). ``report(k, step)``,
+    if given, hears of each step before it starts (``k``: the reference's index)."""
+    say = report or (lambda k, step: None)
+    for k, ref in enumerate(refs):
         atoms = ref.atoms.copy()
         atoms.info["charge"] = ref.total_charge
-        yield atoms, compare(predict(atoms), ReferenceOnGrid.build(ref, grid_level), mu_monomer)
+        say(k, "the model's density")
+        predicted = predict(atoms)
+        say(k, f"the reference on a level-{grid_level} quadrature grid")
+        on_grid = ReferenceOnGrid.build(ref, grid_level)
+        say(k, "the errors")
+        yield atoms, compare(predicted, on_grid, mu_monomer)
 
 
 def summarise_errors(rows: list[dict]) -> dict:
