@@ -41,7 +41,7 @@ doc-figures: $(VENV)/.installed
 wheel: $(VENV)/.installed
 	$(PY) -m build --no-isolation --outdir dist .
 
-# a cube for viewing at 0.2 Å (3.5 MB, seconds); the default 0.1 Å (82 MB) integrates to within 1 e of 200
+# a cube for viewing at 0.2 Å (about 10 MB); the default 0.1 Å (82 MB) integrates to within 1 e of 200
 demo: $(VENV)/.installed
 	$(VENV)/bin/e3density predict --cube water_20.cube --spacing 0.2
 
