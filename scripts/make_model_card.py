@@ -30,6 +30,8 @@ ORGANIC_SETS = [("QM9, 8 heavy atoms (validation by size)", ["data/qm9/val_8.db"
 CARDS = {"default": ("the embedded default model (water)", "model_card.md"),
          "organic": ("the organic model (H C N O F)", "organic_model_card.md")}
 DEBYE = 4.80320  # D per e·Å
+PYSCF_VERSION = "2.14.0"
+"""The PySCF that computed data/qm9 (data/qm9/README.md; the rows do not record it)."""
 
 
 def evaluate_cli(args: list[str]) -> tuple[str, dict]:
@@ -142,12 +144,17 @@ def training_domain(meta: dict, prov: dict) -> list[str]:
     dbs = prov.get("train") or []
     dbs = [dbs] if isinstance(dbs, str) else dbs
     n_rows = int(prov.get("n_train", 0)) + int(prov.get("n_val", 0))
-    sizes, heavy = [], {}
+    sizes, heavy, settings = [], {}, set()
     for db in dbs:
         for row in connect(config.parent / db).select(limit=n_rows - len(sizes)):
             sizes.append(row.natoms)
             n = int((row.numbers > 1).sum())
             heavy[n] = heavy.get(n, 0) + 1
+            settings.add(tuple(row.get(k) for k in ("xc", "basis", "density_fit", "grid_level", "conv_tol", "auxbasis")))
+    reference = [f"Reference densities: PySCF {PYSCF_VERSION} restricted Kohn-Sham {xc}/{basis}"
+                 f"{', density fitting' if density_fit else ''}, grid level {grid}, conv_tol {tol} Ha, fitted onto "
+                 f"{aux} (Coulomb metric, electron count conserved)." for xc, basis, density_fit, grid, tol, aux
+                 in sorted(settings, key=str)]
     lines = ["", "## Domain", "",
              f"Elements: {' '.join(meta['species'])}. Total charge seen in training: {meta['domain']['charge']} e "
              "(neutral, closed-shell molecules).", ""]
@@ -155,6 +162,7 @@ def training_domain(meta: dict, prov: dict) -> list[str]:
         lines += [f"The run read {len(sizes)} molecules ({prov.get('n_train')} training, {prov.get('n_val')} "
                   f"validation) of {min(sizes)}-{max(sizes)} atoms; by heavy-atom count (C, N, O, F): "
                   + ", ".join(f"{k}: {v}" for k, v in sorted(heavy.items())) + ".", ""]
+    lines += [*reference, ""] if reference else []
     lines += ["Predictions outside this domain (other charges, unseen element pairs, bonds much shorter or "
               "neighbours much farther than in training) carry a `DomainWarning`.", ""]
     return lines

@@ -263,6 +263,8 @@ CASES: list[Case] = [
     Case("calculator", "singular cell with pbc", lambda c: dipole_of(Atoms("H", cell=[[1, 0, 0], [2, 0, 0], [0, 0, 1]], pbc=True), c), E.InvalidStructureError, "cell is singular"),
     Case("calculator", "zero cell with pbc=True", lambda c: dipole_of(Atoms("H", pbc=True), c), E.InvalidStructureError, "cell is singular"),
     Case("calculator", "element the model lacks (Si)", lambda c: dipole_of(Atoms("SiH4", positions=rng_atoms(5, 4.0).positions), c), E.UnsupportedElementError, "Si.*supported: H C N O"),
+    Case("calculator", "ethanol with the default (water) model", lambda c: default_dipole(molecule("CH3CH2OH")), E.UnsupportedElementError, "C not supported by the shipped model 'default'.*the shipped model 'organic' covers them"),
+    Case("calculator", "silane with the default (water) model: no shipped model covers Si", lambda c: default_dipole(molecule("SiH4")), E.UnsupportedElementError, "Si not supported by the shipped model 'default'.*no shipped model covers them"),
     Case("calculator", "dummy atom X (Z=0)", lambda c: dipole_of(Atoms("XH", positions=[[0, 0, 0], [1, 0, 0]]), c), E.InvalidStructureError, "dummy atom"),
     Case("calculator", "get_atomic_density() before any atoms", lambda c: calc(c).get_atomic_density(), E.CalculatorParameterError, "no structure yet"),
     Case("calculator", "a property it does not compute (energy)", lambda c: energy_of(water(), c), PropertyNotImplementedError, "energy"),
