@@ -12,6 +12,7 @@ from ase.io import write
 from ase_e3density.errors import E3DensityError, ImaginaryModesWarning, InvalidStructureError
 from ase_e3density.phonon import PhononDOS
 from ase_e3density.phonon import units as U
+from emt_phonopy import emt_phonopy
 from process_helpers import kill_when_rows
 
 phonopy = pytest.importorskip("phonopy")
@@ -19,22 +20,9 @@ phonopy = pytest.importorskip("phonopy")
 
 def _phonopy_cu(supercell: int = 3, mesh=(16, 16, 16)):
     """fcc Cu with EMT, phonopy's finite displacements in a diagonal supercell of the primitive cell."""
-    from ase.calculators.emt import EMT
-    from phonopy import Phonopy
-
     from ase_e3density.phonon.phonopy_io import atoms_to_phonopy
 
-    ph = Phonopy(atoms_to_phonopy(bulk("Cu", "fcc", a=3.59)), supercell_matrix=np.eye(3, dtype=int) * supercell,
-                 primitive_matrix="auto", log_level=0)
-    ph.generate_displacements(distance=0.01)
-    forces = []
-    for sc in ph.supercells_with_displacements:
-        atoms = Atoms(list(sc.symbols), cell=sc.cell, scaled_positions=sc.scaled_positions, pbc=True)
-        atoms.calc = EMT()
-        forces.append(atoms.get_forces())
-    ph.forces = forces
-    ph.produce_force_constants(show_drift=False)
-    ph.symmetrize_force_constants(show_drift=False)
+    ph = emt_phonopy(atoms_to_phonopy(bulk("Cu", "fcc", a=3.59)), supercell)
     ph.run_mesh(list(mesh), is_gamma_center=True)
     return ph
 

@@ -13,6 +13,7 @@ from ase_e3density.errors import DomainWarning, InvalidStructureError
 from ase_e3density.graph.masses import mass_scale, site_mass_ratios
 from ase_e3density.models import deploy, load_model
 from ase_e3density.nn import PhononDOSModel, PhononModelConfig
+from emt_phonopy import emt_phonopy
 
 phonopy = pytest.importorskip("phonopy")
 pytestmark = pytest.mark.filterwarnings("ignore:primitive_matrix defaulted to 'auto'")
@@ -31,21 +32,11 @@ def with_masses(atoms: Atoms, masses) -> Atoms:
 def phonopy_frequencies(atoms: Atoms, masses, mesh=(6, 6, 6)) -> np.ndarray:
     """phonopy's own mesh frequencies (THz) with EMT forces in the doubled cell, the masses given to phonopy
     with the structure."""
-    from phonopy import Phonopy
     from phonopy.structure.atoms import PhonopyAtoms
 
     unit = PhonopyAtoms(symbols=atoms.get_chemical_symbols(), cell=atoms.cell.array,
                         scaled_positions=atoms.get_scaled_positions(), masses=masses)
-    ph = Phonopy(unit, supercell_matrix=np.eye(3, dtype=int) * 2, primitive_matrix="auto", log_level=0)
-    ph.generate_displacements(distance=0.01)
-    forces = []
-    for sc in ph.supercells_with_displacements:
-        displaced = Atoms(list(sc.symbols), cell=sc.cell, scaled_positions=sc.scaled_positions, pbc=True)
-        displaced.calc = EMT()
-        forces.append(displaced.get_forces())
-    ph.forces = forces
-    ph.produce_force_constants(show_drift=False)
-    ph.symmetrize_force_constants(show_drift=False)
+    ph = emt_phonopy(unit)
     ph.run_mesh(list(mesh), is_gamma_center=True)
     return np.asarray(ph.mesh.frequencies)
 

@@ -8,6 +8,7 @@ from ase.build import bulk
 
 from ase_e3density.errors import E3DensityError
 from ase_e3density.phonon import PhononDOS
+from emt_phonopy import emt_phonopy
 
 phonopy = pytest.importorskip("phonopy")
 
@@ -24,23 +25,9 @@ def cu3au() -> Atoms:
 @pytest.fixture(scope="module")
 def phonon():
     """Cu3Au with EMT forces, phonopy's displacements in the doubled cubic cell (32 atoms)."""
-    from ase.calculators.emt import EMT
-    from phonopy import Phonopy
-
     from ase_e3density.phonon.phonopy_io import atoms_to_phonopy
 
-    ph = Phonopy(atoms_to_phonopy(cu3au()), supercell_matrix=np.eye(3, dtype=int) * 2, primitive_matrix="auto",
-                 log_level=0)
-    ph.generate_displacements(distance=0.01)
-    forces = []
-    for sc in ph.supercells_with_displacements:
-        atoms = Atoms(list(sc.symbols), cell=sc.cell, scaled_positions=sc.scaled_positions, pbc=True)
-        atoms.calc = EMT()
-        forces.append(atoms.get_forces())
-    ph.forces = forces
-    ph.produce_force_constants(show_drift=False)
-    ph.symmetrize_force_constants(show_drift=False)
-    return ph
+    return emt_phonopy(atoms_to_phonopy(cu3au()))
 
 
 @pytest.fixture(scope="module")
