@@ -1,0 +1,386 @@
+"""Accuracy targets of a density model against exact PySCF PBE0/cc-pVDZ, molecule by molecule.
+
+Command (repository root; needs PySCF; the machine's cores are shared, so one thread, niced):
+    OMP_NUM_THREADS=1 nice -n 10 python scripts/organic_targets.py --set test_9 --n 10 \
+        [--model organic] [--scf] [--out /tmp/targets/test_9.jsonl]
+    python scripts/organic_targets.py --out FILE.jsonl --summary-only [--per-molecule]
+
+Structures: ``--set test_9`` (``data/qm9/structures/test_9.extxyz``: QM9 molecules with 9 heavy atoms) or
+``--set druglike`` (``data/qm9/structures/druglike.extxyz``), or any extxyz with ``--structures PATH``;
+``--start``/``--n`` pick frames. Frames with elements the model lacks are skipped (counted, not recorded).
+
+Each molecule runs PySCF RKS PBE0/cc-pVDZ with the settings of the training references
+(``e3density reference --density-fit --grid-level 1 --conv-tol 1e-7``: PySCF density fitting with its JK-fit
+basis, DFT grid level 1, conv_tol 1e-7 Ha, 'minao' guess, stability check), whose density matrix is the exact
+DFT density. Against it:
+
+a. eps_rho = 100 * int |rho - rho_DFT| / N_e (percent) on the SCF's own grid (level 1), of the model's density
+   and of the charge-conserving Coulomb fit onto def2-universal-jfit-decontracted (the training target, so
+   the floor; the same number as ``fit_error_vs_dft``); also the model against the fit.
+b. dipoles about the centre of mass (e·Å and Debye) of model, fit and DFT; |dmu| and |dmu|/|mu| against DFT.
+c. ESP RMSE (kcal/(mol e)) on the Merz-Kollman points (1.4, 1.6, 1.8, 2.0 x vdW radii, 1 point/Å^2) against
+   the exact potential of the DFT nuclei and density matrix (3-centre integrals, as
+   ``benchmarks/bench_esp_accuracy.py``), for the model and the fit.
+d. with ``--scf``: SCF iterations to conv_tol 1e-9 (and 1e-7, from the same run) from PySCF's 'minao' guess and
+   from the model's ``initial_guess`` (its defaults), with the same grid (level 1) and density fitting, counted
+   as ``benchmarks/bench_scf_guess.py`` does (PySCF's convergence test applied to every cycle); both must reach
+   the same energy within 1e-7 Ha (``scf.same_state``).
+
+One JSON line per molecule is appended to ``--out`` and flushed when it finishes, keyed by frame index and a
+hash of the structure; a rerun skips the molecules present (with ``--scf``, those that have SCF results) and a
+file of another model (checksum) is refused. A molecule whose DFT or prediction fails gets a line with
+``error`` (not computed again by a rerun: delete its line to retry). The summary (median, mean, max and counts
+as a markdown table) is printed at the end, or alone with ``--summary-only``; where a key has several lines the
+last one counts. Times are wall and CPU seconds of this process (the CPU ones are what a loaded machine inflates
+least).
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import time
+import traceback
+from pathlib import Path
+
+import numpy as np
+from ase.io import read
+from ase.units import Bohr, Debye, Hartree, kcal, mol
+
+ROOT = Path(__file__).resolve().parents[1]
+SETS = {"test_9": "data/qm9/structures/test_9.extxyz", "druglike": "data/qm9/structures/druglike.extxyz"}
+REFERENCE = {"xc": "PBE0", "basis": "cc-pvdz", "density_fit": True, "grid_level": 1, "conv_tol": 1e-7}
+SCF_TOL = 1e-9  # the SCF-iteration comparison's threshold (1e-7 read from the same run)
+SAME_STATE_HA = 1e-7
+KCAL_PER_MOL_E = kcal / mol  # eV per kcal/mol: a potential in V divided by it is in kcal/(mol e)
+_ESP_BLOCK_BYTES = 2e8  # memory of one block of 3-centre integrals against point charges
+
+
+class Clock:
+    """Wall and CPU seconds of named steps."""
+
+    def __init__(self):
+        self.seconds: dict[str, list[float]] = {}
+
+    def __call__(self, name: str):
+        clock = self
+
+        class _Step:
+            def __enter__(self):
+                self.start = (time.perf_counter(), time.process_time())
+
+            def __exit__(self, *exc):
+                wall, cpu = time.perf_counter() - self.start[0], time.process_time() - self.start[1]
+                clock.seconds[name] = [round(wall, 3), round(cpu, 3)]
+
+        return _Step()
+
+
+def structure_hash(atoms) -> str:
+    """Hash of numbers, positions (rounded to 1e-6 Å) and charge: a frame that changed is computed again."""
+    digest = hashlib.sha1(atoms.numbers.astype(np.int64).tobytes())
+    digest.update(np.round(atoms.positions, 6).astype(np.float64).tobytes())
+    digest.update(str(int(atoms.info.get("charge", 0))).encode())
+    return digest.hexdigest()[:16]
+
+
+def exact_grid_density(result) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Points (Å), weights (Å^3) of the SCF's grid and the exact DFT density there (e/Å^3).
+
+    The same grid and density as :func:`ase_e3density.electron.reference.fit_error_vs_dft`, computed once for
+    all the densities compared.
+    """
+    from pyscf.dft import numint
+
+    from ase_e3density.electron.reference import _total_dm
+
+    mf = result.mf
+    if mf.grids.coords is None:
+        mf.grids.build()
+    coords, weights = mf.grids.coords, mf.grids.weights
+    dm = _total_dm(mf)
+    exact = np.zeros(len(coords))
+    for start in range(0, len(coords), 20000):
+        ao = numint.eval_ao(mf.mol, coords[start:start + 20000])
+        exact[start:start + 20000] = numint.eval_rho(mf.mol, ao, dm)
+    return coords * Bohr, weights * Bohr**3, exact / Bohr**3
+
+
+def exact_esp(result, points: np.ndarray) -> np.ndarray:
+    """Potential (V) of the DFT nuclei and density matrix at ``points`` (Å).
+
+    PySCF's 3-centre integrals against unit point charges (as ``benchmarks/bench_esp_accuracy.py``), with the
+    AO-pair symmetry to halve memory and work, in blocks of points bounded in memory.
+    """
+    from pyscf import df, gto
+
+    from ase_e3density.electron.reference import _total_dm
+
+    molecule = result.mf.mol
+    dm = _total_dm(result.mf)
+    dm_tril = (2 * dm - np.diag(np.diag(dm)))[np.tril_indices(molecule.nao)]
+    coords, charges = molecule.atom_coords(), molecule.atom_charges()
+    block = max(1, int(_ESP_BLOCK_BYTES / (8 * len(dm_tril))))
+    values = np.empty(len(points))
+    for s in range(0, len(points), block):
+        p = points[s:s + block] / Bohr
+        ints = df.incore.aux_e2(molecule, gto.fakemol_for_charges(p), "int3c2e", aosym="s2ij")  # (npair, npts)
+        electrons = dm_tril @ ints
+        nuclei = (charges / np.linalg.norm(p[:, None] - coords[None], axis=2)).sum(axis=1)
+        values[s:s + block] = (nuclei - electrons) * Hartree
+    return values
+
+
+def dipole_record(mu: np.ndarray, reference: np.ndarray) -> dict:
+    """A dipole (e·Å), its magnitude in e·Å and Debye, and its error against ``reference``."""
+    error = float(np.linalg.norm(mu - reference))
+    norm_ref = float(np.linalg.norm(reference))
+    return {"vector_eA": [round(float(x), 6) for x in mu], "norm_eA": float(np.linalg.norm(mu)),
+            "norm_D": float(np.linalg.norm(mu)) / Debye, "error_eA": error, "error_D": error / Debye,
+            "relative_error": error / norm_ref if norm_ref > 0 else None}
+
+
+def scf_iterations(atoms, model, clock: Clock) -> dict:
+    """SCF iterations to 1e-9 (and 1e-7) from 'minao' and the model's guess, reference grid and fitting."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from bench_scf_guess import THRESHOLDS, scf
+
+    from ase_e3density import initial_guess
+    from ase_e3density.electron.scf_guess import build_mole
+
+    if min(THRESHOLDS) != SCF_TOL:
+        raise RuntimeError(f"bench_scf_guess.THRESHOLDS {THRESHOLDS} lacks {SCF_TOL}")
+    mole = build_mole(atoms, basis=REFERENCE["basis"])
+    out = {}
+    for name in ("minao", "model"):
+        dm0 = None
+        if name == "model":
+            with clock("guess_model"):
+                dm0 = initial_guess(atoms, model=model, mol=mole, xc=REFERENCE["xc"])
+        with clock(f"scf_{name}"):
+            energy, rows, _ = scf(mole, REFERENCE["grid_level"], REFERENCE["density_fit"], dm0=dm0,
+                                  init_guess="minao")
+        out[name] = {"energy_Ha": energy, **{f"cycles_{tol:.0e}": rows[tol][0] for tol in THRESHOLDS},
+                     **{f"seconds_{tol:.0e}": [round(float(x), 3) for x in rows[tol][1]] for tol in THRESHOLDS}}
+    delta = out["model"]["energy_Ha"] - out["minao"]["energy_Ha"]
+    out["energy_model_minus_minao_Ha"] = delta
+    out["same_state"] = bool(abs(delta) < SAME_STATE_HA)
+    return out
+
+
+def measure(atoms, model, do_scf: bool) -> dict:
+    """Every measurement of one molecule (see the module docstring); times in ``seconds``."""
+    from ase_e3density.electron.metrics import l1_error
+    from ase_e3density.electron.reference import fit_density, run_dft
+    from ase_e3density.electron.surfaces import mk_points
+
+    clock = Clock()
+    charge = int(atoms.info.get("charge", 0))
+    with clock("dft"):
+        result = run_dft(atoms, xc=REFERENCE["xc"], basis=REFERENCE["basis"], grid_level=REFERENCE["grid_level"],
+                         conv_tol=REFERENCE["conv_tol"], density_fit=REFERENCE["density_fit"], charge=charge)
+    with clock("fit"):
+        fit = fit_density(result)
+    with clock("model"):
+        predicted = model.predict_density(atoms, float(charge))
+    with clock("eps"):
+        points, weights, exact = exact_grid_density(result)
+        n_e = result.mf.mol.nelectron
+        on_grid = {"model": predicted.evaluate(points), "fit": fit.evaluate(points)}
+        eps = {"model": l1_error(on_grid["model"], exact, weights, n_e),
+               "fit": l1_error(on_grid["fit"], exact, weights, n_e),
+               "model_vs_fit": l1_error(on_grid["model"], on_grid["fit"], weights, n_e)}
+    origin = atoms.get_center_of_mass()
+    dipoles = {"dft": dipole_record(result.dipole, result.dipole),
+               "fit": dipole_record(fit.get_dipole(origin), result.dipole),
+               "model": dipole_record(predicted.get_dipole(origin), result.dipole)}
+    with clock("esp_exact"):
+        mk = mk_points(atoms)
+        v_exact = exact_esp(result, mk)
+    with clock("esp_densities"):
+        esp = {name: float(np.sqrt(np.mean((d.electrostatic_potential(mk) - v_exact) ** 2)) / KCAL_PER_MOL_E)
+               for name, d in (("model", predicted), ("fit", fit))}
+    record = {"n_atoms": len(atoms), "n_electrons": n_e, "grid_points": len(points), "mk_points": len(mk),
+              "dft_energy_eV": result.energy, "dft_scf_cycles": result.info["scf_cycles"],
+              "model_electrons": predicted.n_electrons, "domain_warnings": predicted.info.get("domain_warnings"),
+              "eps_rho": eps, "dipole": dipoles, "esp_rmse_kcal_mol_e": esp}
+    if do_scf:
+        record["scf"] = scf_iterations(atoms, model, clock)
+    record["seconds"] = clock.seconds
+    return record
+
+
+def read_records(path: Path) -> dict:
+    """The last line of each (frame, hash) key of a results file."""
+    records = {}
+    if path.is_file():
+        for line in path.read_text().splitlines():
+            if line.strip():
+                row = json.loads(line)
+                records[(row["frame"], row["hash"])] = row
+    return records
+
+
+def _stats(values) -> list[str]:
+    v = np.array([x for x in values if x is not None], dtype=float)
+    if not len(v):
+        return ["0", "", "", ""]
+    return [f"{len(v)}", f"{np.median(v):.4g}", f"{v.mean():.4g}", f"{v.max():.4g}"]
+
+
+def _get(record: dict, *path):
+    """``record[path[0]][path[1]]...``, or None where a key is missing."""
+    for key in path:
+        if isinstance(record, dict) and key in record or isinstance(record, list) and key < len(record):
+            record = record[key]
+        else:
+            return None
+    return record
+
+
+def _percent(x):
+    return None if x is None else 100 * x
+
+
+def summary(records: list[dict], per_molecule: bool = False) -> str:
+    """Markdown tables: medians, means and maxima of each measurement; counts; optionally one row per molecule."""
+    done = [r for r in records if "error" not in r]
+    failed = [r for r in records if "error" in r]
+    with_scf = [r for r in done if "scf" in r]
+    rows = [(name, [_get(r, *path) for r in done]) for name, path in (
+        ("eps_rho model vs DFT (%)", ("eps_rho", "model")),
+        ("eps_rho fit vs DFT (%, the floor)", ("eps_rho", "fit")),
+        ("eps_rho model vs fit (%)", ("eps_rho", "model_vs_fit")),
+        ("dipole DFT, norm (D)", ("dipole", "dft", "norm_D")),
+        ("dipole error model (D)", ("dipole", "model", "error_D")),
+        ("dipole error model (e·Å)", ("dipole", "model", "error_eA")),
+        ("dipole error fit (D)", ("dipole", "fit", "error_D")),
+        ("ESP RMSE model (kcal/(mol e))", ("esp_rmse_kcal_mol_e", "model")),
+        ("ESP RMSE fit (kcal/(mol e))", ("esp_rmse_kcal_mol_e", "fit")))]
+    rows.insert(6, ("dipole error model / DFT norm (%)", [_percent(_get(r, "dipole", "model", "relative_error"))
+                                                         for r in done]))
+    if with_scf:
+        for tol in (f"{SCF_TOL:.0e}", "1e-07"):
+            minao = np.array([_get(r, "scf", "minao", f"cycles_{tol}") for r in with_scf], dtype=float)
+            model = np.array([_get(r, "scf", "model", f"cycles_{tol}") for r in with_scf], dtype=float)
+            rows += [(f"SCF cycles to {tol}, minao", minao), (f"SCF cycles to {tol}, model guess", model),
+                     (f"SCF cycles saved to {tol} (minao - model)", minao - model)]
+        rows.append(("E(model guess) - E(minao), absolute (Ha)",
+                     [abs(_get(r, "scf", "energy_model_minus_minao_Ha")) for r in with_scf]))
+    for which, kind in ((0, "wall"), (1, "CPU")):
+        rows += [(f"{kind} s: {step}", [_get(r, "seconds", step, which) for r in done])
+                 for step in sorted({k for r in done for k in r["seconds"]})]
+    rows += [("wall s: molecule", [r["wall_seconds"] for r in done]),
+             ("CPU s: molecule", [r["cpu_seconds"] for r in done]), ("atoms", [r["n_atoms"] for r in done])]
+    lines = ["| quantity | n | median | mean | max |", "| --- | ---: | ---: | ---: | ---: |"]
+    lines += [f"| {name} | " + " | ".join(_stats(values)) + " |" for name, values in rows]
+    warned = sum(bool(r.get("domain_warnings")) for r in done)
+    lines += ["", f"molecules: {len(done)} measured, {len(failed)} failed, {warned} with domain warnings"
+              + (f"; SCF compared on {len(with_scf)}, {sum(not r['scf']['same_state'] for r in with_scf)} reached "
+                 f"a different state (|dE| >= {SAME_STATE_HA:g} Ha)" if with_scf else "")]
+    lines += [f"failed: frame {r['frame']}: {r['error']}" for r in failed]
+    if per_molecule:
+        lines += ["", "| frame | formula | atoms | eps model (%) | eps fit (%) | dipole DFT (D) | "
+                  "dipole error model (D) | ESP model | ESP fit | SCF minao | SCF model | wall s |",
+                  "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        for r in sorted(done, key=lambda r: r["frame"]):
+            scf = r.get("scf")
+            cycles = [str(scf[g][f"cycles_{SCF_TOL:.0e}"]) for g in ("minao", "model")] if scf else ["", ""]
+            lines.append(f"| {r['frame']} | {r['formula']} | {r['n_atoms']} | {r['eps_rho']['model']:.3f} | "
+                         f"{r['eps_rho']['fit']:.3f} | {r['dipole']['dft']['norm_D']:.3f} | "
+                         f"{r['dipole']['model']['error_D']:.3f} | {r['esp_rmse_kcal_mol_e']['model']:.3f} | "
+                         f"{r['esp_rmse_kcal_mol_e']['fit']:.3f} | {cycles[0]} | {cycles[1]} | "
+                         f"{r['wall_seconds']:.1f} |")
+    return "\n".join(lines)
+
+
+def structures_path(args) -> Path:
+    if args.structures:
+        return Path(args.structures)
+    path = ROOT / SETS[args.set]
+    return path if path.is_file() else Path("/work/main") / SETS[args.set]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--set", choices=sorted(SETS), default="test_9")
+    parser.add_argument("--structures", help="an extxyz file instead of --set")
+    parser.add_argument("--start", type=int, default=0, help="first frame")
+    parser.add_argument("--n", type=int, help="number of frames from --start (default: all)")
+    parser.add_argument("--model", default="organic", help="shipped model name or deployed file")
+    parser.add_argument("--scf", action="store_true", help="also SCF iterations from minao and the model's guess")
+    parser.add_argument("--out", required=True, help="results, one JSON line per molecule (appended)")
+    parser.add_argument("--summary-only", action="store_true", help="print the summary of --out and stop")
+    parser.add_argument("--per-molecule", action="store_true", help="also one summary row per molecule")
+    args = parser.parse_args()
+    out = Path(args.out)
+    if args.summary_only:
+        if not out.is_file():
+            print(f"error: no results file {out}", file=sys.stderr)
+            return 2
+        print(summary(list(read_records(out).values()), args.per_molecule))
+        return 0
+
+    from ase_e3density.errors import E3DensityError
+    from ase_e3density.models import load_model, resolve_model_path
+
+    path = structures_path(args)
+    if not path.is_file():
+        print(f"error: no structure file {path}", file=sys.stderr)
+        return 2
+    try:
+        model = load_model(resolve_model_path(args.model))
+    except E3DensityError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if not hasattr(model, "predict_density"):
+        print(f"error: {args.model} is a {model.kind} model, not an electron-density model", file=sys.stderr)
+        return 2
+    frames = read(path, f"{args.start}:" + ("" if args.n is None else f"{args.start + args.n}"))
+    records = read_records(out)
+    others = {r["model_checksum"] for r in records.values()} - {model.checksum}
+    if others:
+        print(f"error: {out} holds results of another model (checksum {sorted(others)[0][:12]}...); "
+              "give another --out", file=sys.stderr)
+        return 2
+    out.parent.mkdir(parents=True, exist_ok=True)
+    unsupported = 0
+    with out.open("a") as handle:
+        for offset, atoms in enumerate(frames):
+            frame = args.start + offset
+            if set(atoms.get_chemical_symbols()) - set(model.species):
+                unsupported += 1
+                continue
+            key = (frame, structure_hash(atoms))
+            old = records.get(key)
+            if old is not None and ("error" in old or not args.scf or "scf" in old):
+                continue
+            start = (time.perf_counter(), time.process_time())
+            row = {"frame": frame, "hash": key[1], "structures": str(path), "formula": atoms.get_chemical_formula(),
+                   "smiles": atoms.info.get("smiles"), "name": atoms.info.get("name"),
+                   "model": str(model.path), "model_checksum": model.checksum,
+                   "reference": {**REFERENCE, "scf_conv_tol": SCF_TOL if args.scf else None}}
+            try:
+                row.update(measure(atoms, model, args.scf))
+            except Exception as exc:  # noqa: BLE001 - recorded, the run goes on
+                row["error"] = f"{type(exc).__name__}: {exc}"
+                if not isinstance(exc, E3DensityError):  # a refusal says enough in one line; a fault needs its trace
+                    traceback.print_exc()
+            row["wall_seconds"] = time.perf_counter() - start[0]
+            row["cpu_seconds"] = time.process_time() - start[1]
+            handle.write(json.dumps(row) + "\n")
+            handle.flush()
+            records[key] = row
+            state = row.get("error") or (f"eps model {row['eps_rho']['model']:.3f} % fit {row['eps_rho']['fit']:.3f} %"
+                                         f", dipole error {row['dipole']['model']['error_D']:.3f} D, ESP "
+                                         f"{row['esp_rmse_kcal_mol_e']['model']:.3f} kcal/(mol e)")
+            print(f"frame {frame} {row['formula']}: {state} ({row['wall_seconds']:.1f} s)", flush=True)
+    if unsupported:
+        print(f"skipped {unsupported} frame(s) with elements the model lacks ({' '.join(model.species)})")
+    print(summary(list(records.values()), args.per_molecule))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
