@@ -206,7 +206,8 @@ def claim_folder(path, content: str, known: Iterable[str] = ()) -> Path:
                           f"not a {content}; give another folder")
         return path
     # (the marker being written by another process of the same run, e.g. a second torchrun rank, counts as ours)
-    names = sorted(p.name for p in path.iterdir() if not p.name.startswith(FOLDER_MARKER)) if path.is_dir() else []
+    # (atomic_path writes it as a hidden temporary file first: ".<marker>.<pid>.tmp")
+    names = sorted(p.name for p in path.iterdir() if FOLDER_MARKER not in p.name) if path.is_dir() else []
     if names and not set(names) & set(known):
         shown = ", ".join(names[:4]) + (", ..." if len(names) > 4 else "")
         raise _refuse(f"output folder {path} is not empty ({shown}) and was not made by ase_e3density; give a new "
