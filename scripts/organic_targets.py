@@ -32,7 +32,9 @@ file of another model (checksum) is refused. A molecule whose DFT or prediction 
 ``error`` (not computed again by a rerun: delete its line to retry). The summary (median, mean, max and counts
 as a markdown table) is printed at the end, or alone with ``--summary-only``; where a key has several lines the
 last one counts. Times are wall and CPU seconds of this process (the CPU ones are what a loaded machine inflates
-least).
+least). Cost on one thread: a 9-heavy-atom QM9 molecule (12-25 atoms) 10-19 CPU s without ``--scf`` (the
+reference DFT about 80 %); with ``--scf`` paracetamol, aspirin and ibuprofen (20, 21, 33 atoms) 59, 88 and
+200 CPU s.
 """
 from __future__ import annotations
 
