@@ -16,11 +16,11 @@ from scipy.stats import wasserstein_distance
 from ase_e3density import E3DensityCalculator
 from ase_e3density.errors import E3DensityError, InvalidStructureError, UnsupportedElementError
 from ase_e3density.graph.occupancy import site_occupancy
-from ase_e3density.models import DeployedPhononModel, deploy, load_model
-from ase_e3density.nn import PhononDOSModel, PhononModelConfig
+from ase_e3density.models import DeployedPhononModel, load_model
 from ase_e3density.phonon import PhononDOS
 from ase_e3density.phonon.targets import dos_on_grid, heat_capacity_weights, wasserstein
 from ase_e3density.train.phonon.loss import PhononLoss
+from random_phonon_model import random_phonon_model
 
 SPECIES = ["Al", "Ni", "Cu", "Ag", "Au"]
 
@@ -28,13 +28,7 @@ SPECIES = ["Al", "Ni", "Cu", "Ag", "Au"]
 @pytest.fixture(scope="module")
 def deployed(tmp_path_factory) -> DeployedPhononModel:
     """An untrained float64 phonon model, deployed and loaded through the runtime (the dense path)."""
-    torch.manual_seed(1)
-    model = PhononDOSModel(PhononModelConfig(species=SPECIES, hidden={0: 8, 1: 4, 2: 2}, n_layers=3, radial_hidden=8,
-                                             n_bins=38, max_frequency=13.0), dtype=torch.float64)
-    with torch.no_grad():  # a random head, so that different inputs give visibly different DOS
-        model.head.weight.normal_(0, 2.0)
-    path = tmp_path_factory.mktemp("phonon") / "phonon.pt"
-    deploy(model, path, provenance={"test": "phonon"})
+    _, path = random_phonon_model(tmp_path_factory.mktemp("phonon") / "phonon.pt", SPECIES, 38, 13.0, seed=1)
     return load_model(path)
 
 

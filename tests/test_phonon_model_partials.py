@@ -7,22 +7,16 @@ from ase.build import bulk
 from ase_e3density import E3DensityCalculator
 from ase_e3density.errors import E3DensityError
 from ase_e3density.graph.inputs import crystal_batch_inputs
-from ase_e3density.models import deploy, load_model, shipped_model_path
-from ase_e3density.nn import PhononDOSModel, PhononModelConfig
+from ase_e3density.models import load_model, shipped_model_path
+from random_phonon_model import random_phonon_model
 
 SPECIES = ["Al", "Ni", "Cu", "Au"]
 
 
 @pytest.fixture(scope="module")
 def model_and_runtime(tmp_path_factory):
-    torch.manual_seed(5)
-    model = PhononDOSModel(PhononModelConfig(species=SPECIES, hidden={0: 8, 1: 4, 2: 2}, n_layers=3, radial_hidden=8,
-                                             n_bins=30, max_frequency=12.0), dtype=torch.float64)
-    with torch.no_grad():  # a random head, so that different sites give visibly different DOS
-        model.head.weight.normal_(0, 2.0)
-    path = tmp_path_factory.mktemp("partials") / "phonon.pt"
-    deploy(model, path, provenance={"test": "partials"})
-    return model.eval(), load_model(path)
+    model, path = random_phonon_model(tmp_path_factory.mktemp("partials") / "phonon.pt", SPECIES, 30, 12.0, seed=5)
+    return model, load_model(path)
 
 
 def cu3au():
