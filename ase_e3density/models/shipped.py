@@ -5,7 +5,7 @@ from importlib import resources
 from pathlib import Path
 
 from ..errors import CalculatorParameterError, ModelNotFoundError
-from ..kinds import registered_kinds
+from ..kinds import get_kind, registered_kinds
 from . import format as fmt
 
 __all__ = ["SHIPPED_MODELS", "shipped_model_path", "resolve_model_path", "shipped_name", "shipped_models_covering"]
@@ -57,7 +57,7 @@ def shipped_models_covering(kind: str, symbols) -> dict[str, list[str]]:
     """Shipped models of ``kind`` whose species include every element of ``symbols``: name -> species."""
     wanted = set(symbols)
     found = {}
-    for name in next((k.shipped for k in registered_kinds() if k.name == kind), ()):
+    for name in get_kind(kind).shipped:
         path = _models_folder() / SHIPPED_MODELS[name]
         if path.is_file():
             species = list(fmt.read_metadata(path, verify=False)[fmt.SPECIES])
