@@ -6,7 +6,8 @@
 #
 # Safe to rerun at any time: `e3density reference` skips rows already in its database, and a lock file keeps
 # a second copy of this script from starting while one runs. Order: the first 800 training molecules (a
-# random subset: train.extxyz is in random order), val_8, test_9, the rest of train, then druglike.
+# random subset: train.extxyz is in random order), val_8, test_9, druglike (the two held-out test sets
+# first, so the targets can be measured on whole sets), then the rest of train.
 # One PySCF thread, niced; progress lines go to data/qm9/generation.log.
 set -u
 cd "$(dirname "$0")/.."
@@ -30,6 +31,6 @@ step() {  # step INPUT INDEX OUTPUT
 step $S/train.extxyz :800 data/qm9/train.db
 step $S/val_8.extxyz : data/qm9/val_8.db
 step $S/test_9.extxyz : data/qm9/test_9.db
-step $S/train.extxyz : data/qm9/train.db
 step $S/druglike.extxyz : data/qm9/druglike.db
+step $S/train.extxyz : data/qm9/train.db
 echo "$(date -Is) all steps finished" >> "$LOG"
