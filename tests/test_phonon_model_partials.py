@@ -84,3 +84,44 @@ def test_shipped_model_partials_add_up():
     np.testing.assert_allclose(dos.partial("Na") + dos.partial("Cl"), dos.dos, atol=1e-9)
     for symbol in ("Na", "Cl"):
         assert np.trapezoid(dos.partial(symbol), dos.frequencies) == pytest.approx(1.5, abs=1e-5)
+
+
+def test_evaluate_reports_partial_errors_on_rows_that_have_them(model_and_runtime, tmp_path, capsys):
+    """`e3density evaluate` compares the network's partials with the rows' own on their grid, on the rows
+    that have them (not the older row without); the numbers equal the runtime's PhononDOS.partial against
+    the training targets, through the metric's own function."""
+    pytest.importorskip("phonopy")
+    import json
+
+    from ase.db import connect
+
+    from ase_e3density.cli import main
+    from ase_e3density.phonon.database import read_phonon_dos
+    from ase_e3density.phonon.targets import dos_on_grid
+    from ase_e3density.train.phonon.partials import partial_errors, partial_targets
+    from emt_partial_phonons import WITHOUT_PARTIALS, emt_partial_db
+
+    _, runtime = model_and_runtime
+    db = emt_partial_db(tmp_path)
+    assert main(["evaluate", str(runtime.path), str(db), "--json", str(tmp_path / "eval.json")]) == 0
+    out = capsys.readouterr().out
+    result = json.loads((tmp_path / "eval.json").read_text())
+    per = result["per_structure"]
+    assert WITHOUT_PARTIALS in per["name"] and WITHOUT_PARTIALS not in per["partial_name"]
+    assert result["partial_n"] == len(per["name"]) - 1 == len(per["partial_l1"]) >= 3
+    assert f"element-projected DOS, {result['partial_n']} crystals with one: L1 {result['partial_l1']:.3f}" in out
+    grid, species = runtime.frequencies, list(runtime.species)
+    rows = {r.name: r for r in connect(db).select()}
+    own, ref = np.zeros((2, result["partial_n"], len(species), len(grid)))
+    for k, name in enumerate(per["partial_name"]):
+        dos = read_phonon_dos(rows[name])
+        predicted = runtime.predict_dos(dos.atoms)
+        index, values = partial_targets(dos, dos_on_grid(dos, grid), grid, species)
+        ref[k, index] = values
+        for symbol, values in predicted.partials.items():
+            own[k, species.index(symbol)] = values
+    expected = partial_errors(grid, own, ref)
+    for key in ("partial_l1", "partial_wasserstein", "partial_r2"):
+        assert result[key] == pytest.approx(expected[key], rel=1e-9)
+    same = partial_errors(grid, ref, ref)  # the reference itself has no error
+    assert same["partial_l1"] == same["partial_wasserstein"] == 0.0 and same["partial_r2"] == pytest.approx(1.0)

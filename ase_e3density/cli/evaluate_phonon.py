@@ -45,6 +45,10 @@ def evaluate(args: argparse.Namespace) -> int:
           f"Wasserstein {result['wasserstein']:.3f} THz, Cv MAE "
           + ", ".join(f"{t:g} K {result[f'cv_mae_{t:g}']:.3f}" for t in temps) + " J/(K mol-atoms) (floor of the grid: "
           + ", ".join(f"{result['floor'][f'cv_mae_{t:g}']:.3f}" for t in temps) + ")")
+    if result.get("partial_n"):
+        print(f"element-projected DOS, {result['partial_n']} crystals with one: L1 {result['partial_l1']:.3f} (share of "
+              f"the modes misplaced, 0-2), Wasserstein {result['partial_wasserstein']:.3f} THz, R2 "
+              f"{result['partial_r2']:.3f} (per element, weighted by atom fraction)")
     split = f" --split {args.split}" if args.split else ""
     select = f" --select '{args.select}'" if args.select else ""
     print(f"command: e3density evaluate {args.model} {args.reference}{split}{select} --temperatures {args.temperatures}")

@@ -7,7 +7,10 @@ One structure at a time (:func:`reference_phonons`):
 2. a supercell of the relaxed cell whose every width (distance between opposite faces) is at least
    ``min_width`` Å, with as few atoms as :func:`supercell_matrix` finds (near-cubic, often non-diagonal);
 3. phonopy's symmetry-reduced finite displacements (``displacement`` Å), forces from the calculator,
-   force constants (symmetrised: translational invariance), phonopy's primitive cell;
+   force constants (symmetrised: translational invariance), phonopy's primitive cell; forces that vanish on
+   every displaced supercell (below :data:`VANISHING_FORCE`) are refused (:class:`VanishingForcesError`):
+   the relaxed atoms feel no neighbour, as K, Rb and Cs do under SevenNet-l3i5, whose relaxation takes
+   them apart beyond its cutoff;
 4. the mesh (``mesh``: phonopy's length in Å, or three numbers), the tetrahedron DOS with the
    element-projected DOS (phonopy's projected DOS summed per element) and the thermal properties
    (:class:`~.dos.PhononDOS`, acoustic modes at Gamma set to zero as phonopy's ``exclude_gamma_acoustic``).
@@ -34,8 +37,18 @@ from .dos import PhononDOS
 from .phonopy_io import atoms_to_phonopy, require_phonopy
 
 __all__ = ["CALCULATOR_NAMES", "SEVENNET_CHECKPOINTS", "get_calculator", "calculator_version", "potential_label",
-           "check_crystal", "check_masses", "cell_widths", "mass_labels",
-           "supercell_matrix", "relax", "PhononSettings", "PhononResult", "reference_phonons"]
+           "check_crystal", "check_masses", "cell_widths", "mass_labels", "nearest_neighbour_distance",
+           "supercell_matrix", "relax", "PhononSettings", "PhononResult", "reference_phonons",
+           "VANISHING_FORCE", "VanishingForcesError", "check_forces"]
+
+VANISHING_FORCE = 1e-6
+"""eV/Å: displaced supercells whose every force component lies below this carry no force constants (a
+displacement of 0.01 Å in a solid gives forces of 1e-3 to 1e-1 eV/Å)."""
+
+
+class VanishingForcesError(E3DensityError):
+    """The calculator gives (next to) no force on any displaced supercell: its atoms feel no neighbour."""
+
 
 CALCULATOR_NAMES = ("emt", "chgnet", "sevennet", "sevennet-0", "sevennet-l3i5", "sevennet-mf-0")
 RELAX_MODES = ("full", "positions", "none")
@@ -175,6 +188,30 @@ def supercell_matrix(cell, min_width: float, n_lengths: int = 60) -> np.ndarray:
     return best
 
 
+def nearest_neighbour_distance(atoms: Atoms) -> float:
+    """The shortest distance (Å) between two atoms of a periodic crystal, periodic images included."""
+    from ase.neighborlist import neighbor_list
+
+    reach = 4.0
+    while True:
+        distances = neighbor_list("d", atoms, reach)
+        if distances.size or reach > 1e3:
+            return float(distances.min()) if distances.size else float("inf")
+        reach *= 2
+
+
+def check_forces(forces: list[np.ndarray], relaxed: Atoms, displacement: float) -> None:
+    """Refuse forces (eV/Å) of phonopy's displaced supercells that all vanish (below :data:`VANISHING_FORCE`):
+    phonopy would find no force constants and fail obscurely; one line names the cause, the relaxed cell's
+    nearest-neighbour distance beyond the potential's reach."""
+    largest = max((float(np.abs(f).max()) for f in forces if np.size(f)), default=0.0)
+    if largest < VANISHING_FORCE:
+        raise VanishingForcesError(
+            f"forces vanish on every displaced supercell (largest {largest:.1e} eV/Å for {len(forces)} displacement(s) of "
+            f"{displacement:g} Å): the relaxed cell (nearest neighbour {nearest_neighbour_distance(relaxed):.2f} Å, "
+            f"{relaxed.get_volume() / len(relaxed):.1f} Å^3 per atom) puts the neighbours beyond the potential's reach")
+
+
 def relax(atoms: Atoms, calculator, mode: str = "full", fmax: float = 1e-3, steps: int = 500,
           optimizer: str = "BFGS") -> tuple[Atoms, dict]:
     """A relaxed copy of ``atoms`` and what was done: ``mode`` "full" (positions and cell, ASE's
@@ -310,6 +347,7 @@ def reference_phonons(atoms: Atoms, calculator, settings: PhononSettings | None 
                           pbc=True)
         displaced.calc = calculator
         forces.append(np.array(displaced.get_forces(), dtype=float))
+    check_forces(forces, relaxed, settings.displacement)
     phonon.forces = forces
     phonon.produce_force_constants(show_drift=False)
     phonon.symmetrize_force_constants(show_drift=False)

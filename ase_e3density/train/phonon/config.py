@@ -33,6 +33,10 @@ class PhononTrainConfig:
     loss: str = "wasserstein"                    # "wasserstein" (THz) or "mse" of the DOS per atom
     heat_capacity_weight: float = 0.0            # weight of ((Cv_pred - Cv_ref) / R)^2 at `heat_capacity_temperatures`
     heat_capacity_temperatures: list[float] = field(default_factory=lambda: [100.0, 300.0])
+    # weight of the partial-DOS term: the same distance as `loss` between the network's element-projected DOS
+    # and the rows' (phonopy's, per atom of the structure, element e integrating to 3 x_e), summed over
+    # elements, mean over the rows that have one (train/phonon/partials.py); 0: the total DOS only
+    partial_dos_weight: float = 0.0
     sigma: float | None = None                   # THz, smearing of the reference modes (default: the grid step)
     batch_size: int = 16
     optimizer: str = "adamw"                     # "adamw" (decoupled weight decay) or "adam"
@@ -52,6 +56,7 @@ class PhononTrainConfig:
     RANGES: ClassVar[dict] = {
         "max_imaginary_fraction": (0.0, 1.0, True), "validation_fraction": (0.0, 1.0, False),
         "test_fraction": (0.0, 1.0, True), "heat_capacity_weight": (0.0, None, True),
+        "partial_dos_weight": (0.0, None, True),
         "heat_capacity_temperatures": (0.0, None, False), "sigma": (0.0, None, False), "batch_size": (1, None, True),
         "lr": (0.0, None, False), "weight_decay": (0.0, None, True), "lr_factor": (0.0, 1.0, False),
         "lr_patience": (0, None, True), "min_lr": (0.0, None, True), "epochs": (0, None, True),

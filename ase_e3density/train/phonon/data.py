@@ -14,8 +14,9 @@ from ...graph.neighbours import neighbour_list
 from ...graph.occupancy import site_occupancy
 from ...phonon.database import read_phonon_dos, temperature_key
 from ...phonon.targets import dos_on_grid
+from .partials import partial_targets
 
-__all__ = ["CrystalSample", "read_rows", "make_samples", "reference_cv", "split", "collate"]
+__all__ = ["CrystalSample", "read_rows", "make_samples", "reference_cv", "split", "collate", "collate_partials"]
 
 
 @dataclass
@@ -29,6 +30,9 @@ class CrystalSample:
     graph: tuple
     target: np.ndarray           # (n_grid,), integrates to 3
     reference_cv: np.ndarray     # (n_T,) J/(K mol-atoms), summed over the generator's mesh modes
+    # the element-projected DOS on the model grid, when the row has one: (indices into the model's species,
+    # DOS (n_elements, n_grid) per atom of the structure, element e integrating to 3 x_e); see .partials
+    partial: tuple[np.ndarray, np.ndarray] | None = None
 
 
 def read_rows(path, selection: str | None, max_imaginary_fraction: float) -> tuple[list, dict]:
@@ -56,17 +60,19 @@ def species_of(rows) -> list[str]:
 
 
 def make_samples(rows, species: list[str], cutoff: float, grid, temperatures, sigma) -> list[CrystalSample]:
-    """Samples of ``rows``: ordered crystals (one element per site; alloys as explicit supercells)."""
+    """Samples of ``rows``: ordered crystals (one element per site; alloys as explicit supercells), with the
+    partial DOS on the grid where the row has one."""
     samples = []
     for row in rows:
         dos = read_phonon_dos(row)
         atoms = dos.atoms
         edge_index, shifts = neighbour_list(atoms, cutoff)
         graph = (atoms.positions, site_occupancy(atoms, species), edge_index, shifts)
+        target = dos_on_grid(dos, grid, sigma)
         samples.append(CrystalSample(uid=row.uid, name=str(row.get("name", atoms.get_chemical_formula())),
                                      prototype=str(row.get("prototype", "")), atoms=atoms, graph=graph,
-                                     target=dos_on_grid(dos, grid, sigma),
-                                     reference_cv=reference_cv(row, dos, temperatures)))
+                                     target=target, reference_cv=reference_cv(row, dos, temperatures),
+                                     partial=partial_targets(dos, target, grid, species, sigma)))
     return samples
 
 
@@ -96,3 +102,15 @@ def collate(samples: list[CrystalSample], dtype: torch.dtype) -> tuple[tuple[tor
     """Network inputs of a batch and its targets (n, n_grid)."""
     inputs = crystal_batch_inputs([s.graph for s in samples], dtype)
     return inputs, torch.as_tensor(np.stack([s.target for s in samples]), dtype=dtype)
+
+
+def collate_partials(samples: list[CrystalSample], n_species: int, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """The reference partial DOS of a batch (n, n_species, n_grid; zero for absent elements and for rows
+    without one) and the mask of the rows that have one (n,), bool."""
+    n_grid = len(samples[0].target)
+    out = np.zeros((len(samples), n_species, n_grid))
+    for k, s in enumerate(samples):
+        if s.partial is not None:
+            out[k, s.partial[0]] = s.partial[1]
+    mask = torch.tensor([s.partial is not None for s in samples], dtype=torch.bool)
+    return torch.as_tensor(out, dtype=dtype), mask

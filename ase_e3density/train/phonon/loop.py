@@ -19,10 +19,11 @@ from ...nn.phonon_model import PhononDOSModel, PhononModelConfig
 from ...phonon.targets import compare_dos
 from ..skeleton import Trainer
 from .config import PhononTrainConfig
-from .data import CrystalSample, collate, make_samples, read_rows, species_of, split
+from .data import CrystalSample, collate, collate_partials, make_samples, read_rows, species_of, split
 from .loss import PhononLoss
+from .partials import element_dos, partial_errors
 
-__all__ = ["train_phonon", "PhononTrainer", "evaluate_samples", "predict"]
+__all__ = ["train_phonon", "PhononTrainer", "evaluate_samples", "predict", "predict_partials", "site_outputs"]
 
 SETS = ("validation", "test", "held_out")
 
@@ -44,10 +45,33 @@ def predict(model: PhononDOSModel, samples: list[CrystalSample], dtype: torch.dt
     return np.concatenate(out) if out else np.zeros((0, 0))
 
 
+def site_outputs(net, inputs: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The DOS per atom (n, n_grid) and the network's partial DOS (n, n_species, n_grid) of a batch, from
+    one call of ``net`` (so that DDP sees it) that gives every site a structure of its own: a site's DOS
+    depends on the graph alone, and the structure's is their mean."""
+    positions, occupancy, edges, shifts, batch = inputs
+    sites = net(positions, occupancy, edges, shifts, torch.arange(len(batch), device=batch.device))
+    partials = element_dos(sites, occupancy, batch, int(batch.max()) + 1)
+    return partials.sum(dim=1), partials
+
+
+def predict_partials(model: PhononDOSModel, samples: list[CrystalSample], dtype: torch.dtype,
+                     batch_size: int = 64) -> np.ndarray:
+    """The network's partial DOS (n, n_species, n_grid) of ``samples`` (no autograd)."""
+    out = []
+    with torch.no_grad():
+        for k in range(0, len(samples), batch_size):
+            inputs, _ = collate(samples[k:k + batch_size], dtype)
+            out.append(site_outputs(model, inputs)[1].double().numpy())
+    return np.concatenate(out)
+
+
 def evaluate_samples(model, samples: list[CrystalSample], grid, temperatures, dtype,
                      predicted: np.ndarray | None = None) -> dict:
     """DOS errors and Cv errors (against the generator's mesh Cv) of ``model`` on ``samples`` (``predicted``:
-    the model's DOS of them, when already computed)."""
+    the model's DOS of them, when already computed); on those with a reference partial DOS also the partial
+    errors (:func:`~.partials.partial_errors`: ``partial_l1``, ``partial_wasserstein``, ``partial_r2``,
+    ``partial_n``)."""
     if not samples:
         return {"n": 0}
     if predicted is None:
@@ -56,6 +80,15 @@ def evaluate_samples(model, samples: list[CrystalSample], grid, temperatures, dt
                       reference_cv=np.stack([s.reference_cv for s in samples]))
     out["per_structure"]["name"] = [s.name for s in samples]
     out["per_structure"]["uid"] = [s.uid for s in samples]
+    with_partial = [s for s in samples if s.partial is not None]
+    if with_partial:
+        n_species = model.masses.shape[0]
+        reference, _ = collate_partials(with_partial, n_species, torch.float64)
+        errors = partial_errors(grid, predict_partials(model, with_partial, dtype), reference.numpy())
+        per = errors.pop("per_structure")
+        out.update(errors)
+        out["per_structure"]["partial_uid"] = [s.uid for s in with_partial]
+        out["per_structure"].update(per)
     return out
 
 
@@ -91,6 +124,9 @@ class PhononTrainer(Trainer):
         samples = make_samples(self.rows, species, self.model_config.cutoff, self.grid, self.temperatures, config.sigma)
         self.sets = split(samples, config.test_prototypes, config.validation_fraction, config.test_fraction, config.seed)
         self.train_set, self.val_set = self.sets["train"], self.sets["validation"]
+        if config.partial_dos_weight > 0 and not any(s.partial is not None for s in self.train_set):
+            raise ConfigError(f"option partial_dos_weight: no training row of {data_path} has a partial DOS (rows "
+                              "written by `e3density phonons` before it stored them); set it to 0")
 
     def new_model(self) -> PhononDOSModel:
         """A new network whose output starts at the training set's mean DOS rather than a flat one."""
@@ -102,7 +138,8 @@ class PhononTrainer(Trainer):
 
     def start(self) -> None:
         config = self.config
-        self.loss_fn = PhononLoss(self.grid, config.loss, config.heat_capacity_weight, self.temperatures, self.dtype)
+        self.loss_fn = PhononLoss(self.grid, config.loss, config.heat_capacity_weight, self.temperatures, self.dtype,
+                                  partial_weight=config.partial_dos_weight)
 
     def summary(self) -> str:
         sets = self.sets
@@ -117,7 +154,11 @@ class PhononTrainer(Trainer):
 
     def batch_loss(self, net, samples: list[CrystalSample]) -> tuple[torch.Tensor, float]:
         inputs, target = collate(samples, self.dtype)
-        return self.loss_fn(net(*inputs), target), len(samples)
+        if not self.loss_fn.partial_weight:
+            return self.loss_fn(net(*inputs), target), len(samples)
+        partial_reference, mask = collate_partials(samples, len(self.model_config.species), self.dtype)
+        predicted, partials = site_outputs(net, inputs)
+        return self.loss_fn(predicted, target, partials, partial_reference, mask), len(samples)
 
     def validate(self, record: dict) -> float:
         """The loss and the DOS and Cv errors on the validation set."""
@@ -126,6 +167,13 @@ class PhononTrainer(Trainer):
         val = evaluate_samples(self.model, self.val_set, self.grid, self.temperatures, self.dtype, predicted)
         val_loss = float(self.loss_fn(torch.as_tensor(predicted, dtype=self.dtype),
                                       torch.as_tensor(np.stack([s.target for s in self.val_set]), dtype=self.dtype)))
+        with_partial = [s for s in self.val_set if s.partial is not None]
+        if self.loss_fn.partial_weight and with_partial:  # the partial term: mean over the rows that have one
+            reference, mask = collate_partials(with_partial, len(self.model_config.species), self.dtype)
+            with torch.no_grad():
+                term = self.loss_fn.partial_term(torch.as_tensor(predict_partials(self.model, with_partial, self.dtype),
+                                                                 dtype=self.dtype), reference, mask)
+            val_loss += self.loss_fn.partial_weight * float(term)
         record["val_loss"] = val_loss
         record.update({k: v for k, v in val.items() if k not in ("per_structure", "n")})
         return val_loss
@@ -133,8 +181,9 @@ class PhononTrainer(Trainer):
     def describe(self, record: dict) -> str:
         return (f"epoch {record['epoch']}/{self.config.epochs}: train {record['train_loss']:.4f} val "
                 f"{record['val_loss']:.4f} (Cv MAE 100 K {record.get('cv_mae_100', float('nan')):.3f}, 300 K "
-                f"{record.get('cv_mae_300', float('nan')):.3f} J/(K mol); W1 {record['wasserstein']:.3f} THz) "
-                f"{record['seconds_epoch']:.1f} s")
+                f"{record.get('cv_mae_300', float('nan')):.3f} J/(K mol); W1 {record['wasserstein']:.3f} THz"
+                + (f"; partial L1 {record['partial_l1']:.3f}" if "partial_l1" in record else "")
+                + f") {record['seconds_epoch']:.1f} s")
 
     def provenance(self, best: dict) -> dict:
         """Metrics of the best weights on the validation, test and held-out sets, the floor of the grid,
@@ -153,7 +202,10 @@ class PhononTrainer(Trainer):
             if m.get("n"):
                 self.log(f"{name} ({m['n']}): DOS MAE {m['dos_mae']:.4f} states/(THz atom), R2 {m['r2']:.3f}, W1 "
                          f"{m['wasserstein']:.3f} THz, Cv MAE "
-                         + ", ".join(f"{t:g} K {m[f'cv_mae_{t:g}']:.3f}" for t in temps) + " J/(K mol-atoms)")
+                         + ", ".join(f"{t:g} K {m[f'cv_mae_{t:g}']:.3f}" for t in temps) + " J/(K mol-atoms)"
+                         + (f"; partial DOS ({m['partial_n']}): L1 {m['partial_l1']:.3f}, W1 {m['partial_wasserstein']:.3f} THz, "
+                            f"R2 {m['partial_r2']:.3f}"
+                            if m.get("partial_n") else ""))
         return {
             "data": config.data, "generator": _generator(self.rows),
             "counts": {**self.counts, **{name: len(s) for name, s in sets.items()}},
