@@ -373,6 +373,7 @@ CASES: list[Case] = [
     Case("phonon model", "temperatures=-5", lambda c: phonon_calc(temperatures=-5), E.CalculatorParameterError, "temperatures must be"),
     Case("training", "phonon loss: huber", lambda c: phonon_config(c, "loss: huber\n"), E.ConfigError, "option loss: must be one of wasserstein, mse"),
     Case("training", "phonon test_prototypes: heusler (not a list)", lambda c: phonon_config(c, "test_prototypes: heusler\n"), E.ConfigError, "option test_prototypes: expected a list"),
+    Case("training", "phonon test_elements: an unknown element", lambda c: phonon_config(c, "test_elements: [Cu, Xx]\n"), E.ConfigError, "option test_elements: unknown element\\(s\\) Xx"),
     Case("training", "phonon validation + test fractions >= 1", lambda c: phonon_config(c, "validation_fraction: 0.6\ntest_fraction: 0.5\n"), E.ConfigError, "validation_fraction \\+ test_fraction must be < 1"),
     Case("cli", "predict: a molecule with the phonon model", lambda c: ["predict", "--model", "phonon"], E.InvalidStructureError, "no 3D cell", cli=True),
     Case("cli", "predict: --cube with the phonon model", lambda c: ["predict", str(crystal_file(c)), "--model", "phonon", "--cube", str(c.root / "x.cube")], E.E3DensityError, "--cube is not for models of phonon density of states", cli=True),

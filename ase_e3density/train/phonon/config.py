@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
+from ase.data import chemical_symbols
+
 from ...errors import ConfigError
 from ..options import check_fields, check_model_options, options_from_yaml
 
@@ -26,6 +28,9 @@ class PhononTrainConfig:
     selection: str | None = None                 # ase.db selection of the rows to use
     max_imaginary_fraction: float = 0.01         # rows with a larger share of imaginary modes are left out
     test_prototypes: list[str] = field(default_factory=list)  # `prototype` values held out whole (never trained on)
+    test_elements: list[str] = field(default_factory=list)    # crystals with any of these elements held out whole
+    max_train: int | None = None                 # train on the first N of the (seeded, shuffled) training crystals;
+                                                 # validation, test and held-out sets unchanged (learning curves)
     validation_fraction: float = 0.1             # of the remaining rows: early stopping and model selection
     test_fraction: float = 0.1                   # of the remaining rows: reported only
     seed: int = 0
@@ -61,7 +66,7 @@ class PhononTrainConfig:
         "lr": (0.0, None, False), "weight_decay": (0.0, None, True), "lr_factor": (0.0, 1.0, False),
         "lr_patience": (0, None, True), "min_lr": (0.0, None, True), "epochs": (0, None, True),
         "early_stopping_patience": (1, None, True), "time_budget_minutes": (0.0, None, False),
-        "threads": (1, None, True)}
+        "threads": (1, None, True), "max_train": (1, None, True)}
     CHOICES: ClassVar[dict] = {"kind": (PHONON_KIND,), "loss": ("wasserstein", "mse"), "dtype": ("float32", "float64"),
                                "optimizer": ("adam", "adamw")}
     NONEMPTY: ClassVar[tuple[str, ...]] = ("heat_capacity_temperatures",)
@@ -72,6 +77,9 @@ class PhononTrainConfig:
 
     def __post_init__(self):
         check_fields(self)
+        unknown = [e for e in self.test_elements if e not in chemical_symbols[1:]]
+        if unknown:
+            raise ConfigError(f"option test_elements: unknown element(s) {', '.join(map(str, unknown))}")
         if self.validation_fraction + self.test_fraction >= 1:
             raise ConfigError("options validation_fraction + test_fraction must be < 1")
         from ...nn.phonon_model import PhononModelConfig

@@ -84,18 +84,26 @@ def reference_cv(row, dos, temperatures) -> np.ndarray:
 
 
 def split(samples: list[CrystalSample], test_prototypes, validation_fraction: float, test_fraction: float,
-          seed: int) -> dict[str, list[CrystalSample]]:
-    """train / validation / test (random, by ``seed``) and held_out (whole prototypes)."""
-    held = [s for s in samples if s.prototype in set(test_prototypes)]
-    rest = [s for s in samples if s.prototype not in set(test_prototypes)]
+          seed: int, test_elements=(), max_train: int | None = None) -> dict[str, list[CrystalSample]]:
+    """train / validation / test (random, by ``seed``) and held_out (whole prototypes, and every crystal
+    with an element of ``test_elements``). ``max_train`` keeps the first that many training crystals of the
+    shuffled order and leaves the other sets as they are."""
+    prototypes, elements = set(test_prototypes), set(test_elements)
+
+    def held_out(sample: CrystalSample) -> bool:
+        return sample.prototype in prototypes or bool(elements & set(sample.atoms.get_chemical_symbols()))
+
+    held = [s for s in samples if held_out(s)]
+    rest = [s for s in samples if not held_out(s)]
     order = np.random.default_rng(seed).permutation(len(rest))
     n_val = max(1, int(round(validation_fraction * len(rest))))
     n_test = int(round(test_fraction * len(rest)))
     if len(rest) - n_val - n_test < 1:
-        raise ConfigError(f"only {len(rest)} structures outside the held-out prototypes: too few to split")
+        raise ConfigError(f"only {len(rest)} structures outside the held-out prototypes and elements: too few to split")
     pick = [rest[i] for i in order]
-    return {"validation": pick[:n_val], "test": pick[n_val:n_val + n_test], "train": pick[n_val + n_test:],
-            "held_out": held}
+    train = pick[n_val + n_test:]
+    return {"validation": pick[:n_val], "test": pick[n_val:n_val + n_test],
+            "train": train if max_train is None else train[:max_train], "held_out": held}
 
 
 def collate(samples: list[CrystalSample], dtype: torch.dtype) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:

@@ -4,7 +4,7 @@
 Every epoch writes ``checkpoint.pt`` and ``log.jsonl`` (atomically); the best epoch by validation loss
 is kept in ``best.pt``. A rerun resumes from the checkpoint (a kill -9 loses at most the epoch in
 flight). At the end the best weights are deployed to ``model.pt`` with their metrics on the validation,
-test and held-out-prototype sets, the split, the data's generator and the command.
+test and held-out sets, the split, the data's generator and the command.
 """
 from __future__ import annotations
 
@@ -122,7 +122,8 @@ class PhononTrainer(Trainer):
             raise ConfigError(f"option model: {exc}") from None
         self.grid = np.asarray(self.model_config.frequencies())
         samples = make_samples(self.rows, species, self.model_config.cutoff, self.grid, self.temperatures, config.sigma)
-        self.sets = split(samples, config.test_prototypes, config.validation_fraction, config.test_fraction, config.seed)
+        self.sets = split(samples, config.test_prototypes, config.validation_fraction, config.test_fraction, config.seed,
+                          config.test_elements, config.max_train)
         self.train_set, self.val_set = self.sets["train"], self.sets["validation"]
         if config.partial_dos_weight > 0 and not any(s.partial is not None for s in self.train_set):
             raise ConfigError(f"option partial_dos_weight: no training row of {data_path} has a partial DOS (rows "
@@ -144,7 +145,7 @@ class PhononTrainer(Trainer):
     def summary(self) -> str:
         sets = self.sets
         return (f"phonon DOS: {len(sets['train'])} training, {len(sets['validation'])} validation, "
-                f"{len(sets['test'])} test, {len(sets['held_out'])} held-out-prototype crystals "
+                f"{len(sets['test'])} test, {len(sets['held_out'])} held-out (prototypes and elements) crystals "
                 f"({self.counts['left_out_unstable']} rows with imaginary modes left out); "
                 f"{sum(p.numel() for p in self.model.parameters()):,} parameters; {self.world} process(es)")
 
@@ -221,7 +222,7 @@ class PhononTrainer(Trainer):
 
 def _generator(rows) -> dict:
     """What made the reference data: force calculator, its version, settings (from the rows)."""
-    keys = ("force_calculator", "calculator_version", "phonopy_version", "displacement", "min_width", "mesh", "relax")
+    keys = ("force_calculator", "potential", "calculator_version", "phonopy_version", "displacement", "min_width", "mesh", "relax")
     found: dict = {}
     for key in keys:
         values = sorted({str(r.get(key)) for r in rows if r.get(key) is not None})
