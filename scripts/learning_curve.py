@@ -5,9 +5,9 @@ one held-out reference set.
         --sizes 100,200,400,800 --test data/qm9/val_8.db --out runs/learning_curve/organic \
         [--epochs 300] [--markdown docs/organic_learning_curve.md]
 
-For each size N the script writes ``OUT/nN/config.yaml``: the configuration with ``max_structures: N``
-(the first N rows of the training data; its ``validation_fraction`` of them validate), ``output`` set to
-that folder and ``time_budget_minutes`` removed, so every size trains to early stopping or ``--epochs``.
+For each size N the script writes ``OUT/nN.yaml``: the configuration with ``max_structures: N`` (the
+first N rows of the training data; its ``validation_fraction`` of them validate), ``output`` the run
+folder ``OUT/nN`` and ``time_budget_minutes`` removed, so every size trains to early stopping or ``--epochs``.
 It then runs ``e3density train`` there (resuming an unfinished run) and ``e3density evaluate`` of the
 deployed model on ``--test`` (``OUT/nN/test.json``). Sizes with a ``test.json`` are not recomputed, so the
 script may be killed and rerun. The table (printed, and written to ``--markdown``) gives per size the
@@ -34,7 +34,8 @@ PATH_KEYS = ("train", "validation")
 
 
 def derived_config(config: Path, size: int, folder: Path, epochs: int | None) -> Path:
-    """Write ``folder/config.yaml``: ``config`` capped at ``size`` structures, paths made relative to ``folder``."""
+    """Write ``folder.yaml``: ``config`` capped at ``size`` structures, run folder ``folder``, paths made
+    relative to the new file."""
     options = yaml.safe_load(config.read_text())
     if options.get("kind", "electron_density") != "electron_density":
         raise SystemExit(f"{config}: only electron-density configurations have max_structures")
@@ -43,14 +44,14 @@ def derived_config(config: Path, size: int, folder: Path, epochs: int | None) ->
         if value is None:
             continue
         names = [value] if isinstance(value, str) else value
-        moved = [os.path.relpath((config.parent / name).resolve(), folder) for name in names]
+        moved = [os.path.relpath((config.parent / name).resolve(), folder.parent) for name in names]
         options[key] = moved[0] if isinstance(value, str) else moved
-    options.update(max_structures=size, output=".")
+    options.update(max_structures=size, output=folder.name)
     options.pop("time_budget_minutes", None)
     if epochs is not None:
         options["epochs"] = epochs
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "config.yaml"
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    path = folder.with_suffix(".yaml")
     path.write_text(f"# {config} with max_structures {size}: written by scripts/learning_curve.py\n"
                     + yaml.safe_dump(options, sort_keys=False))
     return path
