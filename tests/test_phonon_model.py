@@ -199,6 +199,9 @@ def test_losses_and_targets_against_independent_computations():
     assert wasserstein(grid, a, b) == pytest.approx(expected, rel=1e-9)
     loss = PhononLoss(grid, "wasserstein", dtype=torch.float64)
     assert float(loss(torch.tensor(a[None]), torch.tensor(b[None]))) == pytest.approx(expected, rel=1e-9)
+    shaped = PhononLoss(grid, "wasserstein", dtype=torch.float64, mse_weight=50.0)  # plus 50 x the mean squared difference
+    assert float(shaped(torch.tensor(a[None]), torch.tensor(b[None]))) == pytest.approx(
+        expected + 50.0 * np.mean((a - b) ** 2), rel=1e-9)
     w = heat_capacity_weights(grid, [50.0, 300.0])
     np.testing.assert_allclose(w @ a, PhononDOS.from_arrays(grid, a).heat_capacity([50.0, 300.0]), rtol=1e-12)
     # a target from mesh modes: 3 per atom, zero ends, Cv close to the mesh sum

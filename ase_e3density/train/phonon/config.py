@@ -36,6 +36,7 @@ class PhononTrainConfig:
     seed: int = 0
     model: dict = field(default_factory=dict)    # PhononModelConfig fields; species default to the data's
     loss: str = "wasserstein"                    # "wasserstein" (THz) or "mse" of the DOS per atom
+    mse_weight: float = 0.0                      # weight of the mean squared DOS difference ((states/(THz atom))^-2) beside `loss`
     heat_capacity_weight: float = 0.0            # weight of ((Cv_pred - Cv_ref) / R)^2 at `heat_capacity_temperatures`
     heat_capacity_temperatures: list[float] = field(default_factory=lambda: [100.0, 300.0])
     # weight of the partial-DOS term: the same distance as `loss` between the network's element-projected DOS
@@ -60,7 +61,7 @@ class PhononTrainConfig:
     RESUMABLE: ClassVar[tuple[str, ...]] = RESUMABLE
     RANGES: ClassVar[dict] = {
         "max_imaginary_fraction": (0.0, 1.0, True), "validation_fraction": (0.0, 1.0, False),
-        "test_fraction": (0.0, 1.0, True), "heat_capacity_weight": (0.0, None, True),
+        "test_fraction": (0.0, 1.0, True), "heat_capacity_weight": (0.0, None, True), "mse_weight": (0.0, None, True),
         "partial_dos_weight": (0.0, None, True),
         "heat_capacity_temperatures": (0.0, None, False), "sigma": (0.0, None, False), "batch_size": (1, None, True),
         "lr": (0.0, None, False), "weight_decay": (0.0, None, True), "lr_factor": (0.0, 1.0, False),

@@ -140,7 +140,7 @@ class PhononTrainer(Trainer):
     def start(self) -> None:
         config = self.config
         self.loss_fn = PhononLoss(self.grid, config.loss, config.heat_capacity_weight, self.temperatures, self.dtype,
-                                  partial_weight=config.partial_dos_weight)
+                                  partial_weight=config.partial_dos_weight, mse_weight=config.mse_weight)
 
     def summary(self) -> str:
         sets = self.sets

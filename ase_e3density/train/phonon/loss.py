@@ -12,13 +12,16 @@ __all__ = ["PhononLoss"]
 
 class PhononLoss:
     """``kind``: "wasserstein" (mean earth mover's distance in THz: the area between the two cumulative
-    distributions, each scaled to 1) or "mse" (mean squared difference of the DOS); plus
+    distributions, each scaled to 1) or "mse" (mean squared difference of the DOS); plus ``mse_weight`` x the
+    mean squared difference of the DOS ((states/(THz atom))^2, a shape term beside "wasserstein"); plus
     ``heat_capacity_weight`` x mean ((Cv_pred - Cv_ref) / R)^2 at ``temperatures`` (Cv is linear in the DOS);
     plus ``partial_weight`` x :meth:`partial_term` over the structures that have a reference partial DOS."""
 
     def __init__(self, grid, kind: str = "wasserstein", heat_capacity_weight: float = 0.0,
-                 temperatures=(100.0, 300.0), dtype: torch.dtype = torch.float32, partial_weight: float = 0.0):
+                 temperatures=(100.0, 300.0), dtype: torch.dtype = torch.float32, partial_weight: float = 0.0,
+                 mse_weight: float = 0.0):
         self.kind = kind
+        self.mse_weight = float(mse_weight)
         self.step = float(grid[1] - grid[0])
         self.cv_weight = float(heat_capacity_weight)
         self.partial_weight = float(partial_weight)
@@ -34,6 +37,8 @@ class PhononLoss:
             loss = cdf.abs().sum(dim=1).mean() * self.step
         else:
             loss = ((predicted - reference) ** 2).mean()
+        if self.mse_weight > 0:
+            loss = loss + self.mse_weight * ((predicted - reference) ** 2).mean()
         if self.cv_weight > 0:
             loss = loss + self.cv_weight * (((predicted - reference) @ self.cv_matrix) ** 2).mean()
         if self.partial_weight > 0 and partial_predicted is not None:
