@@ -50,6 +50,7 @@ class PhononModelConfig:
     max_frequency: float = 40.0  # THz, last grid point
     n_bins: int = 159            # interior grid points (0.25 THz apart with the defaults)
     mass_scale: float = 100.0    # amu; input masses are divided by it
+    frequency_scale: bool = False  # each atom's spectrum on its own learned frequency scale (see atom_dos)
 
     def __post_init__(self):
         self.hidden = {int(l): int(m) for l, m in self.hidden.items() if int(m) > 0}
@@ -115,6 +116,12 @@ class PhononDOSModel(torch.nn.Module):
             irreps_in = irreps_out
         self.layers = torch.nn.ModuleList(layers)
         self.head = torch.nn.Linear(n0, config.n_bins)
+        scale_heads = []  # empty unless frequency_scale: files without it keep their weights' names
+        if config.frequency_scale:
+            scale_heads.append(torch.nn.Linear(n0, 1))
+            torch.nn.init.zeros_(scale_heads[0].weight)  # every scale starts at 1: the fixed-grid model
+            torch.nn.init.zeros_(scale_heads[0].bias)
+        self.scale_heads = torch.nn.ModuleList(scale_heads)
         self.to(dtype)
         self.masses = self.masses.to(dtype)
 
@@ -146,8 +153,28 @@ class PhononDOSModel(torch.nn.Module):
         h = self.embedding(torch.cat([weighted, site_mass, torch.rsqrt(site_mass)], dim=1))
         for layer in self.layers:
             h = layer(h, edge_sh, edge_radial, sender, receiver)
-        share = torch.softmax(self.head(h), dim=1) * (3.0 / self.step)
-        return torch.nn.functional.pad(share, (1, 1))
+        share = torch.nn.functional.pad(torch.softmax(self.head(h), dim=1) * (3.0 / self.step), (1, 1))
+        for scale_head in self.scale_heads:
+            share = self.stretch(share, torch.exp(scale_head(h)))
+        return share
+
+    def stretch(self, shape: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+        """``shape`` (n_atoms, n_bins + 2) read as a DOS of the reduced frequency nu / s, returned on the
+        model's grid: ``shape(nu / s) / s`` by linear interpolation (zero beyond the last point), rescaled
+        to 3 modes. ``scale`` (n_atoms, 1) > 1 stretches a spectrum to higher frequencies (light, stiff
+        atoms), < 1 squeezes it (heavy, soft ones); the shape's capacity then serves every frequency range."""
+        last = self.n_bins + 1
+        index = torch.arange(last + 1, dtype=shape.dtype, device=shape.device)
+        position = index.unsqueeze(0) / scale  # fractional index into the shape, (n_atoms, n_grid)
+        lower = torch.clamp(torch.floor(position), 0.0, float(last))
+        frac = position - lower
+        lower_index = lower.long()
+        upper_index = torch.clamp(lower_index + 1, 0, last)
+        values = shape.gather(1, lower_index) * (1.0 - frac) + shape.gather(1, upper_index) * frac
+        values = values * (position < float(last)).to(values.dtype)  # beyond the shape's last point: nothing
+        values = torch.cat([values[:, :-1], torch.zeros_like(values[:, -1:])], dim=1)  # the grid's end stays 0
+        total = values.sum(dim=1, keepdim=True) * self.step  # trapezoid with zero end points
+        return values * (3.0 / torch.clamp(total, min=1e-12))
 
     def forward(self, positions: torch.Tensor, occupancy: torch.Tensor, edge_index: torch.Tensor,
                 edge_shift: torch.Tensor, batch: torch.Tensor) -> torch.Tensor:
