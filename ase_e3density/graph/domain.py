@@ -14,6 +14,11 @@ flagged (never refused: it may be exactly what the user wants to extrapolate to)
   magnetic moments, or an odd electron count (a radical) for a model trained on closed-shell singlets.
   Files deployed before the key existed were all trained on closed-shell molecules: they count as
   ``spin: [0, 0]`` (:data:`CLOSED_SHELL`).
+
+Phonon-DOS models (:func:`crystal_report`) apply these tests, and the element pairs of a virtual crystal's
+mixed sites, only when their file records no ``warnings``; files trained since the warnings were calibrated
+(``domain["warnings"]``, :data:`PHONON_WARNINGS`) flag light atoms and gross geometry only
+(:func:`light_atom_report`).
 """
 from __future__ import annotations
 
@@ -21,12 +26,14 @@ from collections.abc import Iterable
 
 import numpy as np
 from ase import Atoms
-from ase.data import atomic_numbers, chemical_symbols
+from ase.data import atomic_masses, atomic_numbers, chemical_symbols
 
 from ..errors import CalculatorParameterError
 
 __all__ = ["domain_of", "domain_report", "inside_domain", "inside_domains", "outside_atoms", "edge_lengths",
-           "requested_spin", "spin_of", "state_report", "SHORT_FACTOR", "FAR_FACTOR", "CROWD_FACTOR", "CLOSED_SHELL"]
+           "requested_spin", "spin_of", "state_report", "unseen_site_pairs", "element_crystals", "crystal_domain_of",
+           "with_phonon_warnings", "crystal_report", "pair_report", "light_atom_report", "SHORT_FACTOR", "FAR_FACTOR",
+           "CROWD_FACTOR", "CLOSED_SHELL", "PHONON_WARNINGS"]
 
 SHORT_FACTOR, FAR_FACTOR, CROWD_FACTOR = 0.9, 1.5, 1.5
 CLOSED_SHELL = [0, 0]
@@ -149,42 +156,74 @@ def domain_report(domain: dict, numbers: np.ndarray, edge_index: np.ndarray, len
     lo, hi = domain["charge"]
     if not lo - 1e-6 <= charge <= hi + 1e-6:
         reasons.append(f"total charge {charge:+g} outside the training range [{lo:+g}, {hi:+g}]")
+    names, inverse = _pair_names(numbers, edge_index)
+    unseen = sorted(set(names) - set(domain["shortest"]))
+    if unseen:
+        reasons.append(f"element pairs {', '.join(unseen)} within {domain['cutoff']:g} Å never met in training")
+    closer = _closer_reason(domain, lengths, names, inverse, SHORT_FACTOR, "closer than in training")
+    isolated = _isolated_reason(domain, numbers, edge_index, lengths, FAR_FACTOR, "more isolated than in training")
+    crowded = _crowded_reason(domain, numbers, edge_index, lengths, CROWD_FACTOR, "more crowded than in training")
+    return reasons + [r for r in (closer, isolated, crowded) if r]
+
+
+def _pair_names(numbers: np.ndarray, edge_index: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """The element pairs of a graph's edges: one name per pair present ("Cu-Ni") and each edge's index into them."""
     receiver, sender = edge_index
     z_r, z_s = numbers[receiver], numbers[sender]
     codes, inverse = np.unique(np.minimum(z_r, z_s) * 1000 + np.maximum(z_r, z_s), return_inverse=True)
     names = [_pair(c // 1000, c % 1000) for c in codes.tolist()]  # one string per pair of elements, not per edge
-    inverse = inverse.reshape(-1)
-    unseen = sorted(set(names) - set(domain["shortest"]))
-    if unseen:
-        reasons.append(f"element pairs {', '.join(unseen)} within {domain['cutoff']:g} Å never met in training")
+    return names, inverse.reshape(-1)
+
+
+def _closer_reason(domain: dict, lengths: np.ndarray, names: list[str], inverse: np.ndarray, factor: float,
+                   what: str) -> str | None:
+    """The pairs closer than ``factor`` x the shortest distance seen in training for their elements (pairs never
+    met are not compared), in one sentence that names the closest; None when there are none."""
     seen = np.array([domain["shortest"].get(p, 0.0) for p in names] or [0.0])[inverse]
-    short = np.flatnonzero(lengths < SHORT_FACTOR * seen)
-    if len(short):
-        k = short[np.argmin(lengths[short] / seen[short])]
-        reasons.append(f"{len(short) // 2 or 1} pair(s) closer than in training: {names[inverse[k]]} at {lengths[k]:.3g} Å "
-                       f"(training: >= {seen[k]:.3g} Å)")
-    counts, nearest = _graph_stats(numbers, edge_index, lengths)
+    short = np.flatnonzero(lengths < factor * seen)
+    if not len(short):
+        return None
+    k = short[np.argmin(lengths[short] / seen[short])]
+    return (f"{len(short) // 2 or 1} pair(s) {what}: {names[inverse[k]]} at {lengths[k]:.3g} Å "
+            f"(training: >= {seen[k]:.3g} Å)")
+
+
+def _isolated_reason(domain: dict, numbers: np.ndarray, edge_index: np.ndarray, lengths: np.ndarray, factor: float,
+                     what: str) -> str | None:
+    """The atoms whose nearest neighbour lies farther than ``factor`` x the farthest nearest neighbour seen for
+    their element (capped at the cutoff), in one sentence; None when there are none."""
+    _, nearest = _graph_stats(numbers, edge_index, lengths)
     nearest = np.minimum(nearest, domain["cutoff"])
     elements, of_atom = np.unique(numbers, return_inverse=True)
     of_atom = of_atom.reshape(-1)
     symbols = [chemical_symbols[int(z)] for z in elements]
     farthest = np.array([domain["farthest_nearest"].get(s, np.inf) for s in symbols])[of_atom]
-    far = np.flatnonzero(nearest > FAR_FACTOR * farthest)
-    if len(far):
-        a = int(far[0])
-        s_a = symbols[of_atom[a]]
-        reasons.append(f"{len(far)} atom(s) more isolated than in training: atom {a} ({s_a}) has its nearest "
-                       f"neighbour at {'>' if nearest[a] >= domain['cutoff'] else ''}{nearest[a]:.3g} Å "
-                       f"(training: <= {domain['farthest_nearest'][s_a]:.3g} Å)")
+    far = np.flatnonzero(nearest > factor * farthest)
+    if not len(far):
+        return None
+    a = int(far[0])
+    s_a = symbols[of_atom[a]]
+    return (f"{len(far)} atom(s) {what}: atom {a} ({s_a}) has its nearest neighbour at "
+            f"{'>' if nearest[a] >= domain['cutoff'] else ''}{nearest[a]:.3g} Å "
+            f"(training: <= {domain['farthest_nearest'][s_a]:.3g} Å)")
+
+
+def _crowded_reason(domain: dict, numbers: np.ndarray, edge_index: np.ndarray, lengths: np.ndarray, factor: float,
+                    what: str) -> str | None:
+    """The atoms with more than ``factor`` x the most neighbours within the cutoff seen for their element, in one
+    sentence that names the most crowded; None when there are none."""
+    counts, _ = _graph_stats(numbers, edge_index, lengths)
+    elements, of_atom = np.unique(numbers, return_inverse=True)
+    of_atom = of_atom.reshape(-1)
+    symbols = [chemical_symbols[int(z)] for z in elements]
     most = np.array([domain["most_neighbours"].get(s, np.inf) for s in symbols], dtype=float)[of_atom]
-    crowded = np.flatnonzero(counts > CROWD_FACTOR * most)
-    if len(crowded):
-        a = int(crowded[np.argmax(counts[crowded])])
-        s_a = symbols[of_atom[a]]
-        reasons.append(f"{len(crowded)} atom(s) more crowded than in training: atom {a} ({s_a}) has "
-                       f"{counts[a]} neighbours within {domain['cutoff']:g} Å (training: <= "
-                       f"{domain['most_neighbours'][s_a]})")
-    return reasons
+    crowded = np.flatnonzero(counts > factor * most)
+    if not len(crowded):
+        return None
+    a = int(crowded[np.argmax(counts[crowded])])
+    s_a = symbols[of_atom[a]]
+    return (f"{len(crowded)} atom(s) {what}: atom {a} ({s_a}) has {counts[a]} neighbours within "
+            f"{domain['cutoff']:g} Å (training: <= {domain['most_neighbours'][s_a]})")
 
 
 def unseen_site_pairs(domain: dict, site_numbers: list[np.ndarray], edge_index: np.ndarray) -> list[str]:
@@ -194,6 +233,87 @@ def unseen_site_pairs(domain: dict, site_numbers: list[np.ndarray], edge_index: 
     bonded = {(int(i), int(j)) for i, j in edge_index.T}
     names = {_pair(a, b) for i, j in bonded for a in site_numbers[i] for b in site_numbers[j]}
     return sorted(names - set(domain["shortest"]))
+
+
+PHONON_WARNINGS = {"light_mass": 20.0, "short_factor": 0.75, "crowd_factor": 2.0, "far_factor": 1.5}
+"""The calibrated warning rule of phonon-DOS models (``domain["warnings"]`` of their files; the numbers behind
+it: docs/phonon_model.md, "Domain warnings", from ``scripts/phonon_warning_calibration.py``): atoms lighter than
+``light_mass`` (amu), pairs closer than ``short_factor`` x the shortest distance seen in training for their
+elements, atoms with more than ``crowd_factor`` x the most neighbours seen for their element, atoms whose nearest
+neighbour lies beyond ``far_factor`` x the farthest seen. Element pairs never met in training are not flagged:
+with a few hundred training crystals almost every new compound has one, and they did not foretell large errors."""
+
+
+def element_crystals(crystals: Iterable[Iterable[str]]) -> dict[str, int]:
+    """How many of ``crystals`` (each given by the element symbols on its sites) hold each element."""
+    counts: dict[str, int] = {}
+    for symbols in crystals:
+        for s in set(symbols):
+            counts[s] = counts.get(s, 0) + 1
+    return dict(sorted(counts.items(), key=lambda item: atomic_numbers[item[0]]))
+
+
+def crystal_domain_of(graphs: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray, float]], cutoff: float,
+                      crystals: Iterable[Iterable[str]]) -> dict:
+    """The training domain of a phonon-DOS model: :func:`domain_of` of the training graphs, the number of
+    training crystals that hold each element (``element_crystals``; ``crystals``: each crystal's element
+    symbols) and the warning rule's settings (``warnings``: :data:`PHONON_WARNINGS`)."""
+    return with_phonon_warnings(domain_of(graphs, cutoff), element_crystals(crystals))
+
+
+def with_phonon_warnings(domain: dict, crystals_per_element: dict[str, int], settings: dict | None = None) -> dict:
+    """A copy of a phonon model's ``domain`` that holds ``element_crystals`` and the warning rule's ``settings``
+    (default :data:`PHONON_WARNINGS`): the fields :func:`crystal_report` reads to apply the calibrated rule."""
+    return {**domain, "element_crystals": dict(crystals_per_element), "warnings": dict(settings or PHONON_WARNINGS)}
+
+
+def crystal_report(domain: dict, numbers: np.ndarray, site_numbers: list[np.ndarray], edge_index: np.ndarray,
+                   lengths: np.ndarray) -> list[str]:
+    """Why a crystal lies outside a phonon model's ``domain`` (empty: inside). ``site_numbers``: the atomic
+    numbers on each site (several on a virtual crystal's mixed sites). A domain with ``warnings`` (recorded by
+    trainers since the rule was calibrated) gets :func:`light_atom_report`; one without (older files) the rule
+    it was deployed with, :func:`pair_report`."""
+    if "warnings" in domain:
+        return light_atom_report(domain, numbers, site_numbers, edge_index, lengths)
+    return pair_report(domain, numbers, site_numbers, edge_index, lengths)
+
+
+def pair_report(domain: dict, numbers: np.ndarray, site_numbers: list[np.ndarray], edge_index: np.ndarray,
+                lengths: np.ndarray) -> list[str]:
+    """The rule of phonon files without ``warnings``: :func:`domain_report` (element pairs never met within the
+    cutoff, closer pairs, isolated and crowded atoms) and, for a virtual crystal, the element pairs of every
+    element on a site with every element on its neighbours (:func:`unseen_site_pairs`)."""
+    reasons = domain_report(domain, numbers, edge_index, lengths, 0.0)
+    if any(len(site) > 1 for site in site_numbers):  # a virtual crystal: its minority elements are not in numbers
+        unseen = unseen_site_pairs(domain, site_numbers, edge_index)
+        if unseen and not any(r.startswith("element pairs") for r in reasons):
+            reasons.insert(0, f"element pairs {', '.join(unseen)} (of the virtual crystal's sites) within "
+                              f"{domain['cutoff']:g} Å never met in training")
+    return reasons
+
+
+def light_atom_report(domain: dict, numbers: np.ndarray, site_numbers: list[np.ndarray], edge_index: np.ndarray,
+                      lengths: np.ndarray) -> list[str]:
+    """The calibrated rule (``domain["warnings"]``, defaults :data:`PHONON_WARNINGS`): elements lighter than
+    ``light_mass`` on any site (standard masses, amu), pairs far closer than in training, atoms far more crowded
+    or more isolated than in training."""
+    settings = {**PHONON_WARNINGS, **domain["warnings"]}
+    numbers = np.asarray(numbers)
+    reasons = []
+    present = sorted({int(z) for site in site_numbers for z in np.atleast_1d(site)})
+    light = [z for z in present if atomic_masses[z] < settings["light_mass"]]
+    if light:
+        named = ", ".join(f"{chemical_symbols[z]} ({atomic_masses[z]:.3g} amu)" for z in light)
+        reasons.append(f"atoms lighter than {settings['light_mass']:g} amu: {named}; the high-frequency modes of light "
+                       "atoms are where this model's DOS and heat capacity are most often badly off")
+    names, inverse = _pair_names(numbers, edge_index)
+    short, far, crowd = settings["short_factor"], settings["far_factor"], settings["crowd_factor"]
+    found = (_closer_reason(domain, lengths, names, inverse, short,
+                            f"much closer than in training (< {short:g} x the shortest distance seen for the pair)"),
+             _isolated_reason(domain, numbers, edge_index, lengths, far, "more isolated than in training"),
+             _crowded_reason(domain, numbers, edge_index, lengths, crowd,
+                             f"far more crowded than in training (> {crowd:g} x the most neighbours seen)"))
+    return reasons + [r for r in found if r]
 
 
 def _whole(value, where: str, least: int) -> int:

@@ -10,7 +10,7 @@ from ase import Atoms
 from ase.data import atomic_numbers
 
 from ..graph.checks import check_crystal, check_overlaps, check_structure
-from ..graph.domain import domain_report, edge_lengths, unseen_site_pairs
+from ..graph.domain import crystal_report, edge_lengths
 from ..graph.inputs import crystal_batch_inputs
 from ..graph.masses import mass_scale, site_mass_ratios
 from ..graph.neighbours import neighbour_list
@@ -51,7 +51,9 @@ class DeployedPhononModel(DeployedModel):
         return atoms.positions, fractions, edge_index, shifts, factors
 
     def domain_report(self, atoms: Atoms, graph) -> list[str]:
-        """Why ``atoms`` lies outside the training domain recorded in the file (empty: inside); masses changed
+        """Why ``atoms`` lies outside the training domain recorded in the file (empty: inside), by the rule the
+        file records (:func:`~ase_e3density.graph.domain.crystal_report`: light atoms and gross geometry for
+        files with ``domain["warnings"]``, unseen element pairs and the rest for older ones); masses changed
         relative to each other (isotopes) are outside any phonon model's, trained on natural masses."""
         factors = graph[4] if len(graph) > 4 else np.ones(len(atoms))
         masses = []
@@ -62,15 +64,10 @@ class DeployedPhononModel(DeployedModel):
         if not domain:
             return masses
         fractions, edge_index, shifts = graph[1:4]
-        reasons = domain_report(domain, atoms.numbers, edge_index, edge_lengths(atoms.positions, edge_index, shifts), 0.0)
-        mixed = (fractions > 0).sum(axis=1) > 1
-        if mixed.any():  # a virtual crystal: its minority elements are not in atoms.numbers
-            numbers = np.array([atomic_numbers[s] for s in self.species])
-            unseen = unseen_site_pairs(domain, [numbers[row > 0] for row in fractions], edge_index)
-            if unseen and not any(r.startswith("element pairs") for r in reasons):
-                reasons.insert(0, f"element pairs {', '.join(unseen)} (of the virtual crystal's sites) within "
-                                  f"{domain['cutoff']:g} Å never met in training")
-        return reasons + masses
+        numbers = np.array([atomic_numbers[s] for s in self.species])
+        sites = [numbers[row > 0] for row in fractions]
+        lengths = edge_lengths(atoms.positions, edge_index, shifts)
+        return crystal_report(domain, atoms.numbers, sites, edge_index, lengths) + masses
 
     def site_forward(self, graphs) -> list[np.ndarray]:
         """Each crystal's DOS per site (n_atoms, n_grid), states/(THz atom), float64, from one pass over all

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from ...errors import ConfigError
-from ...graph.domain import domain_of, edge_lengths
+from ...graph.domain import crystal_domain_of, edge_lengths
 from ...nn.phonon_model import PhononDOSModel, PhononModelConfig
 from ...phonon.targets import compare_dos
 from ..skeleton import Trainer
@@ -215,9 +215,12 @@ class PhononTrainer(Trainer):
         }
 
     def training_domain(self) -> dict:
+        """The training crystals' domain with the number of training crystals per element and the calibrated
+        warning rule (:func:`~ase_e3density.graph.domain.crystal_domain_of`)."""
         graphs = [(s.atoms.numbers, s.graph[2], edge_lengths(s.atoms.positions, s.graph[2], s.graph[3]), 0.0)
                   for s in self.train_set]
-        return domain_of(graphs, self.model_config.cutoff)
+        crystals = [s.atoms.get_chemical_symbols() for s in self.train_set]
+        return crystal_domain_of(graphs, self.model_config.cutoff, crystals)
 
 
 def _generator(rows) -> dict:
