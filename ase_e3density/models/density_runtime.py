@@ -11,10 +11,11 @@ from ase import Atoms
 
 from ..electron.basis import BasisSet
 from ..electron.density import AtomicDensity, fix_electron_counts
-from ..errors import UnsupportedElementError
+from ..errors import InvalidStructureError, UnsupportedElementError
 from ..graph.checks import check_electron_count, check_ordered, check_overlaps, check_structure, overlap_search_radius
 from ..graph.domain import domain_report, edge_lengths, requested_spin, state_report
 from ..graph.inputs import batch_inputs, species_indices, structure_graph
+from . import format as fmt
 from .jit import plain_execution
 from .runtime import DeployedModel
 
@@ -46,7 +47,8 @@ class DeployedDensityModel(DeployedModel):
     def checked_graph(self, atoms: Atoms, charge: float):
         """The network's graph of ``atoms`` (positions, species, edges, shifts), after refusing impossible
         input: bad structures, partial occupancies, negative electron counts (or ones that cannot have the
-        spin asked for), elements the model lacks, overlapping atoms."""
+        spin asked for), elements the model lacks, overlapping atoms; and, for a model with charge equilibration
+        (open-boundary electrostatics), structures whose graph reaches a periodic image."""
         reach = len(atoms) > 0 and self.cutoff >= overlap_search_radius(atoms.numbers)
         check_structure(atoms, overlaps=not reach)
         check_ordered(atoms)
@@ -55,10 +57,19 @@ class DeployedDensityModel(DeployedModel):
             graph = structure_graph(atoms, self.species_index, self.cutoff)
         except UnsupportedElementError:
             raise self.element_refusal(atoms.get_chemical_symbols()) from None
+        _, _, edge_index, shifts = graph
         if reach:  # the network's own neighbour list sees every overlap: no second search
-            _, _, edge_index, shifts = graph
             check_overlaps(atoms, edge_index, edge_lengths(atoms.positions, edge_index, shifts))
+        if self.charge_equilibration and np.any(shifts):
+            raise InvalidStructureError("this model's charge equilibration has open-boundary electrostatics (molecules "
+                                        "and clusters), but its atoms neighbour periodic images within the cutoff: unwrap it, "
+                                        "or give it pbc=False")
         return graph
+
+    @cached_property
+    def charge_equilibration(self) -> bool:
+        """Whether the network sets atomic charges by charge equilibration (files before it have no such key)."""
+        return bool(self.metadata[fmt.CONFIG].get("charge_equilibration", False))
 
     def forward(self, graphs, charges) -> list[np.ndarray]:
         """Padded per-atom output rows (float64) of each structure, from one pass over all of them."""

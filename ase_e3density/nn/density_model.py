@@ -6,6 +6,13 @@ coefficients of its element's basis (padded to the largest element), as the sphe
 free-atom density plus a learned, per-function-scaled deviation, then projected so each
 structure holds exactly ``sum Z - charge`` electrons: ``c += lambda q`` with ``q`` the
 charge integrals (only s functions), the smallest change that fixes the count.
+
+With ``ModelConfig.charge_equilibration`` the count is fixed atom by atom instead: a charge-equilibration
+head (:mod:`.charge_equilibration`) turns the last layer's scalar features into electronegativities and
+hardnesses, solves for the charges ``q_i`` that minimise the QEq energy (with Gaussian electrostatics) of
+each structure at its total charge, and each atom's coefficients get the smallest change
+``c_i += lambda_i q_i`` that makes it hold ``Z_i - q_i`` electrons, so charge can move across a whole
+structure, beyond the network's receptive field.
 """
 from __future__ import annotations
 
@@ -20,6 +27,7 @@ from e3nn.util.jit import compile_mode
 
 from ..electron.basis import load_basis
 from .blocks import Interaction
+from .charge_equilibration import ChargeEquilibration, set_atom_populations
 from .radial import BesselBasis
 from ..errors import E3DensityError
 
@@ -41,6 +49,7 @@ class ModelConfig:
     n_radial: int = 8
     radial_hidden: int = 64
     avg_neighbours: float = 12.0
+    charge_equilibration: bool = False  # per-atom charges from a QEq head instead of one shift per structure
 
     def __post_init__(self):
         self.hidden = {int(l): int(m) for l, m in self.hidden.items() if int(m) > 0}
@@ -113,6 +122,11 @@ class DensityModel(torch.nn.Module):
             irreps_in = irreps_out
         self.layers = torch.nn.ModuleList(layers)
         self.heads = torch.nn.ModuleList([o3.Linear(last, o3.Irreps(ir)) for ir in self.species_irreps])
+        scalars = [sl for (mul, ir), sl in zip(last, last.slices()) if ir == o3.Irrep("0e")]
+        self.scalar_start, self.scalar_stop = scalars[0].start, scalars[0].stop  # one block: irreps simplified
+        # only when asked for, so that models without it keep their weights (and files) as they were
+        self.qeq = (ChargeEquilibration(config.species, scalars[0].stop - scalars[0].start, n0)
+                    if config.charge_equilibration else None)
         self.last_dim = last.dim
         self.head_weight = torch.zeros(0)  # dense heads of the inference path (prepare_inference)
         self.head_bias = torch.zeros(0)
@@ -239,7 +253,7 @@ class DensityModel(torch.nn.Module):
             every = torch.addmm(self.head_bias, h, self.head_weight).view(h.shape[0], -1, self.max_dim)
             raw = every.gather(1, species.view(-1, 1, 1).expand(-1, 1, self.max_dim)).squeeze(1)
             coeffs = self.free_atom[species] + self.output_scale[species] * raw
-            return self.conserve_charge(coeffs, species, total_charge, batch)
+            return self.fix_charge(coeffs, h, positions, species, total_charge, batch)
         raw = torch.zeros((h.shape[0], self.max_dim), dtype=h.dtype, device=h.device)
         for k, head in enumerate(self.heads):
             idx = torch.nonzero(species == k).flatten()
@@ -248,7 +262,27 @@ class DensityModel(torch.nn.Module):
                 rows = torch.nn.functional.pad(rows, (0, self.max_dim - rows.shape[1]))
                 raw = raw.index_copy(0, idx, rows)
         coeffs = self.free_atom[species] + self.output_scale[species] * raw
+        return self.fix_charge(coeffs, h, positions, species, total_charge, batch)
+
+    def fix_charge(self, coeffs: torch.Tensor, h: torch.Tensor, positions: torch.Tensor, species: torch.Tensor,
+                   total_charge: torch.Tensor, batch: torch.Tensor) -> torch.Tensor:
+        """``coeffs`` with each structure's electron count made ``sum Z - charge``: atom by atom from the QEq
+        charges (:meth:`atom_charges`) with charge equilibration, else by :meth:`conserve_charge`."""
+        qeq = self.qeq
+        if qeq is not None:
+            charges = qeq(h[:, self.scalar_start:self.scalar_stop], species, positions, batch, total_charge)
+            return set_atom_populations(coeffs, self.charge_integrals[species], self.atomic_numbers[species] - charges)
         return self.conserve_charge(coeffs, species, total_charge, batch)
+
+    @torch.jit.export
+    def atom_charges(self, positions: torch.Tensor, species: torch.Tensor, edge_index: torch.Tensor,
+                     edge_shift: torch.Tensor, total_charge: torch.Tensor, batch: torch.Tensor) -> torch.Tensor:
+        """The QEq charges (e) of every atom (inputs as :meth:`forward`); empty without charge equilibration."""
+        qeq = self.qeq
+        if qeq is None:
+            return torch.zeros(0, dtype=positions.dtype, device=positions.device)
+        h = self.features(positions, species, edge_index, edge_shift)[-1]
+        return qeq(h[:, self.scalar_start:self.scalar_stop], species, positions, batch, total_charge)
 
     def conserve_charge(self, coeffs: torch.Tensor, species: torch.Tensor, total_charge: torch.Tensor,
                         batch: torch.Tensor) -> torch.Tensor:
