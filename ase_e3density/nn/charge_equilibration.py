@@ -12,9 +12,8 @@ subject to ``sum_i q_i = Q`` (the structure's total charge); ``chi_i`` in eV/e, 
 minimum is ``q = H^-1 (-chi + mu 1)``, the multiplier ``mu`` fixed by the total charge: two solves with
 ``H`` per structure (``x = -H^-1 chi``, ``y = H^-1 1``) and ``q = x + (Q - sum x) / (sum y) y``.
 
-Structures of a batch are solved together: ``H`` is block diagonal (no terms between structures), built
-dense over all atoms of the call (memory ``n_atoms^2``, time ``n_atoms^3``: meant for molecules and
-clusters). Electrostatics are open-boundary (no periodic images). Only scalars and distances enter, so
+Each structure of a batch is solved on its own (one batched solve over the structures, padded to the
+largest: memory ``m^2`` and time ``m^3`` per structure of ``m`` atoms: meant for molecules and clusters). Electrostatics are open-boundary (no periodic images). Only scalars and distances enter, so
 the charges are invariant under rotations, reflections, translations and permutations.
 
 :class:`ChargeEquilibration` predicts ``chi`` and ``J`` per atom from invariant features;
@@ -43,31 +42,58 @@ INITIAL_HARDNESS = 5.0
 """J_i (eV/e^2) of every atom before training."""
 
 
+def _padded(values: torch.Tensor, batch: torch.Tensor, slot: torch.Tensor, n_graphs: int, m: int,
+            fill: float) -> torch.Tensor:
+    """Per-atom ``values`` as (structures, m), ``fill`` in the slots no atom occupies."""
+    out = torch.full((n_graphs, m), fill, dtype=values.dtype, device=values.device)
+    out[batch, slot] = values
+    return out
+
+
 def equilibrated_charges(chi: torch.Tensor, hardness: torch.Tensor, sigma: torch.Tensor, positions: torch.Tensor,
                          batch: torch.Tensor, total_charge: torch.Tensor, coulomb_constant: float) -> torch.Tensor:
     """QEq charges (e), one per atom (module docstring).
 
     ``chi`` (atoms,) eV/e, ``hardness`` (atoms,) eV/e^2 (> 0), ``sigma`` (atoms,) Gaussian widths in Å,
-    ``positions`` (atoms, 3) Å, ``batch`` (atoms,) each atom's structure, ``total_charge`` (structures,) e,
+    ``positions`` (atoms, 3) Å, ``batch`` (atoms,) each atom's structure, non-decreasing (the atoms of a
+    structure together, as every batch of this package has them), ``total_charge`` (structures,) e,
     ``coulomb_constant`` k_e in eV Å/e^2 (:data:`COULOMB_CONSTANT`; an argument, as TorchScript reads no globals).
+    Each structure's system is solved on its own: the matrices are padded to the largest structure of the
+    call, (structures, m, m), so memory grows with the structures times m^2, not with the call's atoms squared.
     """
-    same = batch.unsqueeze(0) == batch.unsqueeze(1)
-    eye = torch.eye(batch.shape[0], dtype=torch.bool, device=batch.device)
-    pair = same & ~eye
-    diff = positions.unsqueeze(0) - positions.unsqueeze(1)
-    squared = (diff * diff).sum(dim=2)
-    # distances only where they are used: no zero under the square root (coincident atoms of two structures)
+    n_graphs = total_charge.shape[0]
+    counts = torch.zeros(n_graphs, dtype=torch.long, device=batch.device).index_add(0, batch, torch.ones_like(batch))
+    starts = torch.cumsum(counts, dim=0) - counts
+    slot = torch.arange(batch.shape[0], device=batch.device) - starts[batch]  # each atom's place in its structure
+    if torch.jit.is_scripting():
+        m = int(counts.max())
+    else:  # eager and torch.export: the largest structure is a data-dependent size, known to be >= 1
+        m = counts.max().item()
+        torch._check(m >= 1)
+    real = torch.zeros((n_graphs, m), dtype=torch.bool, device=batch.device)
+    real[batch, slot] = True
+
+    xyz = torch.zeros((n_graphs, m, 3), dtype=positions.dtype, device=positions.device)
+    xyz[batch, slot] = positions
+    width_of = _padded(sigma, batch, slot, n_graphs, m, 1.0)
+    eye = torch.eye(m, dtype=torch.bool, device=batch.device).unsqueeze(0)
+    pair = real.unsqueeze(1) & real.unsqueeze(2) & ~eye
+    diff = xyz.unsqueeze(1) - xyz.unsqueeze(2)
+    squared = (diff * diff).sum(dim=3)
+    # distances only where they are used: no zero under the square root (padding, the diagonal)
     r = torch.sqrt(torch.where(pair, squared, torch.ones_like(squared)))
-    width = torch.sqrt(2.0 * (sigma.unsqueeze(0) ** 2 + sigma.unsqueeze(1) ** 2))
+    width = torch.sqrt(2.0 * (width_of.unsqueeze(1) ** 2 + width_of.unsqueeze(2) ** 2))
     coulomb = torch.where(pair, torch.erf(r / width) / r, torch.zeros_like(r))
-    self_energy = 1.0 / (sigma * math.sqrt(math.pi))
-    matrix = coulomb_constant * (coulomb + torch.diag(self_energy)) + torch.diag(hardness)
-    rhs = torch.stack([-chi, torch.ones_like(chi)], dim=1)
+    # padding slots: H = 1 on the diagonal and no right-hand side, so they solve to 0 and add nothing
+    diagonal = torch.where(real, coulomb_constant / (width_of * math.sqrt(math.pi)) + _padded(hardness, batch, slot, n_graphs, m, 0.0),
+                           torch.ones_like(width_of))
+    matrix = coulomb_constant * coulomb + torch.diag_embed(diagonal)
+    rhs = torch.stack([-_padded(chi, batch, slot, n_graphs, m, 0.0), real.to(chi.dtype)], dim=2)
     solved = torch.linalg.solve(matrix, rhs)
-    x, y = solved[:, 0], solved[:, 1]
-    zeros = torch.zeros(total_charge.shape[0], dtype=chi.dtype, device=chi.device)
-    mu = (total_charge.to(chi.dtype) - zeros.index_add(0, batch, x)) / zeros.index_add(0, batch, y)
-    return x + mu[batch] * y
+    x, y = solved[:, :, 0].sum(dim=1), solved[:, :, 1].sum(dim=1)
+    mu = (total_charge.to(chi.dtype) - x) / y
+    charges = solved[:, :, 0] + mu.unsqueeze(1) * solved[:, :, 1]
+    return charges[batch, slot]
 
 
 def set_atom_populations(coeffs: torch.Tensor, charge_integrals: torch.Tensor, electrons: torch.Tensor) -> torch.Tensor:
