@@ -7,6 +7,7 @@ from ase import Atoms
 from scipy.linalg import block_diag
 
 from ase_e3density.electron.basis import load_basis
+from ase_e3density.electron.density import AtomicDensity
 from ase_e3density.graph import model_inputs
 from ase_e3density.electron.harmonics import evaluate_solid_harmonics
 from ase_e3density.nn import DensityModel, ModelConfig
@@ -59,6 +60,19 @@ def predict(model: DensityModel, atoms: Atoms, charge: float = 0.0) -> np.ndarra
     with torch.no_grad():
         out = model(*model_inputs(atoms, index, model.config.cutoff, charge, dtype)).double().numpy()
     return load_basis(model.config.basis).unpad(out, atoms.get_chemical_symbols())
+
+
+def assert_translation_and_permutation_equivariant(model: DensityModel, atoms: Atoms) -> None:
+    """The coefficients of ``atoms`` are unchanged by a translation and follow a permutation of the atoms."""
+    c = predict(model, atoms)
+    shifted = atoms.copy()
+    shifted.translate([3.0, -1.0, 7.0])
+    np.testing.assert_allclose(predict(model, shifted), c, atol=1e-9)
+    perm = np.random.default_rng(0).permutation(len(atoms))
+    basis = load_basis(model.config.basis)
+    offsets = AtomicDensity(atoms, basis, c).offsets
+    per_atom = [c[o:o + basis[s].n_functions] for o, s in zip(offsets, atoms.get_chemical_symbols())]
+    np.testing.assert_allclose(predict(model, atoms[perm]), np.concatenate([per_atom[i] for i in perm]), atol=1e-9)
 
 
 def coefficient_rotation(atoms: Atoms, basis_name: str, rotation: np.ndarray) -> np.ndarray:

@@ -23,7 +23,8 @@ from ase_e3density.models.modules import build_network
 from ase_e3density.nn import ModelConfig
 from ase_e3density.nn.charge_equilibration import COULOMB_CONSTANT, equilibrated_charges
 from ase_e3density.train.config import TrainConfig
-from model_helpers import coefficient_rotation, predict, small_model, waters
+from model_helpers import (assert_translation_and_permutation_equivariant, coefficient_rotation, predict, small_model,
+                           waters)
 
 K_E = COULOMB_CONSTANT  # eV Å / e^2
 
@@ -143,16 +144,7 @@ def test_rotation_and_reflection_equivariance(model, reflect):
 
 
 def test_translation_and_permutation_equivariance(model):
-    atoms = molecule("CH3CONH2")
-    c = predict(model, atoms)
-    shifted = atoms.copy()
-    shifted.translate([3.0, -1.0, 7.0])
-    np.testing.assert_allclose(predict(model, shifted), c, atol=1e-9)
-    perm = np.random.default_rng(0).permutation(len(atoms))
-    basis = load_basis(model.config.basis)
-    offsets = AtomicDensity(atoms, basis, c).offsets
-    per_atom = [c[o:o + basis[s].n_functions] for o, s in zip(offsets, atoms.get_chemical_symbols())]
-    np.testing.assert_allclose(predict(model, atoms[perm]), np.concatenate([per_atom[i] for i in perm]), atol=1e-9)
+    assert_translation_and_permutation_equivariant(model, molecule("CH3CONH2"))
 
 
 def fragments(distance: float) -> Atoms:

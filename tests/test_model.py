@@ -7,7 +7,8 @@ from ase.build import molecule
 from e3nn import o3
 
 from ase_e3density import AtomicDensity, load_basis
-from model_helpers import coefficient_rotation, predict, small_model, wigner_matrix
+from model_helpers import (assert_translation_and_permutation_equivariant, coefficient_rotation, predict, small_model,
+                           wigner_matrix)
 
 
 @pytest.fixture(scope="module")
@@ -39,15 +40,7 @@ def test_our_wigner_matrices_are_e3nns():
 
 
 def test_translation_and_permutation(model):
-    atoms = molecule("CH3CONH2")
-    c = predict(model, atoms)
-    shifted = atoms.copy()
-    shifted.translate([3.0, -1.0, 7.0])
-    np.testing.assert_allclose(predict(model, shifted), c, atol=1e-9)
-    perm = np.random.default_rng(0).permutation(len(atoms))
-    basis = load_basis(model.config.basis)
-    per_atom = [c[o:o + basis[s].n_functions] for o, s in zip(AtomicDensity(atoms, basis, c).offsets, atoms.get_chemical_symbols())]
-    np.testing.assert_allclose(predict(model, atoms[perm]), np.concatenate([per_atom[i] for i in perm]), atol=1e-9)
+    assert_translation_and_permutation_equivariant(model, molecule("CH3CONH2"))
 
 
 @pytest.mark.parametrize("charge", [0, 1, -1])

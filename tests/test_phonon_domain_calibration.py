@@ -3,7 +3,6 @@ it, the pair rule of older files unchanged, what the trainer records, and the ca
 (scripts/phonon_warning_calibration.py) on a tiny EMT database."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -16,8 +15,8 @@ from ase_e3density.graph.domain import (PHONON_WARNINGS, crystal_domain_of, crys
                                         pair_report)
 from ase_e3density.graph.neighbours import neighbour_list
 from ase_e3density.models import deploy, load_model
+from script_import import import_script
 
-SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 CUTOFF = 5.0
 TRAINING = {"Cu-fcc": bulk("Cu", "fcc", 3.61), "NaCl-rocksalt": bulk("NaCl", "rocksalt", 5.64),
             "LiF-rocksalt": bulk("LiF", "rocksalt", 4.03), "Al-fcc": bulk("Al", "fcc", 4.05)}
@@ -212,12 +211,7 @@ def emt_model(tmp_path_factory, network_file):
 
 @pytest.fixture(scope="module")
 def calibration_script():
-    sys.path.insert(0, str(SCRIPTS))
-    try:
-        import phonon_warning_calibration
-    finally:
-        sys.path.remove(str(SCRIPTS))
-    return phonon_warning_calibration
+    return import_script("phonon_warning_calibration")
 
 
 def test_calibration_script_measures_what_users_see(emt_model, calibration_script, capsys):

@@ -2,13 +2,11 @@
 per crystal from the shipped model's own Cv, refused crystals listed, crystals without a Cp named."""
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
 import pytest
 from ase.build import bulk
+from script_import import import_script
 
-SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 
 CSV = """name,symbols,structure,a_start,class,compared,exp_cm1,exp_THz,frequency_source,cp298_per_formula,atoms_per_formula,cp298_per_atom,cp_source,gamma_mJ_mol_K2
 Cu,Cu,fcc,,metal,max,,7.3,x,24.44,1,24.44,CRC Handbook,0.695
@@ -20,12 +18,7 @@ GaAs,GaAs,zincblende,5.653,polar,TO(Gamma),268,8.03,x,,2,,,
 
 @pytest.fixture(scope="module")
 def card_module():
-    sys.path.insert(0, str(SCRIPTS))
-    try:
-        import make_phonon_model_card
-    finally:
-        sys.path.remove(str(SCRIPTS))
-    return make_phonon_model_card
+    return import_script("make_phonon_model_card")
 
 
 def test_measured_section(card_module, tmp_path):
