@@ -10,8 +10,8 @@ from ase.calculators.calculator import CalculatorSetupError
 
 __all__ = ["E3DensityError", "UnsupportedElementError", "UnknownBasisError", "InvalidStructureError",
            "ModelFileError", "ModelNotFoundError", "ModelVersionError", "ConfigError", "InputFileError",
-           "CalculatorParameterError", "ResourceError", "MissingDependencyError", "DomainWarning",
-           "ImaginaryModesWarning"]
+           "CalculatorParameterError", "ResourceError", "MissingDependencyError", "VanishingForcesError",
+           "DomainWarning", "ImaginaryModesWarning"]
 
 
 class E3DensityError(ValueError):
@@ -66,6 +66,11 @@ class ResourceError(E3DensityError):
 
 class MissingDependencyError(E3DensityError, ImportError):
     """An optional package (phonopy, chgnet, sevenn, ...) is needed and not installed."""
+
+
+class VanishingForcesError(E3DensityError):
+    """Reference phonons: the force calculator gives (next to) no force on any displaced supercell, so its
+    atoms feel no neighbour (e.g. a relaxed cell whose neighbours lie beyond the potential's cutoff)."""
 
 
 class DomainWarning(UserWarning):

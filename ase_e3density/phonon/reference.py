@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from ase import Atoms
 
-from ..errors import E3DensityError, MissingDependencyError
+from ..errors import E3DensityError, MissingDependencyError, VanishingForcesError
 from ..graph.checks import check_crystal
 from .dos import PhononDOS
 from .phonopy_io import atoms_to_phonopy, require_phonopy
@@ -44,10 +44,6 @@ __all__ = ["CALCULATOR_NAMES", "SEVENNET_CHECKPOINTS", "get_calculator", "calcul
 VANISHING_FORCE = 1e-6
 """eV/Å: displaced supercells whose every force component lies below this carry no force constants (a
 displacement of 0.01 Å in a solid gives forces of 1e-3 to 1e-1 eV/Å)."""
-
-
-class VanishingForcesError(E3DensityError):
-    """The calculator gives (next to) no force on any displaced supercell: its atoms feel no neighbour."""
 
 
 CALCULATOR_NAMES = ("emt", "chgnet", "sevennet", "sevennet-0", "sevennet-l3i5", "sevennet-mf-0")
