@@ -67,11 +67,11 @@ def predict_partials(model: PhononDOSModel, samples: list[CrystalSample], dtype:
 
 
 def evaluate_samples(model, samples: list[CrystalSample], grid, temperatures, dtype,
-                     predicted: np.ndarray | None = None) -> dict:
+                     predicted: np.ndarray | None = None, partials: np.ndarray | None = None) -> dict:
     """DOS errors and Cv errors (against the generator's mesh Cv) of ``model`` on ``samples`` (``predicted``:
     the model's DOS of them, when already computed); on those with a reference partial DOS also the partial
     errors (:func:`~.partials.partial_errors`: ``partial_l1``, ``partial_wasserstein``, ``partial_r2``,
-    ``partial_n``)."""
+    ``partial_n``; ``partials``: the model's partial DOS of those samples, in order, when already computed)."""
     if not samples:
         return {"n": 0}
     if predicted is None:
@@ -84,7 +84,9 @@ def evaluate_samples(model, samples: list[CrystalSample], grid, temperatures, dt
     if with_partial:
         n_species = model.masses.shape[0]
         reference, _ = collate_partials(with_partial, n_species, torch.float64)
-        errors = partial_errors(grid, predict_partials(model, with_partial, dtype), reference.numpy())
+        if partials is None:
+            partials = predict_partials(model, with_partial, dtype)
+        errors = partial_errors(grid, partials, reference.numpy())
         per = errors.pop("per_structure")
         out.update(errors)
         out["per_structure"]["partial_uid"] = [s.uid for s in with_partial]
@@ -164,16 +166,17 @@ class PhononTrainer(Trainer):
     def validate(self, record: dict) -> float:
         """The loss and the DOS and Cv errors on the validation set."""
         self.model.eval()
-        predicted = predict(self.model, self.val_set, self.dtype)  # once: for the metrics and the loss
-        val = evaluate_samples(self.model, self.val_set, self.grid, self.temperatures, self.dtype, predicted)
+        # each once: for the metrics and the loss
+        predicted = predict(self.model, self.val_set, self.dtype)
+        with_partial = [s for s in self.val_set if s.partial is not None]
+        partials = predict_partials(self.model, with_partial, self.dtype) if with_partial else None
+        val = evaluate_samples(self.model, self.val_set, self.grid, self.temperatures, self.dtype, predicted, partials)
         val_loss = float(self.loss_fn(torch.as_tensor(predicted, dtype=self.dtype),
                                       torch.as_tensor(np.stack([s.target for s in self.val_set]), dtype=self.dtype)))
-        with_partial = [s for s in self.val_set if s.partial is not None]
         if self.loss_fn.partial_weight and with_partial:  # the partial term: mean over the rows that have one
             reference, mask = collate_partials(with_partial, len(self.model_config.species), self.dtype)
             with torch.no_grad():
-                term = self.loss_fn.partial_term(torch.as_tensor(predict_partials(self.model, with_partial, self.dtype),
-                                                                 dtype=self.dtype), reference, mask)
+                term = self.loss_fn.partial_term(torch.as_tensor(partials, dtype=self.dtype), reference, mask)
             val_loss += self.loss_fn.partial_weight * float(term)
         record["val_loss"] = val_loss
         record.update({k: v for k, v in val.items() if k not in ("per_structure", "n")})
