@@ -1,6 +1,7 @@
 """Thermal-storage screening: rank crystals and alloys by volumetric heat capacity at 300 K, then check the ranking.
 
-Command: python examples/thermal_storage.py [--model phonon] [--data data/phonons/sevennet.db] [-o runs/thermal_storage]
+Command: python examples/thermal_storage.py [--model phonon] [--data DB] [-o runs/thermal_storage]
+(``--data`` defaults to the reference database named in the model's provenance, found in data/phonons/.)
 
 1. Candidates, none of which the model was trained on: the relaxed crystals of the model's test split and
    held-out prototypes (from the reference database), and every substitutional alloy of the database as a
@@ -59,7 +60,7 @@ def virtual_crystal(atoms: Atoms, composition: str) -> list[dict[str, float]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="phonon")
-    parser.add_argument("--data", default=str(ROOT / "data" / "phonons" / "sevennet.db"))
+    parser.add_argument("--data", help="the model's reference database (default: its own, in data/phonons/)")
     parser.add_argument("-o", "--out", default="runs/thermal_storage")
     parser.add_argument("--top", type=int, default=10)
     args = parser.parse_args()
@@ -67,11 +68,12 @@ def main() -> None:
     folder = out / "candidates"
     folder.mkdir(parents=True, exist_ok=True)
     model = load_model(resolve_model_path(args.model))
+    data = args.data or str(ROOT / "data" / "phonons" / Path(model.metadata["provenance"]["data"]).name)
     split = model.metadata["provenance"]["split"]
     unseen = set(split["test"]) | set(split["held_out"])
     reference: dict[str, tuple[float, float, str]] = {}  # candidate name -> (Cv per atom, Cv per cm^3, kind)
     alloys = []
-    for row in connect(args.data).select():
+    for row in connect(data).select():
         if row.get("imaginary_fraction", 0.0) > 0.01:
             continue
         atoms = row.toatoms()

@@ -4,7 +4,8 @@
 
 - phonon_dos.png: the shipped phonon model on four crystals of its test split (never seen in training),
   chosen by rank of DOS R2 (best, two between, worst) so the figure shows the spread, not the best case,
-  against the SevenNet-0 reference of data/phonons/sevennet.db; and Cv(T) of the four.
+  against the reference of the model's own database (data/phonons/, named in its provenance); and Cv(T) of
+  the four.
 - phonon_alloy.png: ``PhononDOS.plot`` of the Cu0.3Ni0.7 virtual crystal of the README's snippet.
 - esp_water_20.png: the electrostatic potential of the shipped 20-water cluster on its 1.4 x vdW surface,
   from the density of the embedded default model (``E3DensityCalculator.get_surface_potential``).
@@ -35,9 +36,12 @@ PNG = {"dpi": 100, "bbox_inches": "tight", "metadata": {"Software": None}}  # no
 GAS_CONSTANT = 8.314462618  # J/(K mol)
 
 
-def phonon_test_figure(reference_db: Path) -> Figure:
+def phonon_test_figure(reference_db: Path | None) -> Figure:
     """Predicted against reference DOS of four test crystals (spread by R2 rank), and their Cv(T)."""
     model = load_model(shipped_model_path("phonon"))
+    provenance = model.metadata["provenance"]
+    reference_db = reference_db or ROOT / "data" / "phonons" / Path(provenance["data"]).name
+    generator = str(provenance["generator"].get("potential", provenance["generator"].get("force_calculator")))
     result = evaluate_phonon_model(model, reference_db, "test")
     per = result["per_structure"]
     order = np.argsort(per["r2"])[::-1]  # best first
@@ -58,7 +62,7 @@ def phonon_test_figure(reference_db: Path) -> Figure:
             warnings.simplefilter("ignore", DomainWarning)
             predicted = calc.get_phonon_dos(reference.atoms)
         ax = fig.add_subplot(grid[k // 2, k % 2])
-        ax.fill_between(reference.frequencies, reference.dos, color="0.75", label="SevenNet-0 reference")
+        ax.fill_between(reference.frequencies, reference.dos, color="0.75", label=f"{generator.split(' (')[0]} reference")
         ax.plot(predicted.frequencies, predicted.dos, color=f"C{k}", label="model")
         top = max(reference.max_frequency, predicted.frequencies[predicted.dos > 1e-2 * predicted.dos.max()][-1])
         ax.set_xlim(0, 1.08 * top)
@@ -122,8 +126,8 @@ def esp_figure() -> Figure:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-o", "--out", type=Path, default=ROOT / "docs" / "images", help="folder of the PNGs (default: docs/images)")
-    parser.add_argument("--reference", type=Path, default=ROOT / "data" / "phonons" / "sevennet.db",
-                        help="the phonon reference database of the shipped model (default: data/phonons/sevennet.db)")
+    parser.add_argument("--reference", type=Path,
+                        help="the phonon reference database of the shipped model (default: its own, in data/phonons/)")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     for name, make in (("phonon_dos.png", lambda: phonon_test_figure(args.reference)),

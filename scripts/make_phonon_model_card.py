@@ -1,7 +1,12 @@
 """Generate docs/phonon_model_card.md from the phonon model's own metadata and `e3density evaluate`.
 
-Command: python scripts/make_phonon_model_card.py [--model phonon] [--data data/phonons/sevennet.db]
+Command: python scripts/make_phonon_model_card.py [--model phonon] [--data DB] [--recipe MODEL]
 [--out docs/phonon_model_card.md] [--measured data/phonons/measured/reference_values.csv]
+
+``--data`` defaults to the database of the model's provenance, looked up in data/phonons/. ``--recipe`` names a
+model trained with the same configuration but with whole structure types and elements held out (for the
+shipped model: runs/phonon_l3i5/model.pt from configs/phonon_l3i5.yaml); its held-out split gives the card's
+row on crystals of unseen types and elements, which a model trained on everything cannot measure itself.
 
 Every number comes from the model file (architecture, data, generator, split, training configuration,
 best epoch), from `e3density evaluate` on the split recorded in the file, run by this script, or (the
@@ -24,7 +29,7 @@ from make_model_card import evaluate_cli
 ROOT = Path(__file__).resolve().parents[1]
 SPLITS = [("validation", "validation (random 10 %, used for model selection)"),
           ("test", "test (random 10 %, never seen in training)"),
-          ("held_out", "held-out prototypes (whole structure types never seen in training)")]
+          ("held_out", "held out (whole structure types and elements never seen in training)")]
 TEMPERATURES = "100,300"
 ROOM = 298.15  # K, the handbook's temperature
 # what docs/phonon_generators.md measured of each generator against experiment (27 crystals)
@@ -44,7 +49,20 @@ def evaluate(model: str, db: str, split: str) -> tuple[str, dict]:
     return evaluate_cli([model, db, "--split", split, "--temperatures", TEMPERATURES])
 
 
-def card(model_name: str, data: str, measured: Path = REFERENCE_CSV) -> str:
+def error_row(label: str, result: dict) -> str:
+    """One split's row of the errors table, from `e3density evaluate`'s JSON."""
+    return (f"| {label} | {result['n']} | {result['dos_mae']:.4f} | {result['r2']:.3f} | {result['wasserstein']:.3f} | "
+            f"{result['cv_mae_100']:.3f} | {result['cv_mae_300']:.3f} | "
+            f"{result['floor']['cv_mae_100']:.3f} / {result['floor']['cv_mae_300']:.3f} |")
+
+
+def default_data(model_name: str) -> str:
+    """The reference database named in the model's provenance, found in data/phonons/."""
+    prov = load_model(resolve_model_path(model_name)).metadata["provenance"]
+    return str(ROOT / "data" / "phonons" / Path(prov["data"]).name)
+
+
+def card(model_name: str, data: str, measured: Path = REFERENCE_CSV, recipe: str | None = None) -> str:
     path = resolve_model_path(model_name)
     model = load_model(path)
     meta, prov = model.metadata, model.metadata["provenance"]
@@ -77,11 +95,15 @@ def card(model_name: str, data: str, measured: Path = REFERENCE_CSV) -> str:
         + f": {counts['rows']} rows, {counts['left_out_unstable']} "
         f"left out for imaginary modes (> {tcfg['max_imaginary_fraction']:g} of all modes); {counts['train']} training, "
         f"{counts['validation']} validation, {counts['test']} test, {counts['held_out']} held out "
-        f"(prototypes {', '.join(tcfg['test_prototypes']) or 'none'}) |",
+        f"(prototypes {', '.join(tcfg['test_prototypes']) or 'none'}; elements "
+        f"{', '.join(tcfg.get('test_elements') or []) or 'none'}) |",
         f"| training | loss {tcfg['loss']}"
         + (f" + {tcfg['heat_capacity_weight']} x ((Cv_pred - Cv_ref)/R)^2 at {tcfg['heat_capacity_temperatures']} K"
            if tcfg["heat_capacity_weight"] else "")
-        + f" (chosen by the loss ablation, docs/phonon_model.md); AdamW lr {tcfg['lr']}, weight decay {tcfg['weight_decay']}, batch "
+        + (f" + {tcfg['mse_weight']} x MSE" if tcfg.get("mse_weight") else "")
+        + (f" + {tcfg['partial_dos_weight']} x the same on the element-projected DOS" if tcfg.get("partial_dos_weight") else "")
+        + (", each atom's DOS on its own learned frequency scale" if cfg.get("frequency_scale") else "")
+        + f" (chosen by the ablations, docs/phonon_model.md); AdamW lr {tcfg['lr']}, weight decay {tcfg['weight_decay']}, batch "
         f"{tcfg['batch_size']}, seed {tcfg['seed']}; best epoch {prov['best_epoch']} of {prov['epochs_run']} "
         f"({prov['training_seconds'] / 60:.1f} min of training) |",
         f"| command | `{prov.get('command')}` |",
@@ -108,9 +130,15 @@ def card(model_name: str, data: str, measured: Path = REFERENCE_CSV) -> str:
         if not prov["split"].get(split):
             continue
         table, result = evaluate(model_name, data, split)
-        lines.append(f"| {label} | {result['n']} | {result['dos_mae']:.4f} | {result['r2']:.3f} | "
-                     f"{result['wasserstein']:.3f} | {result['cv_mae_100']:.3f} | {result['cv_mae_300']:.3f} | "
-                     f"{result['floor']['cv_mae_100']:.3f} / {result['floor']['cv_mae_300']:.3f} |")
+        lines.append(error_row(label, result))
+        tables.append((label, table))
+    if recipe is not None and not prov["split"].get("held_out"):
+        recipe_tcfg = load_model(resolve_model_path(recipe)).metadata["provenance"]["train_config"]
+        label = (f"held out, same recipe (`{Path(recipe).name}` trained with prototypes "
+                 f"{', '.join(recipe_tcfg['test_prototypes']) or 'none'} and elements "
+                 f"{', '.join(recipe_tcfg.get('test_elements') or []) or 'none'} held out whole)")
+        table, result = evaluate(recipe, data, "held_out")
+        lines.append(error_row(label, result))
         tables.append((label, table))
     lines += ["",
               "Cv MAE in J/(K mol-atoms), against the generator's own sums over its mesh modes; the floor is the error "
@@ -239,12 +267,14 @@ def measured_heat_capacities(model, data: str, csv_path: Path) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="phonon")
-    parser.add_argument("--data", default=str(ROOT / "data" / "phonons" / "sevennet.db"))
+    parser.add_argument("--data", help="reference rows (default: the model's own database in data/phonons/)")
+    parser.add_argument("--recipe", help="the same recipe trained with structure types and elements held out")
     parser.add_argument("--out", default=str(ROOT / "docs" / "phonon_model_card.md"))
     parser.add_argument("--measured", type=Path, default=REFERENCE_CSV,
                         help="handbook Cp(298 K) per crystal (default: data/phonons/measured/reference_values.csv)")
     args = parser.parse_args()
-    Path(args.out).write_text(card(args.model, args.data, args.measured))
+    data = args.data or default_data(args.model)
+    Path(args.out).write_text(card(args.model, data, args.measured, args.recipe))
     print(f"wrote {args.out}")
 
 

@@ -335,12 +335,16 @@ def test_two_process_phonon_training_with_torchrun(tmp_path):
     assert load_model(tmp_path / "ddp" / "model.pt").metadata["provenance"]["counts"]["train"] == 3
 
 
-def test_virtual_crystal_pairs_are_checked_against_the_training_domain():
+def test_virtual_crystal_sites_are_checked_against_the_training_domain():
+    """Every element of a mixed site counts, not only the majority: for the calibrated rule of the shipped file
+    (light atoms) and for the element-pair rule of files without it."""
     from ase_e3density.models import shipped_model_path
 
     shipped = load_model(shipped_model_path("phonon"))
     cu = bulk("Cu", "fcc", 3.6)
-    # Cu-Au met in training (Cu3Au, CuAu); Cu-Ni never did: only the minority element of a site reveals it
-    assert shipped.predict_dos(cu, occupancy=[{"Cu": 0.5, "Au": 0.5}]).info["domain_warnings"] == []
-    reasons = shipped.predict_dos(cu, occupancy=[{"Cu": 0.7, "Ni": 0.3}]).info["domain_warnings"]
-    assert any("Ni-Cu" in r and "virtual crystal" in r for r in reasons)
+    assert shipped.predict_dos(cu, occupancy=[{"Cu": 0.7, "Ni": 0.3}]).info["domain_warnings"] == []  # routine alloy
+    reasons = shipped.predict_dos(cu, occupancy=[{"Cu": 0.7, "Li": 0.3}]).info["domain_warnings"]
+    assert len(reasons) == 1 and "lighter than 20 amu: Li" in reasons[0]  # only the minority element is light
+    shipped.metadata["domain"] = {k: v for k, v in shipped.metadata["domain"].items() if k != "warnings"}
+    pair_rule = shipped.predict_dos(cu, occupancy=[{"Cu": 0.7, "Ni": 0.3}]).info["domain_warnings"]
+    assert any("Ni-Cu" in r and "virtual crystal" in r for r in pair_rule)  # Cu-Ni never met in training

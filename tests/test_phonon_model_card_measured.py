@@ -11,7 +11,7 @@ from script_import import import_script
 CSV = """name,symbols,structure,a_start,class,compared,exp_cm1,exp_THz,frequency_source,cp298_per_formula,atoms_per_formula,cp298_per_atom,cp_source,gamma_mJ_mol_K2
 Cu,Cu,fcc,,metal,max,,7.3,x,24.44,1,24.44,CRC Handbook,0.695
 NaCl,NaCl,rocksalt,5.640,polar,TO(Gamma),164,4.92,x,50.5,2,25.25,NIST-JANAF,
-Fe (bcc),Fe,bcc,,3d magnetic,,,,,25.10,1,25.10,CRC Handbook,4.98
+Po,Po,sc,3.359,metal,,,,,26.40,1,26.40,CRC Handbook,
 GaAs,GaAs,zincblende,5.653,polar,TO(Gamma),268,8.03,x,,2,,,
 """
 
@@ -35,8 +35,8 @@ def test_measured_section(card_module, tmp_path):
     cv_nacl = float(model.predict_dos(bulk("NaCl", "rocksalt", a=5.64)).heat_capacity(298.15))
     assert f"| Cu | metal | 24.44 | | {cv_cu:.2f} | {24.44 - cv_cu:+.2f} | | no row |" in lines
     assert f"| NaCl | polar | 25.25 | | {cv_nacl:.2f} | {25.25 - cv_nacl:+.2f} | | no row |" in lines
-    assert "| Fe (bcc) | 3d magnetic | 25.10 | | refused | | | no row |" in lines
-    assert "- refused by the model: Fe (bcc) (element Fe not in the model)" in lines
+    assert "| Po | metal | 26.40 | | refused | | | no row |" in lines
+    assert "- refused by the model: Po (element Po not in the model)" in lines
     assert "- no measured Cp in the table: GaAs" in lines
     errors = [abs(24.44 - cv_cu), abs(25.25 - cv_nacl)]
     assert (f"- model against measured Cp: MAE {sum(errors) / 2:.2f}, max |error| {max(errors):.2f} (2 crystals)"
