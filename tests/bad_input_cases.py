@@ -358,6 +358,7 @@ CASES: list[Case] = [
     Case("cli", "phonons: a slab (pbc T T F)", lambda c: ["phonons", str(write(c, "slab.xyz", '1\nLattice="2.5 0 0 0 2.5 0 0 0 10" pbc="T T F"\nCu 0 0 0\n')), "-o", str(c.root / "p.db"), "--calculator", "emt"], E.InvalidStructureError, "periodic boundary conditions in all three directions", cli=True),
     Case("cli", "phonons: unknown calculator", lambda c: ["phonons", str(crystal_file(c)), "-o", str(c.root / "p.db"), "--calculator", "lj"], E.E3DensityError, "unknown calculator 'lj'", cli=True),
     Case("cli", "phonons: module:Class that cannot be imported", lambda c: ["phonons", str(crystal_file(c)), "-o", str(c.root / "p.db"), "--calculator", "no_such_package:Calc"], E.MissingDependencyError, "cannot import module 'no_such_package'", cli=True),
+    Case("cli", "phonons: a CuNi CIF (partial occupancies): the reference path computes ordered cells only", lambda c: ["phonons", str(alloy_cif(c)), "-o", str(c.root / "p.db"), "--calculator", "emt"], E.InvalidStructureError, "partial occupancies for 4 atom.*build an explicit .random. supercell", cli=True),
     Case("cli", "phonons: --mesh '1 2'", lambda c: ["phonons", str(crystal_file(c)), "-o", str(c.root / "p.db"), "--calculator", "emt", "--mesh", "1 2"], E.E3DensityError, "--mesh takes a length", cli=True),
     # --- the phonon-DOS model (shipped) ---------------------------------------------------------
     Case("phonon model", "a molecule (no cell)", lambda c: phonon_model().predict_dos(molecule("H2O")), E.InvalidStructureError, "no 3D cell"),

@@ -315,3 +315,13 @@ def test_training_checkpoints_load_safely_and_deploy_with_every_runtime(tmp_path
     clear_model_cache()
     for runtime in ("torchscript", "eager", "export"):
         np.testing.assert_allclose(load_model(tmp_path / "m.pt", runtime=runtime).predict(atoms), expected, atol=1e-5)
+
+
+def test_load_model_takes_a_shipped_name_as_the_calculator_does():
+    """load_model("phonon") is the shipped file (the same cached object), and an unknown bare name is refused
+    in one line that lists the shipped names."""
+    from ase_e3density.errors import ModelNotFoundError
+
+    assert load_model("phonon") is load_model(shipped_model_path("phonon"))
+    with pytest.raises(ModelNotFoundError, match="no shipped model named 'phonnon'.*shipped: default, organic, phonon"):
+        load_model("phonnon")

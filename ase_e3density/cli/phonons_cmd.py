@@ -14,7 +14,8 @@ def add_parser(sub) -> None:
                     "atoms.info entries (e.g. extxyz comment keys) become key-value pairs of the row")
     ph.add_argument("-o", "--output", required=True, help="ase.db to append to (resumable)")
     ph.add_argument("--calculator", required=True,
-                    help="emt, chgnet, sevennet, or module:Class (an ASE calculator made with no arguments)")
+                    help="emt, chgnet, sevennet (= sevennet-0), sevennet-l3i5, or module:Class (an ASE calculator made "
+                    "with no arguments)")
     ph.add_argument("--index", default=":", help="ASE index of the frames to take from each file (default: '%(default)s', all)")
     ph.add_argument("--relax", choices=("full", "positions", "none"), default="full",
                     help="relax positions and cell (FrechetCellFilter), positions only, or nothing (default: %(default)s)")

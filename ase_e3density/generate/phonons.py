@@ -90,6 +90,7 @@ def phonons(structures: Structures, output, settings: PhononSettings | None = No
         print(summary.done, summary.unstable)
     """
     from ..phonon.phonopy_io import require_phonopy
+    from ..graph.checks import PHONOPY_NEEDS_ORDER, check_ordered
     from ..phonon.reference import check_crystal, check_masses, mass_labels
 
     check_engine_options(workers, scheduler, threads_per_worker)
@@ -99,6 +100,7 @@ def phonons(structures: Structures, output, settings: PhononSettings | None = No
     items = list(entries(structures, lambda atoms: structure_uid(atoms, *labels, *mass_labels(atoms))))
     for entry in items:  # refuse bad input before any work
         check_crystal(entry.atoms, entry.source)
+        check_ordered(entry.atoms, entry.source, PHONOPY_NEEDS_ORDER)
         check_masses(entry.atoms, entry.source)
     calculator(settings.calculator)  # an unknown or missing calculator: one line now, not a failure per row
     say = report or (lambda line: None)

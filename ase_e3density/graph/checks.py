@@ -105,9 +105,17 @@ def check_electron_count(atoms: Atoms, charge: float, spin: int | None = None, s
     return n_electrons
 
 
-def check_ordered(atoms: Atoms) -> None:
-    """Refuse partial occupancies (``atoms.info["occupancy"]``, as ASE's CIF reader writes them): a model of
-    the electron density of one structure has no meaning for a virtual crystal (phonon models take them)."""
+DENSITY_NEEDS_ORDER = ("an electron-density model takes one element per site (no virtual crystals): build an "
+                      "ordered cell")
+PHONOPY_NEEDS_ORDER = ("the reference path (relaxation and phonopy) computes the one ordered cell it is given, "
+                       "not the alloy: build an explicit (random) supercell; the phonon model itself takes the "
+                       "virtual crystal")
+
+
+def check_ordered(atoms: Atoms, label: str = "", why: str = DENSITY_NEEDS_ORDER) -> None:
+    """Refuse partial occupancies (``atoms.info["occupancy"]``, as ASE's CIF reader writes them) where a
+    calculation needs one element per site: an electron density of one structure (the default ``why``), or
+    the reference phonons of one cell (:data:`PHONOPY_NEEDS_ORDER`); phonon models take them."""
     from .occupancy import partial_sites
 
     sites = partial_sites(atoms)
@@ -115,8 +123,8 @@ def check_ordered(atoms: Atoms) -> None:
         i, site = sites[0]
         shown = ", ".join(f"{s} {x:g}" for s, x in site.items()) or "empty"
         raise InvalidStructureError(
-            f"atoms.info['occupancy'] gives partial occupancies for {len(sites)} atom(s) (atom {i}: {shown}); an "
-            "electron-density model takes one element per site (no virtual crystals): build an ordered cell")
+            f"{label + ': ' if label else ''}atoms.info['occupancy'] gives partial occupancies for {len(sites)} "
+            f"atom(s) (atom {i}: {shown}); {why}")
 
 
 def check_crystal(atoms: Atoms, label: str = "structure") -> None:

@@ -18,7 +18,7 @@ from ..errors import CalculatorParameterError, ModelFileError, UnsupportedElemen
 from ..kinds import get_kind
 from . import format as fmt
 from .modules import BUILDERS
-from .shipped import shipped_models_covering, shipped_name
+from .shipped import resolve_model_path, shipped_models_covering, shipped_name
 
 __all__ = ["DeployedModel", "RUNTIMES", "load_model", "clear_model_cache"]
 
@@ -114,14 +114,14 @@ RUNTIMES = ("torchscript", "eager", "export")
 
 def load_model(path, device: str | torch.device = "cpu", dtype: torch.dtype | str | None = None,
                runtime: str = "torchscript") -> DeployedModel:
-    """Load a deployed model onto ``device`` (any device it was saved from), optionally recast, run by
-    ``runtime`` (one of :data:`RUNTIMES`).
+    """Load a deployed model (a path, or a shipped model's name: "default", "organic", "phonon") onto ``device``
+    (any device it was saved from), optionally recast, run by ``runtime`` (one of :data:`RUNTIMES`).
 
     Loading the same unchanged file again returns the same loaded object.
     """
     if runtime not in RUNTIMES:
         raise CalculatorParameterError(f"runtime must be one of {', '.join(map(repr, RUNTIMES))}, got {runtime!r}")
-    path = Path(path)
+    path = resolve_model_path(path) if isinstance(path, str) else Path(path)
     if path.suffix == ".pt2":
         raise ModelFileError(f"{path}: a bare torch.export program carries no metadata; load the deployed file "
                              "that holds one (`e3density deploy --export`) with runtime='export'")

@@ -32,7 +32,7 @@ import numpy as np
 from ase import Atoms
 
 from ..errors import E3DensityError, MissingDependencyError, VanishingForcesError
-from ..graph.checks import check_crystal
+from ..graph.checks import PHONOPY_NEEDS_ORDER, check_crystal, check_ordered
 from .dos import PhononDOS
 from .phonopy_io import atoms_to_phonopy, require_phonopy
 
@@ -326,6 +326,7 @@ def reference_phonons(atoms: Atoms, calculator, settings: PhononSettings | None 
     settings = settings or PhononSettings()
     start = time.perf_counter()
     check_crystal(atoms)
+    check_ordered(atoms, why=PHONOPY_NEEDS_ORDER)
     check_masses(atoms)
     relaxed, info = relax(atoms, calculator, settings.relax, settings.fmax, settings.relax_steps, settings.optimizer)
     energy = float(relaxed.get_potential_energy())
