@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# Reference phonons of the v2 crystal set with SevenNet-l3i5 (sevenn wheel, CPU, one thread, niced).
-# Resumable: a rerun skips the rows already in the database (same structure and settings) and computes
-# the rest; the progress lines are appended to data/phonons/generation_v2.log. The input is
-# data/phonons/crystals_v2.extxyz reordered cheapest first by scripts/order_crystals_by_cost.py (from
-# 2026-12-06 06:30 UTC; row uids hash the structure, so rows made from the original order are kept).
+# Reference phonons of the v3 crystal set (the v2 set plus ~400 cheap ordered crystals) with SevenNet-l3i5
+# (sevenn wheel, CPU, one thread, niced). Resumable: a rerun skips the rows already in the database (same
+# structure and settings) and computes the rest; the progress lines are appended to
+# data/phonons/generation_v2.log. The input is data/phonons/crystals_v3.extxyz reordered cheapest first by
+# scripts/order_crystals_by_cost.py (before: crystals_v2.extxyz, then crystals_v2_by_cost.extxyz from
+# 2026-12-06 06:30 UTC; row uids hash the structure, and v3's v2 frames are v2's, so every row is kept).
 #   cd /work/main && nohup setsid bash scripts/run_phonon_references.sh >/dev/null 2>&1 &
 set -u
 cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 echo "=== $(date -u +%FT%TZ) start (pid $$) ===" >> data/phonons/generation_v2.log
-nice -n 10 .venv/bin/e3density phonons data/phonons/crystals_v2_by_cost.extxyz -o data/phonons/sevennet_l3i5.db \
+nice -n 10 .venv/bin/e3density phonons data/phonons/crystals_v3_by_cost.extxyz -o data/phonons/sevennet_l3i5.db \
     --calculator sevennet-l3i5 --displacement 0.03 --min-width 10 --mesh 30 --fmax 2e-3 \
     >> data/phonons/generation_v2.log 2>&1
 echo "=== $(date -u +%FT%TZ) exit $? ===" >> data/phonons/generation_v2.log
