@@ -1,4 +1,4 @@
-"""Make the v3 crystal set of the phonon-DOS training data: the v2 set unchanged plus about 400 cheap ordered crystals.
+"""Make the v3 crystal set of the phonon-DOS training data: the v2 set unchanged plus 462 cheap ordered crystals.
 
 Command (under a minute; no downloads; deterministic from the seed):
     python scripts/make_phonon_crystals_v3.py --seed 2026 -o data/phonons/crystals_v3.extxyz
@@ -10,7 +10,8 @@ exists the script checks that its v2 part is byte-for-byte that file), then the 
 The extra set: ordered crystals of at most 4 atoms in the primitive cell and an estimated cost
 (scripts/order_crystals_by_cost.py) of at most 5,000, half of them below 900 (4.5-93 s each, mean 37 s, for
 8 of them with the reference generator on one loaded core, against ~300 s for the costly v2 crystals still
-to compute), none of them in v2 under the same reduced formula and prototype. It favours what v2 lacks:
+to compute), none of them in v2 under the same reduced formula and prototype except the 60 rebuilt
+half-Heuslers below. It favours what v2 lacks:
 
 - elements in few v2 crystals: the lanthanides (rocksalt selenides and tellurides, CsCl-type RMg, RZn, RCd,
   RAg, RRh, RHg, RTl, AlB2-type RGa2, AuCu3-type RIn3 and RPd3, MoSi2-type RAg2, half-Heusler RPtBi,
@@ -28,7 +29,8 @@ to compute), none of them in v2 under the same reduced formula and prototype. It
 
 Half-Heusler XYZ here put the late transition metal Y on the 4c site (1/4, 1/4, 1/4) between X (4a) and
 Z (4b), which form a rocksalt lattice: the real C1b arrangement (TiCoSb, LuPtBi). (The v2 builder puts Z
-on 4c for the transition-metal half-Heuslers; those v2 frames are kept as they are.)
+on 4c for its 60 transition-metal half-Heuslers, which come out dynamically unstable; those v2 frames are
+kept as they are, and the 60 are added again in the C1b arrangement as ``XYZ-half-heusler-C1b``.)
 
 Starting lattice parameters follow v2: ionic and covalent compounds scaled to v2's ``bond()`` (Shannon
 radii sums, else 0.95 x the covalent radii sum) on the shortest unlike bond, intermetallics to the mean
@@ -203,6 +205,24 @@ def reduced(atoms: Atoms) -> tuple:
     return tuple(sorted((s, n // g) for s, n in counts.items()))
 
 
+LATE_TM = {"Fe", "Co", "Ni", "Ru", "Rh", "Pd", "Ir", "Pt", "Au"}
+
+
+def corrected_half_heuslers() -> list[Atoms]:
+    """The v2 transition-metal half-Heuslers XYZ (TiNiSn, ZrCoSb, ...) in their real C1b arrangement: X and Z
+    on the rocksalt sites 4a and 4b, the late transition metal Y on 4c. v2 put Y on 4a and Z on 4c (its
+    (b4, a4, c4) entries), and those rows come out dynamically unstable; the v2 frames are kept as they are,
+    and these are named ``XYZ-half-heusler-C1b``."""
+    out = []
+    for a4, b4, c4 in LISTS["half-heusler"]:
+        if a4 not in LATE_TM:  # the stuffed zincblendes (LiZnP, MgAgAs, ...): v2 builds them right
+            continue
+        x, y, z = b4, a4, c4
+        atoms = TEMPLATES["half-heusler"](x, z, y)  # x 4a (0), z 4b (1/2), y 4c (1/4)
+        out.append(tag(scale_volume(atoms), f"{x}{y}{z}-half-heusler-C1b", "half-heusler"))
+    return out
+
+
 def extra_set(v2: list[Atoms]) -> list[Atoms]:
     """The extra crystals, skipping any whose (reduced formula, prototype) is in v2 or already built."""
     seen = {(reduced(a), a.info["prototype"]) for a in v2 if not a.info["alloy"]}
@@ -211,9 +231,10 @@ def extra_set(v2: list[Atoms]) -> list[Atoms]:
     candidates = [tag(element_v3(p, *spec), f"{spec[0]}-{p}", p) for p, specs in ELEMENTS_V3.items()
                   for spec in specs]
     candidates += [build_extra(p, e) for p, entries in EXTRA.items() for e in entries]
-    for atoms in candidates:
+    corrected = corrected_half_heuslers()
+    for atoms in candidates + corrected:
         key = (reduced(atoms), atoms.info["prototype"])
-        if key in seen:
+        if key in seen and atoms not in corrected:
             continue
         assert atoms.info["name"] not in names, f"name clash: {atoms.info['name']}"
         if len(atoms) > MAX_ATOMS:
