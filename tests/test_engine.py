@@ -378,3 +378,25 @@ def test_a_local_cluster_leaves_the_callers_environment_as_it_was():
     with dask_client(workers=1) as client:
         assert client.run(lambda: os.environ.get("OMP_NUM_THREADS")) != {}
     assert dict(os.environ) == before
+
+
+@pytest.mark.slow
+def test_local_cluster_workers_keep_glibcs_memory_settings():
+    """Dask's nannies would start workers with MALLOC_TRIM_THRESHOLD_=65536 (every large array of a forward pass
+    mapped and zeroed afresh by the kernel: twice the CPU time); the engine's LocalCluster leaves it unset, unless
+    the caller's environment sets it."""
+    pytest.importorskip("distributed")
+    from ase_e3density.engine.dask_run import dask_client
+
+    name = "MALLOC_TRIM_THRESHOLD_"
+    saved = os.environ.pop(name, None)
+    try:
+        with dask_client(workers=1) as client:
+            assert set(client.run(lambda: os.environ.get(name)).values()) == {None}
+        os.environ[name] = "1000000"
+        with dask_client(workers=1) as client:
+            assert set(client.run(lambda: os.environ.get(name)).values()) == {"1000000"}
+    finally:
+        os.environ.pop(name, None)
+        if saved is not None:
+            os.environ[name] = saved

@@ -222,6 +222,8 @@ def test_two_dask_workers_equal_one_process(tmp_path):
     two = {r.source: r for r in screen(path, tmp_path / "two.db", batch_atoms=64, workers=2)}
     assert sorted(one) == sorted(two)
     for source, r in one.items():
+        assert two[source].atoms == r.atoms and two[source].atoms.info == r.atoms.info  # back from the workers
+        assert two[source].scalars == pytest.approx(r.scalars, abs=1e-6)
         for name in ("charges", "dipole", "quadrupole"):
             np.testing.assert_allclose(two[source].arrays[name], r.arrays[name], atol=1e-6, rtol=0)
     assert len(rows_by_source(tmp_path / "two.db")) == 120
@@ -286,7 +288,7 @@ def test_packed_batches_give_back_every_result():
     from ase.constraints import FixAtoms
 
     from ase_e3density.screen.records import Result
-    from ase_e3density.screen.writer_process import pack, unpack
+    from ase_e3density.screen.packing import pack, unpack
 
     fixed = molecule("NH3")
     fixed.set_constraint(FixAtoms([0]))
@@ -310,6 +312,45 @@ def test_packed_batches_give_back_every_result():
             assert b.arrays[name].dtype == value.dtype
             np.testing.assert_array_equal(b.arrays[name], value)
     assert unpack(pack([])) == []
+    assert unpack(pack(results))[0].atoms.info == {}  # the writer's rows store no info: it stays behind
+    assert unpack(pack(results, info=True))[0].atoms.info == results[0].atoms.info
+
+
+def test_batches_sent_to_dask_workers_pickle_packed_and_whole():
+    """A Dask task's batch and its results pickle as a few joined arrays, yet arrive as they left: structures
+    (their info and charge included; a structure with constraints or tags whole), scalars, arrays."""
+    import pickle
+
+    from ase.constraints import FixAtoms
+
+    from ase_e3density.screen.packing import ItemBatch, ResultBatch
+    from ase_e3density.screen.records import Item, Result
+
+    fixed = molecule("NH3")
+    fixed.set_constraint(FixAtoms([0]))
+    tagged = molecule("CH4")
+    tagged.set_tags([1, 0, 0, 0, 2])
+    charged = molecule("H2O")
+    charged.info.update(charge=1.0, multiplicity=2, smiles="[OH2+]")
+    structures = [charged, fixed, molecule("CH3CN", vacuum=3.0, pbc=[True, False, True]), tagged]
+    items = ItemBatch(Item(f"a@{k}", f"s{k}", atoms, float(k)) for k, atoms in enumerate(structures))
+    plain = ItemBatch(Item(f"w@{k}", f"w{k}", atoms) for k, atoms in enumerate(waters(50)))
+    pickle.dumps(plain, protocol=5, buffer_callback=(buffers := []).append)
+    assert len(buffers) == 4  # numbers, positions, cells, pbc joined: not a few arrays per structure
+    back = pickle.loads(pickle.dumps(items, protocol=5, buffer_callback=(buffers := []).append), buffers=buffers)
+    assert type(back) is ItemBatch and [i.key for i in back] == [i.key for i in items]
+    for item, b in zip(items, back):
+        assert b.charge == item.charge and b.atoms == item.atoms and b.atoms.info == item.atoms.info
+        assert repr(b.atoms.constraints) == repr(item.atoms.constraints)
+        np.testing.assert_array_equal(b.atoms.get_tags(), item.atoms.get_tags())
+    results = ResultBatch(Result(i.source, i.structure_hash, i.atoms, "c", True, scalars={"n_atoms": len(i.atoms)},
+                                 arrays={"charges": np.arange(len(i.atoms), dtype=float), "dipole": np.ones(3)})
+                          for i in items)
+    back = pickle.loads(pickle.dumps(results))
+    assert type(back) is ResultBatch
+    for r, b in zip(results, back):
+        assert (b.key, b.scalars, b.atoms, b.atoms.info) == (r.key, r.scalars, r.atoms, r.atoms.info)
+        np.testing.assert_array_equal(b.arrays["charges"], r.arrays["charges"])
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the writer process is Linux only")

@@ -57,26 +57,31 @@ class DensityEvaluator:
         moments = atom_moments(coefficients, function_offsets, species, self.model.moment_tables)
         found = multipoles(moments, positions, numbers, atom_offsets, centres_of_mass(positions, masses, atom_offsets))
         structure_functions = function_offsets[atom_offsets]
-        finite = segment_sums(~np.isfinite(coefficients), structure_functions) == 0
+        starts = atom_offsets[:-1]
+        # the scalars of every structure at once (each structure has atoms: prepare refuses empty ones)
+        columns = {"n_electrons": found.n_electrons,
+                   "dipole_norm": np.sqrt(np.einsum("si,si->s", found.dipole, found.dipole)),
+                   "quadrupole_norm": np.sqrt(np.einsum("sij,sij->s", found.quadrupole, found.quadrupole)),
+                   "charge_min": np.minimum.reduceat(found.charges, starts),
+                   "charge_max": np.maximum.reduceat(found.charges, starts)}
+        finite = (segment_sums(~np.isfinite(coefficients), structure_functions) == 0) \
+            & np.logical_and.reduce([np.isfinite(v) for v in columns.values()])
+        values = {name: v.tolist() for name, v in columns.items()}  # Python floats, one conversion per column
         inside = self._inside(prepared, numbers, positions, atom_offsets, charge)
         outcomes: list = []
         for g, (item, graph) in enumerate(zip(items, prepared)):
-            a, b = atom_offsets[g], atom_offsets[g + 1]
-            charges = found.charges[a:b]
-            scalars = {"n_atoms": int(b - a), "total_charge": item.charge,
-                       "n_electrons": float(found.n_electrons[g]),
-                       "dipole_norm": float(np.linalg.norm(found.dipole[g])),
-                       "quadrupole_norm": float(np.linalg.norm(found.quadrupole[g])),
-                       "charge_min": float(charges.min()), "charge_max": float(charges.max())}
-            if not (finite[g] and all(math.isfinite(v) for v in scalars.values())):
+            if not finite[g]:
                 outcomes.append(E3DensityError("the model gave non-finite results (NaN or inf)"))
                 continue
+            a, b = atom_offsets[g], atom_offsets[g + 1]
+            scalars = {"n_atoms": int(b - a), "total_charge": item.charge}
+            scalars.update((name, column[g]) for name, column in values.items())
             # outside the training domain: computed, but flagged, in the words of a single prediction
             inside_g = inside[g] and not self.model.state_report(item.atoms, item.charge)  # spin: not in the graph
             reasons = [] if inside_g else self.model.domain_report(item.atoms, graph, item.charge)
             scalars["in_domain"] = not reasons
             scalars["domain_warnings"] = "; ".join(reasons)
-            arrays = {"charges": charges, "dipole": found.dipole[g], "quadrupole": found.quadrupole[g]}
+            arrays = {"charges": found.charges[a:b], "dipole": found.dipole[g], "quadrupole": found.quadrupole[g]}
             if self.keep_coefficients:
                 arrays["density_coefficients"] = coefficients[structure_functions[g]:structure_functions[g + 1]]
             outcomes.append((scalars, arrays))

@@ -18,6 +18,7 @@ from ..errors import E3DensityError
 from ..models import load_model, resolve_model_path
 from .batches import batches
 from .kinds import evaluator_for
+from .packing import ItemBatch
 from .read_ahead import read_ahead
 from .records import Item, Result
 from .sources import check_selection, count_structures, expand_inputs, items_from_atoms, iter_items
@@ -169,7 +170,10 @@ class Screening:
 
     def _batches(self, items: Iterator[Item]) -> Iterator[list[Item]]:
         groups = batches(items, self.batch_atoms)
-        if self.on_dask and self.structures is None:  # files and databases: read ahead while the workers run
+        if not self.on_dask:
+            return groups
+        groups = (ItemBatch(group) for group in groups)  # sent to the workers packed
+        if self.structures is None:  # files and databases: read ahead while the workers run
             return read_ahead(groups)
         return groups
 

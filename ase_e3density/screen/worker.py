@@ -15,6 +15,7 @@ from ..errors import ModelFileError
 from ..models import load_model
 from .compute import prepare_batch, run_batch
 from .kinds import Evaluator, evaluator_for
+from .packing import ResultBatch
 from .records import Item, Result
 
 __all__ = ["ModelRef", "evaluator", "prepare_items", "evaluate_batch", "register_local_copy"]
@@ -63,5 +64,5 @@ def prepare_items(ref: ModelRef, items: Sequence[Item]) -> tuple[Sequence[Item],
 
 
 def evaluate_batch(ref: ModelRef, items: Sequence[Item], prepared: list | None = None) -> list[Result]:
-    """The task: results of one batch, in order (failures as results)."""
-    return run_batch(evaluator(ref), items, ref.checksum, prepared)
+    """The task: results of one batch, in order (failures as results), as a list that pickles packed."""
+    return ResultBatch(run_batch(evaluator(ref), items, ref.checksum, prepared))

@@ -10,8 +10,9 @@ Linux only, with a second core, and only from a process running no other Python 
 kernel's, a Dask client's: a lock one of them holds at the fork would stay held in the child);
 otherwise the run writes itself.
 
-Batches cross the pipe packed: the structures' numbers, positions, cells and float64 arrays joined
-into a few NumPy arrays (pickling a few hundred small arrays one by one costs as much as writing them).
+Batches cross the pipe packed (:mod:`.packing`): the structures' numbers, positions, cells and float64
+arrays joined into a few NumPy arrays (pickling a few hundred small arrays one by one costs as much as
+writing them).
 """
 from __future__ import annotations
 
@@ -23,15 +24,13 @@ import threading
 import warnings
 from collections.abc import Sequence
 
-import numpy as np
-from ase import Atoms
-
 from ..errors import E3DensityError
 from ..processes import die_with_parent
+from .packing import pack, unpack
 from .records import Result, one_line
 from .writers import DbWriter
 
-__all__ = ["BackgroundDbWriter", "can_write_in_background", "worth_writing_in_background", "pack", "unpack"]
+__all__ = ["BackgroundDbWriter", "can_write_in_background", "worth_writing_in_background"]
 
 _ACK_POLL_SECONDS = 1.0
 
@@ -45,64 +44,6 @@ def worth_writing_in_background() -> bool:
     """The default: possible, a second core to run on, and no other Python thread in this process (a
     notebook kernel's, a Dask client's) that could hold, at the fork, a lock the child needs."""
     return can_write_in_background() and len(os.sched_getaffinity(0)) >= 2 and threading.active_count() == 1
-
-
-# -- packing ---------------------------------------------------------------------------------------
-def _plain(atoms: Atoms) -> bool:
-    """Only numbers, positions, cell and pbc to store (what nearly every screened structure is)."""
-    return atoms.calc is None and not atoms.constraints and len(atoms.arrays) == 2
-
-
-def _join(parts: list[np.ndarray], shape: tuple[int, ...], dtype) -> np.ndarray:
-    return np.concatenate(parts) if parts else np.zeros(shape, dtype=dtype)
-
-
-def pack(results: Sequence[Result]) -> tuple:
-    """``results`` as a few joined arrays and small Python values; :func:`unpack` inverts it."""
-    rows, numbers, positions, cells, pbcs, flat = [], [], [], [], [], []
-    for r in results:
-        atoms = r.atoms
-        plain = _plain(atoms)
-        if plain:
-            numbers.append(atoms.arrays["numbers"])
-            positions.append(atoms.arrays["positions"])
-            cells.append(atoms.cell.array)
-            pbcs.append(atoms.pbc)
-        shapes, other = [], {}
-        for name, value in r.arrays.items():
-            value = np.asarray(value)
-            if value.dtype == np.float64:
-                flat.append(value.ravel())
-                shapes.append((name, value.shape))
-            else:
-                other[name] = value
-        rows.append((r.source, r.structure_hash, r.model_checksum, r.ok, r.error, r.scalars, r.seconds, r.time,
-                     len(atoms) if plain else atoms, tuple(shapes), other))
-    return (rows, _join(numbers, (0,), int), _join(positions, (0, 3), float),
-            np.array(cells, dtype=float).reshape(-1, 3, 3), np.array(pbcs, dtype=bool).reshape(-1, 3),
-            _join(flat, (0,), float))
-
-
-def unpack(packed: tuple) -> list[Result]:
-    """The results :func:`pack` was given (structures rebuilt from the joined arrays)."""
-    rows, numbers, positions, cells, pbcs, flat = packed
-    results, atom, plain, value = [], 0, 0, 0
-    for source, structure_hash, checksum, ok, error, scalars, seconds, finished, structure, shapes, other in rows:
-        if isinstance(structure, Atoms):
-            atoms = structure
-        else:
-            end = atom + structure
-            atoms = Atoms(numbers=numbers[atom:end], positions=positions[atom:end], cell=cells[plain], pbc=pbcs[plain])
-            atom, plain = end, plain + 1
-        arrays = {}
-        for name, shape in shapes:
-            size = int(np.prod(shape))
-            arrays[name] = flat[value:value + size].reshape(shape)
-            value += size
-        arrays.update(other)
-        results.append(Result(source, structure_hash, atoms, checksum, ok, error=error, scalars=scalars,
-                              arrays=arrays, seconds=seconds, time=finished))
-    return results
 
 
 # -- the child -------------------------------------------------------------------------------------
