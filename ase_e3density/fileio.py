@@ -108,13 +108,17 @@ def _head(path: Path) -> bytes:
 
 
 def _tables(path: Path) -> set[str] | None:
-    """The tables of an SQLite file, read without writing to it (None: not SQLite)."""
+    """The tables of an SQLite file, read without writing to it (None: not SQLite). A database whose writer was
+    killed mid-transaction (its hot ``-journal`` beside it) is opened as SQLite opens it, which rolls the
+    interrupted transaction back first: the only write, and SQLite's own."""
     import sqlite3
 
-    if not _head(path).startswith(_SQLITE):
+    journal = path.with_name(path.name + "-journal")
+    interrupted = journal.is_file() and journal.stat().st_size > 0
+    if not interrupted and not _head(path).startswith(_SQLITE):
         return None
     try:
-        con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        con = sqlite3.connect(path) if interrupted else sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
         try:
             return {name for name, in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         finally:

@@ -400,3 +400,25 @@ def test_local_cluster_workers_keep_glibcs_memory_settings():
         os.environ.pop(name, None)
         if saved is not None:
             os.environ[name] = saved
+
+
+def test_an_output_database_whose_writer_was_killed_mid_transaction_is_resumed(tmp_path):
+    """A writer killed with its transaction open leaves a hot journal; the rerun's output check lets SQLite roll it
+    back (as any SQLite open does) and sees the committed rows, instead of calling the file not SQLite."""
+    import subprocess
+    import sys
+
+    from ase_e3density.fileio import check_output_db
+
+    db = tmp_path / "r.db"
+    code = (f"import os, signal, sqlite3\nfrom ase.db import connect\nfrom ase.build import molecule\n"
+            f"connect({str(db)!r}).write(molecule('H2O'), uid='a')\n"
+            f"con = sqlite3.connect({str(db)!r}); con.execute('PRAGMA cache_size=1'); con.execute('BEGIN')\n"
+            "con.execute('CREATE TABLE big (x BLOB)')\n"
+            "for i in range(200): con.execute('INSERT INTO big VALUES (?)', (os.urandom(4000),))\n"
+            "os.kill(os.getpid(), signal.SIGKILL)\n")
+    subprocess.run([sys.executable, "-c", code], check=False)
+    assert (tmp_path / "r.db-journal").stat().st_size > 0  # the interrupted transaction
+    assert check_output_db(db, "screening results", ("uid",)) is True
+    from ase.db import connect
+    assert [row.uid for row in connect(db).select()] == ["a"]  # the committed row kept, the open one rolled back
