@@ -195,7 +195,7 @@ def table(config: Path, out: Path, sizes: list[int], test: list[str]) -> str:
     """The markdown table of every size with a result."""
     if config_kind(config) == PHONON:
         return phonon_table(config, out, sizes)
-    lines = [f"Configuration `{config.relative_to(ROOT) if config.is_relative_to(ROOT) else config}`, test set "
+    lines = [f"Configuration `{shown(config)}`, test set "
              f"{', '.join(f'`{t}`' for t in test)}; command: `python scripts/learning_curve.py {' '.join(sys.argv[1:])}`.",
              "",
              "| training structures | epochs (best) | training minutes | eps_rho median (%) "

@@ -136,7 +136,8 @@ def card(model_name: str, data: str, measured: Path = REFERENCE_CSV, recipe: str
         table, result = evaluate(model_name, data, split)
         lines.append(error_row(label, result))
         tables.append((label, table))
-    if recipe is not None and not prov["split"].get("held_out"):
+    use_recipe = recipe is not None and not prov["split"].get("held_out")  # the file cannot measure held out
+    if use_recipe:
         recipe_prov = load_model(resolve_model_path(recipe)).metadata["provenance"]
         recipe_tcfg = recipe_prov["train_config"]
         label = (f"held out, same recipe (`{recipe_prov.get('command')}`: prototypes "
@@ -152,12 +153,17 @@ def card(model_name: str, data: str, measured: Path = REFERENCE_CSV, recipe: str
               "MAE 3.58 J/(K mol) for the founding e3nn model, 1.32 for Mat2Spec with a Wasserstein loss.",
               ""]
     lines += measured_heat_capacities(model, data, Path(measured))
-    use_recipe = recipe is not None and not prov["split"].get("held_out")
     lines += ["", *warning_section(recipe if use_recipe else str(path), data, use_recipe)]
     lines += ["", "## Per crystal", ""]
     for label, table in tables:
         lines += [f"### {label}", "", table.strip(), ""]
     return "\n".join(lines) + "\n"
+
+
+def in_repository(path: str) -> str:
+    """``path`` relative to the repository where it lies inside it, else as given."""
+    resolved = Path(path).resolve()
+    return str(resolved.relative_to(ROOT)) if resolved.is_relative_to(ROOT) else str(path)
 
 
 def warning_section(model_path: str, data: str, recipe: bool) -> list[str]:
@@ -168,15 +174,13 @@ def warning_section(model_path: str, data: str, recipe: bool) -> list[str]:
     calibration = Calibration(model_path, data, 1.0, 1.0)
     about = (f"the same recipe with crystals held out, `{calibration.model.metadata['provenance'].get('command')}`"
              if recipe else "this file")
-    shown = Path(model_path).resolve()
-    shown = shown.relative_to(ROOT) if shown.is_relative_to(ROOT) else model_path
     table = calibration.run()
     kept = {name: row for name, row in table.items() if name in ("calibrated rule (any warning)",
                                                                   "current rule (any warning)")}
     kept = {name.replace("current rule", "old rule: unseen element pairs"): row for name, row in kept.items()}
     return ["## Domain warnings: how well they foretell large errors", "",
-            f"Measured on `{shown}` ({about}) by `python scripts/phonon_warning_calibration.py {shown} "
-            f"{Path(data).relative_to(ROOT) if Path(data).is_relative_to(ROOT) else data}`. This file warns by the "
+            f"Measured on `{in_repository(model_path)}` ({about}) by `python scripts/phonon_warning_calibration.py "
+            f"{in_repository(model_path)} {in_repository(data)}`. This file warns by the "
             "calibrated rule (light atoms below 20 amu, pairs much closer or atoms far more crowded than in training; "
             "docs/phonon_model.md, Domain warnings); the old rule is shown for comparison. The routine crystals "
             "are bcc W and Ta, fcc Cu, zincblende GaAs and the Cu0.5Ni0.5 virtual crystal.", "",
