@@ -6,11 +6,13 @@
 # scripts/order_crystals_by_cost.py (before: crystals_v2.extxyz, then crystals_v2_by_cost.extxyz from
 # 2026-12-06 06:30 UTC; row uids hash the structure, and v3's v2 frames are v2's, so every row is kept).
 #   cd /work/main && nohup setsid bash scripts/run_phonon_references.sh >/dev/null 2>&1 &
+# PHONON_WORKERS=2 in the environment computes on a Dask LocalCluster of two one-thread workers (both cores);
+# the rows are the same as a one-process run's.
 set -u
 cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 echo "=== $(date -u +%FT%TZ) start (pid $$) ===" >> data/phonons/generation_v2.log
 nice -n 10 .venv/bin/e3density phonons data/phonons/crystals_v3_by_cost.extxyz -o data/phonons/sevennet_l3i5.db \
-    --calculator sevennet-l3i5 --displacement 0.03 --min-width 10 --mesh 30 --fmax 2e-3 \
+    --calculator sevennet-l3i5 --displacement 0.03 --min-width 10 --mesh 30 --fmax 2e-3 ${PHONON_WORKERS:+--workers "$PHONON_WORKERS"} \
     >> data/phonons/generation_v2.log 2>&1
 echo "=== $(date -u +%FT%TZ) exit $? ===" >> data/phonons/generation_v2.log

@@ -189,6 +189,38 @@ def test_screening_equals_calculator(deployed, tmp_path):
         assert row.cv_vol_300 == pytest.approx(calc.get_property("volumetric_heat_capacity", atoms)[0], rel=1e-9)
 
 
+def test_screening_at_chosen_temperatures_equals_calculator_and_resumes_only_with_them(deployed, tmp_path, capsys):
+    from ase.db import connect
+
+    from ase_e3density.cli import main
+    from ase_e3density.screen import screen
+
+    crystals = [bulk("Cu", "fcc", 3.6), cuni(), bulk("Si", "diamond", 5.43)]  # Si: not in the model
+    write(tmp_path / "in.extxyz", crystals)
+    out = tmp_path / "out.db"
+    list(screen([str(tmp_path / "in.extxyz")], str(out), model=str(deployed.path), temperatures=(298.15, 1000)))
+    calc = E3DensityCalculator(deployed, temperatures=[298.15, 1000.0])
+    rows = {r.source.rsplit("@", 1)[1]: r for r in connect(out).select()}
+    for k, atoms in enumerate(crystals[:2]):
+        row = rows[str(k)]
+        cv = calc.get_heat_capacity(atoms)
+        assert (row.cv_atom_298p15, row.cv_atom_1000) == pytest.approx(tuple(cv), rel=1e-9)
+        assert row.s_atom_1000 == pytest.approx(calc.get_property("vibrational_entropy", atoms)[1], rel=1e-9)
+        assert "cv_atom_300" not in row
+    assert rows["2"].status == "failed"
+    # a rerun at other temperatures would mix tables: refused in one line, the output untouched
+    before = out.read_bytes()
+    assert main(["screen", str(tmp_path / "in.extxyz"), "-o", str(out), "--model", str(deployed.path),
+                 "--temperatures", "300", "--no-progress"]) == 2
+    assert "holds rows with other result columns" in capsys.readouterr().err
+    assert out.read_bytes() == before
+    # the same temperatures resume (nothing left to do), and a fresh run says why a structure failed
+    assert main(["screen", str(tmp_path / "in.extxyz"), "-o", str(tmp_path / "new.csv"), "--model", str(deployed.path),
+                 "--temperatures", "298.15,1000", "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert "in.extxyz@2: UnsupportedElementError: element(s) Si not supported" in err
+
+
 def test_losses_and_targets_against_independent_computations():
     grid = np.linspace(0, 10.0, 41)
     rng = np.random.default_rng(0)

@@ -86,6 +86,17 @@ def positive_int(text: str) -> int:
     return value
 
 
+def parse_temperatures(text: str, option: str = "--temperatures") -> tuple[float, ...]:
+    """Comma-separated temperatures in K (each finite, >= 0, below 1e5, none repeated), or a one-line error."""
+    try:
+        values = tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        values = ()
+    if not values or any(not (0 <= t < 1e5) for t in values) or len(set(values)) < len(values):
+        raise E3DensityError(f"{option} takes distinct comma-separated temperatures in K (0 to 1e5), got {text!r}")
+    return values
+
+
 def add_engine_options(parser: argparse.ArgumentParser) -> None:
     """The options every resumable command takes (``reference``, ``phonons``, ``screen``): where the
     work runs, and whether failure rows are computed again."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 
 from ..errors import E3DensityError
-from .common import add_engine_options, progress, read_structures
+from .common import add_engine_options, parse_temperatures, progress, read_structures
 
 
 def add_parser(sub) -> None:
@@ -39,19 +39,17 @@ def add_parser(sub) -> None:
 def _settings(args: argparse.Namespace):
     from ..generate import PhononSettings
 
+    temperatures = parse_temperatures(args.temperatures)
     try:
         numbers = [float(v) for v in args.mesh.replace(",", " ").split()]
-        temperatures = tuple(float(v) for v in args.temperatures.split(",") if v.strip())
-    except ValueError as exc:
-        raise E3DensityError(f"--mesh and --temperatures take numbers ({exc})") from None
+    except ValueError:
+        numbers = []
     if len(numbers) == 1 and numbers[0] > 0:
         mesh = numbers[0]
     elif len(numbers) == 3 and all(n >= 1 and n == int(n) for n in numbers):
         mesh = tuple(int(n) for n in numbers)
     else:
         raise E3DensityError(f"--mesh takes a length in Å or three positive integers, got {args.mesh!r}")
-    if not temperatures or any(not (t >= 0 and t < 1e5) for t in temperatures):
-        raise E3DensityError(f"--temperatures takes temperatures in K >= 0, got {args.temperatures!r}")
     for name, value in (("--fmax", args.fmax), ("--displacement", args.displacement), ("--pitch", args.pitch)):
         if not value > 0:
             raise E3DensityError(f"{name} must be > 0, got {value}")

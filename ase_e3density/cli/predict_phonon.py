@@ -6,6 +6,7 @@ import time
 import warnings
 
 from ..errors import E3DensityError
+from .common import parse_temperatures
 from .predict_cmd import refuse_options
 
 __all__ = ["predict"]
@@ -17,10 +18,7 @@ def predict(args: argparse.Namespace, path: str, frames: list, calc, start: floa
 
     from ..errors import DomainWarning
 
-    try:
-        temps = [float(t) for t in (args.temperatures or "100,300,500").split(",") if t.strip()]
-    except ValueError:
-        raise E3DensityError(f"--temperatures takes comma-separated numbers (K), got {args.temperatures!r}") from None
+    temps = list(parse_temperatures(args.temperatures or "100,300,500"))
     refuse_options(args, ("cube", "esp_cube", "esp_charges", "charge", "spacing"), "phonon density of states")
     if args.dos and len(frames) != 1:
         raise E3DensityError(f"--dos writes one frame; --index {args.index} selects {len(frames)}")

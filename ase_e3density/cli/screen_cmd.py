@@ -4,10 +4,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .common import add_engine_options, progress
+from .common import add_engine_options, parse_temperatures, progress
 
 BATCH_ATOMS = 2048
 """The runner's default, written here so that the parser does not import torch (a test keeps them equal)."""
+SHOWN_FAILURES = 5
+"""Failed structures whose reasons are printed after the summary."""
 
 
 def add_parser(sub) -> None:
@@ -20,7 +22,9 @@ def add_parser(sub) -> None:
     sc.add_argument("--select", help="ase.db selection applied to .db inputs (e.g. 'natoms<30,charge=0'; default: every row)")
     sc.add_argument("--batch-atoms", type=int, metavar="N", help=f"atoms per forward pass (default: {BATCH_ATOMS})")
     add_engine_options(sc)
-    sc.add_argument("--keep-coefficients", action="store_true", help="also store the density coefficients (default: not stored)")
+    sc.add_argument("--keep-coefficients", action="store_true", help="density models: also store the density coefficients (default: not stored)")
+    sc.add_argument("--temperatures", metavar="T1,T2,...", help="phonon models: comma-separated temperatures (K) of "
+                    "the Cv, S and F columns, e.g. 298.15 gives cv_atom_298p15 (default: 100,300,500)")
     sc.add_argument("--sort-by", metavar="KEY", help="after the run, print the rows ranked by this column (default: no ranking)")
     sc.add_argument("--top", type=int, metavar="K", help="rows in the ranked table, with --sort-by (default: 10)")
     sc.add_argument("--ascending", action="store_true", help="rank smallest first (default: largest first)")
@@ -53,17 +57,22 @@ def run(args: argparse.Namespace) -> int:
     if top < 1:
         raise E3DensityError(f"--top must be at least 1 row, got {top}")
     batch_atoms = BATCH_ATOMS if args.batch_atoms is None else args.batch_atoms
+    temperatures = None if args.temperatures is None else parse_temperatures(args.temperatures)
     run = screen(args.inputs, args.output, args.model, select=args.select, batch_atoms=batch_atoms,
                  workers=args.workers, scheduler=args.scheduler, threads_per_worker=args.threads_per_worker,
-                 retry_failed=args.retry_failed, keep_coefficients=args.keep_coefficients, device=args.device)
+                 retry_failed=args.retry_failed, keep_coefficients=args.keep_coefficients,
+                 temperatures=temperatures, device=args.device)
     if args.sort_by and args.sort_by not in run.columns:
         raise E3DensityError(f"--sort-by {args.sort_by}: not a result column; choose from {', '.join(run.columns)}")
     run.start()
     if run.summary.retried:
         progress(f"retrying {run.summary.retried} failed structure(s)")
     bar = _bar(run.total, args.no_progress)
+    failures: list = []  # the first few failed structures, to say why
     try:
         for result in run:
+            if not result.ok and len(failures) < SHOWN_FAILURES:
+                failures.append(result)
             if bar is not None:
                 bar.update(1)
                 if not result.ok:
@@ -72,6 +81,11 @@ def run(args: argparse.Namespace) -> int:
         if bar is not None:
             bar.close()
     progress(f"e3density screen: {run.summary}")
+    for result in failures:
+        progress(f"  failed: {result.source}: {result.error}")
+    if run.summary.failed:
+        more = f"the first {len(failures)} shown; " if run.summary.failed > len(failures) else ""
+        progress(f"  ({more}each failed row holds its error in the 'error' column; --retry-failed computes them again)")
     if args.sort_by:
         with open_writer(args.output, run.columns, run.evaluator.arrays) as writer:
             rows = top_rows(writer, args.sort_by, top, args.ascending)

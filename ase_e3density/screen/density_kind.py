@@ -28,6 +28,7 @@ Graph = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 class DensityEvaluator:
     """Charges (e), dipole (e·Å), traceless quadrupole (e·Å²) and electron count per structure."""
 
+    OPTIONS = ("keep_coefficients",)
     columns = ("n_atoms", "total_charge", "n_electrons", "dipole_norm", "quadrupole_norm", "charge_min", "charge_max",
                "in_domain", "domain_warnings")
 

@@ -22,6 +22,7 @@ Outcome = Any
 class Evaluator(Protocol):
     """Runs one model kind on batches."""
 
+    OPTIONS: tuple[str, ...]   # its options (constructor keywords) among evaluator_for's; none if absent
     columns: tuple[str, ...]   # scalar result names, in table order
     arrays: tuple[str, ...]    # array result names
 
@@ -32,13 +33,18 @@ class Evaluator(Protocol):
         """One outcome per item (a (scalars, arrays) pair or an exception), from one forward pass."""
 
 
-def evaluator_for(model: DeployedModel, **options) -> Evaluator:
-    """The screening evaluator of the model's kind (the kind's ``evaluator`` role)."""
+def evaluator_for(model: DeployedModel, keep_coefficients: bool = False,
+                  temperatures: Sequence[float] | None = None) -> Evaluator:
+    """The screening evaluator of the model's kind (the kind's ``evaluator`` role), with the options that
+    kind takes (``OPTIONS`` of its class); an option another kind's evaluator takes is refused."""
     kind = get_kind(model.kind)
     if not kind.has("evaluator"):
         raise ModelFileError(f"{model.path}: screening has no evaluator for {kind.title} models")
-    evaluator = kind.load("evaluator")(model, **options)
-    if options.get("keep_coefficients") and "density_coefficients" not in evaluator.arrays:
-        raise E3DensityError(f"keep_coefficients (--keep-coefficients): {kind.title} models have no density "
-                             "coefficients to keep")
-    return evaluator
+    cls = kind.load("evaluator")
+    taken = getattr(cls, "OPTIONS", ())
+    given = {"keep_coefficients": bool(keep_coefficients), "temperatures": temperatures}
+    for name, value in given.items():
+        if value not in (None, False) and name not in taken:
+            raise E3DensityError(f"--{name.replace('_', '-')} ({name}=) is not for models of {kind.title}; "
+                                 f"theirs: {', '.join(taken) or 'none'}")
+    return cls(model, **{name: given[name] for name in taken})

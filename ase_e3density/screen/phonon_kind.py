@@ -23,15 +23,21 @@ TEMPERATURES = (100.0, 300.0, 500.0)  # K
 
 
 class PhononEvaluator:
-    """Cv (J/(K mol-atoms), J/(K cm^3), J/(K g)), S (J/(K mol-atoms)), F (kJ/mol-atoms) at ``TEMPERATURES``."""
+    """Cv (J/(K mol-atoms), J/(K cm^3), J/(K g)), S (J/(K mol-atoms)), F (kJ/mol-atoms) at ``temperatures``
+    (K; default ``TEMPERATURES``), one column each (``cv_atom_300``, ``cv_atom_298p15``)."""
 
-    columns = ("n_atoms", *(temperature_key(p, t) for t in TEMPERATURES
-                            for p in ("cv_atom", "cv_vol", "cv_grav", "s_atom", "f_atom")),
-               "composition", "mean_frequency", "in_domain", "domain_warnings")
+    OPTIONS = ("temperatures",)
     arrays = ("dos",)
 
-    def __init__(self, model: DeployedPhononModel, **_):
+    def __init__(self, model: DeployedPhononModel, temperatures: Sequence[float] | None = None):
         self.model = model
+        temps = TEMPERATURES if temperatures is None else tuple(float(t) for t in temperatures)
+        if not temps or not all(0 <= t < 1e5 for t in temps) or len(set(temps)) < len(temps):
+            raise E3DensityError(f"temperatures must be distinct temperatures in K (0 to 1e5), got {temperatures!r}")
+        self.temperatures = temps
+        self.columns = ("n_atoms", *(temperature_key(p, t) for t in temps
+                                     for p in ("cv_atom", "cv_vol", "cv_grav", "s_atom", "f_atom")),
+                        "composition", "mean_frequency", "in_domain", "domain_warnings")
 
     def prepare(self, item: Item):
         return self.model.checked_graph(item.atoms)
@@ -40,9 +46,9 @@ class PhononEvaluator:
         if not np.isfinite(values).all():
             raise E3DensityError("the model gave non-finite results (NaN or inf)")
         dos = self.model.to_dos(item.atoms, values, fractions=graph[1])
-        tp, vol, grav = dos.thermal_summary(TEMPERATURES)
+        tp, vol, grav = dos.thermal_summary(self.temperatures)
         scalars: dict = {"n_atoms": len(item.atoms)}
-        for k, t in enumerate(TEMPERATURES):
+        for k, t in enumerate(self.temperatures):
             scalars[temperature_key("cv_atom", t)] = float(tp.heat_capacity[k])
             scalars[temperature_key("cv_vol", t)] = float(vol[k])
             scalars[temperature_key("cv_grav", t)] = float(grav[k])

@@ -24,7 +24,7 @@ from .records import Item, Result
 from .sources import check_selection, count_structures, expand_inputs, items_from_atoms, iter_items
 from .worker import ModelRef, evaluate_batch, evaluator, prepare_items
 from .writer_process import BackgroundDbWriter, can_write_in_background, worth_writing_in_background
-from .writers import DbWriter, Writer, open_writer
+from .writers import META, DbWriter, Writer, open_writer
 
 __all__ = ["Screening", "Summary", "screen"]
 
@@ -48,6 +48,21 @@ class Summary(EngineSummary):
         where = f" -> {self.output}" if self.output else ""
         return (f"{self.done} done, {self.failed} failed, {self.skipped} skipped (already done) in "
                 f"{self.seconds:.1f} s: {self.rate:.1f} structures/s{where}")
+
+
+def _check_columns(writer: Writer, columns: Sequence[str], output: str) -> None:
+    """Refuse to resume an output whose rows hold other result columns than this run writes (another model
+    kind, or a phonon screen at other temperatures): the rows would not make one table."""
+    first = next(iter(writer.rows()), None) if Path(output).exists() else None
+    if first is None:
+        return
+    held = {k for k in first if k not in META and k != "formula" and not k.startswith("e3d_")}
+    missing, extra = sorted(set(columns) - held), sorted(held - set(columns))
+    if missing or extra:
+        what = "; ".join(part for part in (f"lacks {', '.join(missing[:4])}" if missing else "",
+                                           f"has {', '.join(extra[:4])}" if extra else "") if part)
+        raise E3DensityError(f"{output} holds rows with other result columns than this run writes ({what}: "
+                             "another model kind or other temperatures); write to another output")
 
 
 class _Store:
@@ -104,14 +119,17 @@ class Screening:
     skips structures whose (source, structure hash) is already there (failed ones too, unless
     ``retry_failed``). An ase.db output is committed by a child process while the next batch is
     computed (``background_writer``: True, False, or None for on where it pays: Linux, two or more
-    cores, no other Python thread in this process; True still needs Linux).
+    cores, no other Python thread in this process; True still needs Linux). ``temperatures`` (K) are the
+    thermal columns of a phonon model (default 100, 300, 500 K); an electron-density model refuses them, as a
+    phonon model refuses ``keep_coefficients``.
     """
 
     def __init__(self, inputs: Iterable[str | Path] = (), output: str | Path | None = None, model=None, *,
                  structures: Iterable[Atoms | tuple[str, Atoms]] | None = None, select: str | None = None,
                  batch_atoms: int = DEFAULT_BATCH_ATOMS, workers: int | None = None, scheduler: str | None = None,
                  threads_per_worker: int = 1, retry_failed: bool = False, keep_coefficients: bool = False,
-                 device: str = "cpu", dtype: str | None = None, background_writer: bool | None = None):
+                 temperatures: Sequence[float] | None = None, device: str = "cpu", dtype: str | None = None,
+                 background_writer: bool | None = None):
         if batch_atoms < 1:
             raise E3DensityError(f"batch_atoms must be at least 1, got {batch_atoms}")
         check_engine_options(workers, scheduler, threads_per_worker)
@@ -128,8 +146,9 @@ class Screening:
         self.background_writer = background_writer  # None: decided when the run starts
         model = load_model(resolve_model_path(model), device=device, dtype=dtype)
         self.model = model
-        self.ref = ModelRef(str(model.path), model.checksum, device, dtype, keep_coefficients)
-        self.evaluator = evaluator_for(model, keep_coefficients=keep_coefficients)
+        temperatures = None if temperatures is None else tuple(float(t) for t in temperatures)
+        self.evaluator = evaluator_for(model, keep_coefficients=keep_coefficients, temperatures=temperatures)
+        self.ref = ModelRef(str(model.path), model.checksum, device, dtype, keep_coefficients, temperatures)
         self.summary = Summary(output=self.output, model_checksum=model.checksum)
         self.total: int | None = None  # structures left to do, when cheap to count
         self._store: _Store | None = None
@@ -157,6 +176,12 @@ class Screening:
             plugins = (ModelPlugin(self.ref, Path(self.ref.path).read_bytes(), self.threads),)
         writer = None if self.output is None else open_writer(self.output, self.evaluator.columns,
                                                               self.evaluator.arrays)
+        if writer is not None:
+            try:
+                _check_columns(writer, self.evaluator.columns, self.output)
+            except BaseException:
+                writer.close()
+                raise
         self._store = _Store(writer, self.model.checksum, self.output)
         items = iter_items(self.paths, self.select) if self.structures is None else items_from_atoms(self.structures)
         self._run = Run(items, partial(evaluate_batch, self.ref), self._store, key=_key, group=self._batches,

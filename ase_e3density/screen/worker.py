@@ -30,6 +30,7 @@ class ModelRef:
     device: str = "cpu"
     dtype: str | None = None
     keep_coefficients: bool = False
+    temperatures: tuple[float, ...] | None = None  # K, phonon models (None: the evaluator's default)
 
 
 _LOCK = threading.Lock()
@@ -53,7 +54,7 @@ def evaluator(ref: ModelRef) -> Evaluator:
     if model.checksum != ref.checksum:
         raise ModelFileError(f"{path} on this worker has checksum {model.checksum[:12]}..., "
                              f"not {ref.checksum[:12]}...: another file than the run's model")
-    made = evaluator_for(model, keep_coefficients=ref.keep_coefficients)
+    made = evaluator_for(model, keep_coefficients=ref.keep_coefficients, temperatures=ref.temperatures)
     with _LOCK:
         return _EVALUATORS.setdefault(ref, made)
 
