@@ -8,6 +8,13 @@ The estimated cost is (supercell atoms)^1.3 x (symmetry-distinct displacements),
 as `e3density phonons --min-width` chooses it (on the unrelaxed cell) and the displacements counted by
 phonopy. On the first 310 SevenNet-l3i5 rows of data/phonons/sevennet_l3i5.db, log(estimate) against
 log(measured seconds) has correlation 0.89, and the cheapest 80 % of those crystals took 28 % of the time.
+``--first-elements Be,B,C,N --first-max-cost 6100`` puts the structures holding any of those elements
+and estimated at most that cost first (cheapest first), then the rest (cheapest first): the light, stiff
+crystals a phonon model most needs, computed before the many cheap heavy ones.
+
+    python scripts/order_crystals_by_cost.py data/phonons/crystals_v3.extxyz \
+        -o data/phonons/crystals_v3_light_first.extxyz --min-width 10 --first-elements Be,B,C,N --first-max-cost 6100
+
 Row uids hash the structure, not its place in the file, so rows already computed from the original file
 are recognised and skipped. Each structure keeps its info; `source_index` records its place in the input and `estimated_cost`
 the estimate.
@@ -42,10 +49,17 @@ def main(argv=None) -> None:
     parser.add_argument("input")
     parser.add_argument("-o", "--output", required=True)
     parser.add_argument("--min-width", type=float, default=10.0, help="Å, as given to e3density phonons (default 10)")
+    parser.add_argument("--first-elements", default="", help="comma-separated symbols: structures holding any of "
+                        "them (and within --first-max-cost) go first (default: none)")
+    parser.add_argument("--first-max-cost", type=float, default=float("inf"),
+                        help="the largest estimated cost moved first with --first-elements (default: no limit)")
     args = parser.parse_args(argv)
     structures = read(args.input, ":")
     costs = [estimated_cost(atoms, args.min_width) for atoms in structures]
-    order = np.argsort(costs, kind="stable")
+    first = {s.strip() for s in args.first_elements.split(",") if s.strip()}
+    later = [not (first & set(atoms.get_chemical_symbols()) and cost <= args.first_max_cost)
+             for atoms, cost in zip(structures, costs)]
+    order = np.lexsort((costs, later))  # the chosen ones first, each group cheapest first (stable)
     out = []
     for i in order:
         atoms = structures[i].copy()

@@ -59,6 +59,13 @@ def dipole_of(atoms: Atoms, ctx: Context, **kwargs):
     return atoms.get_dipole_moment()
 
 
+def periodic_water(cell: float) -> Atoms:
+    atoms = molecule("H2O")
+    atoms.cell, atoms.pbc = [cell] * 3, True
+    atoms.center()
+    return atoms
+
+
 def default_dipole(atoms: Atoms):
     from ase_e3density import E3DensityCalculator
     atoms.calc = E3DensityCalculator()
@@ -272,6 +279,7 @@ CASES: list[Case] = [
     # --- flagged, not refused -----------------------------------------------------------------
     Case("domain", "water with charge +10 (default model)", lambda c: default_dipole(water(charge=10)), E.DomainWarning, r"total charge \+10 outside the training range"),
     Case("domain", "216 H atoms on a 1.2 Å cubic lattice (default model)", lambda c: default_dipole(hydrogen_lattice()), E.DomainWarning, "closer than in training.*more crowded|closer than in training"),
+    Case("domain", "water in a periodic 4 Å box (default model: trained on isolated clusters)", lambda c: default_dipole(periodic_water(4.0)), E.DomainWarning, "periodic images within the cutoff .* isolated molecules and clusters only"),
     Case("domain", "an isolated O atom (default model)", lambda c: default_dipole(Atoms("O")), E.DomainWarning, "more isolated than in training"),
     Case("domain", "O2 (default model: O-O never that close)", lambda c: default_dipole(molecule("O2")), E.DomainWarning, "O-O at 1.2.* Å"),
     Case("domain", "water dimer squeezed to O...O 2.2 Å (default model)", lambda c: default_dipole(_squeezed_dimer()), E.DomainWarning, "O-O at 2.2"),
@@ -389,6 +397,7 @@ CASES: list[Case] = [
     Case("cli", "evaluate: --split with a density model", lambda c: ["evaluate", "default", str(c.reference_db), "--split", "test"], E.E3DensityError, "--split is not for models of electron density", cli=True),
     Case("cli", "evaluate: --temperatures with a density model", lambda c: ["evaluate", "default", str(c.reference_db), "--temperatures", "300"], E.E3DensityError, "--temperatures is not for models of electron density", cli=True),
     Case("cli", "evaluate: --grid-level with the phonon model", lambda c: ["evaluate", "phonon", str(c.reference_db), "--grid-level", "3"], E.E3DensityError, "--grid-level is not for models of phonon density of states", cli=True),
+    Case("cli", "reference: --model without --guess model", lambda c: ["reference", str(water_file(c)), "-o", str(c.root / "rm.db"), "--model", "organic"], E.E3DensityError, "model \\(--model\\) is the model of guess='model'", cli=True),
     Case("cli", "screen: --keep-coefficients with the phonon model", lambda c: ["screen", str(crystal_file(c)), "-o", str(c.root / "kc.db"), "--model", "phonon", "--keep-coefficients", "--no-progress"], E.E3DensityError, "--keep-coefficients \\(keep_coefficients=\\) is not for models of phonon density of states", cli=True),
     Case("cli", "screen: --temperatures with a density model", lambda c: ["screen", str(water_file(c)), "-o", str(c.root / "tt.db"), "--temperatures", "300", "--no-progress"], E.E3DensityError, "--temperatures \\(temperatures=\\) is not for models of electron density", cli=True),
     Case("cli", "screen: --temperatures repeated", lambda c: ["screen", str(crystal_file(c)), "-o", str(c.root / "tr.db"), "--model", "phonon", "--temperatures", "300,300", "--no-progress"], E.E3DensityError, "--temperatures takes distinct comma-separated temperatures", cli=True),

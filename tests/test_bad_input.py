@@ -147,14 +147,39 @@ def test_spin_states_inside_the_training_range_are_not_flagged():
     assert state_report({"spin": [0, 0]}, water(), 1.0)  # a cation of water: 9 electrons
 
 
-def test_screening_flags_radicals_as_one_prediction_does():
+def test_periodic_images_are_flagged_only_for_models_of_isolated_structures_and_only_when_reached():
+    import warnings
+
+    from ase_e3density import E3DensityCalculator
+    from ase_e3density.errors import DomainWarning
+    from ase_e3density.graph.domain import periodic_report
+    from bad_input_cases import periodic_water
+
+    shifts = np.array([[0, 0, 1]])
+    assert "periodic images" in periodic_report({"cutoff": 4.0}, shifts)[0]
+    assert periodic_report({"cutoff": 4.0, "periodic": True}, shifts) == []
+    assert periodic_report({"cutoff": 4.0}, np.zeros((5, 3))) == []
+    calc = E3DensityCalculator()
+    for cell, flagged in ((4.0, True), (40.0, False)):  # a 40 Å box: no image within the cutoff, an isolated molecule
+        atoms = periodic_water(cell)
+        atoms.calc = calc
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            atoms.get_dipole_moment()
+        said = [str(w.message) for w in caught if issubclass(w.category, DomainWarning)]
+        assert any("periodic images" in m for m in said) == flagged, said
+
+
+def test_screening_flags_radicals_and_periodic_images_as_one_prediction_does():
     from ase import Atoms
 
     from ase_e3density.screen import screen
+    from bad_input_cases import periodic_water
     oh = Atoms("OH", positions=[[0, 0, 0], [0.97, 0, 0]])
-    results = list(screen(structures=[water(), oh]))
-    assert [r.scalars["in_domain"] for r in results] == [True, False]
+    results = list(screen(structures=[water(), oh, periodic_water(4.0), periodic_water(40.0)]))
+    assert [r.scalars["in_domain"] for r in results] == [True, False, False, True]
     assert "odd electron count (9)" in results[1].scalars["domain_warnings"]
+    assert "periodic images" in results[2].scalars["domain_warnings"]
 
 
 def test_one_point_is_a_point():

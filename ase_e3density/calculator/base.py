@@ -173,8 +173,10 @@ class ModelCalculator(Calculator):
 
     def get_property(self, name, atoms=None, allow_calculation=True):
         if name not in self.implemented_properties:
+            title = get_kind(self.kind).title
             raise PropertyNotImplementedError(
-                f"{name!r} is not predicted by {self.parameters['model']} (a {get_kind(self.kind).title} model); "
+                f"{name!r} is not predicted by {self.parameters['model']} "
+                f"({'an' if title[0] in 'aeiou' else 'a'} {title} model); "
                 f"it gives {', '.join(self.implemented_properties)}")
         if atoms is None and self.atoms is None:
             raise CalculatorParameterError("no structure yet: pass atoms, or call a property of atoms that carry this "

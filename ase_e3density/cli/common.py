@@ -86,6 +86,13 @@ def positive_int(text: str) -> int:
     return value
 
 
+def shipped_names() -> str:
+    """The shipped model names, for help texts ("default, organic, phonon"; no torch import)."""
+    from ..kinds import registered_kinds
+
+    return ", ".join(name for kind in registered_kinds() for name in kind.shipped)
+
+
 def parse_temperatures(text: str, option: str = "--temperatures") -> tuple[float, ...]:
     """Comma-separated temperatures in K (each finite, >= 0, below 1e5, none repeated), or a one-line error."""
     try:

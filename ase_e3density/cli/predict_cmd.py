@@ -5,7 +5,7 @@ import argparse
 import time
 
 from ..errors import E3DensityError
-from .common import check_output_files, example_path, read_structures
+from .common import check_output_files, example_path, read_structures, shipped_names
 
 CUBE_SPACING, ESP_CUBE_SPACING = 0.1, 0.2
 """Å: the physics layer's ``CUBE_SPACING`` and ``ESP_CUBE_SPACING``, for the help text only (the parser does
@@ -15,7 +15,7 @@ not import the physics layer; a test keeps them equal); the command itself uses 
 def add_parser(sub) -> None:
     pr = sub.add_parser("predict", help="charges, dipole, quadrupole (and a cube file) of structures")
     pr.add_argument("structure", nargs="?", help="any file ASE reads (default: the shipped 20-water cluster)")
-    pr.add_argument("--model", help="shipped model name (default, phonon) or deployed model file; a phonon model "
+    pr.add_argument("--model", help=f"shipped model name ({shipped_names()}) or deployed model file; a phonon model "
                     "prints thermal properties (default: default, the embedded water model)")
     pr.add_argument("--index", default="-1", help="frames of the file (ASE index: -1 last, ':' all, '0:10:2'; default: %(default)s)")
     pr.add_argument("--charge", type=float, help="total charge (default: atoms.info['charge'] or 0)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .common import add_engine_options, parse_temperatures, progress
+from .common import add_engine_options, parse_temperatures, progress, shipped_names
 
 BATCH_ATOMS = 2048
 """The runner's default, written here so that the parser does not import torch (a test keeps them equal)."""
@@ -18,7 +18,8 @@ def add_parser(sub) -> None:
                                     "in RESULTS (by source and structure hash).")
     sc.add_argument("inputs", nargs="+", metavar="INPUT", help="files ASE reads (all frames), glob patterns, ase.db files")
     sc.add_argument("-o", "--output", required=True, metavar="RESULTS", help="results: .db (ase.db), .extxyz/.xyz or .csv")
-    sc.add_argument("--model", help="shipped model name or deployed model file (default: the embedded model)")
+    sc.add_argument("--model", help=f"shipped model name ({shipped_names()}) or deployed model file (default: "
+                    "default, the embedded water model)")
     sc.add_argument("--select", help="ase.db selection applied to .db inputs (e.g. 'natoms<30,charge=0'; default: every row)")
     sc.add_argument("--batch-atoms", type=int, metavar="N", help=f"atoms per forward pass (default: {BATCH_ATOMS})")
     add_engine_options(sc)

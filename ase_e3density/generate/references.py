@@ -48,6 +48,9 @@ class ReferenceSettings:
             raise E3DensityError(f"conv_tol must be a positive number (Hartree), got {self.conv_tol}")
         if self.guess not in GUESSES:
             raise E3DensityError(f"guess must be one of {', '.join(GUESSES)}, got {self.guess!r}")
+        if self.model is not None and self.guess != "model":
+            raise E3DensityError(f"model (--model) is the model of guess='model' (--guess model); with guess "
+                                 f"{self.guess!r} it would do nothing: give --guess model or leave --model out")
 
     @property
     def aux(self) -> str:

@@ -31,7 +31,7 @@ from ase.data import atomic_masses, atomic_numbers, chemical_symbols
 from ..errors import CalculatorParameterError
 
 __all__ = ["domain_of", "domain_report", "inside_domain", "inside_domains", "outside_atoms", "edge_lengths",
-           "requested_spin", "spin_of", "state_report", "unseen_site_pairs", "element_crystals", "crystal_domain_of",
+           "requested_spin", "spin_of", "periodic_report", "state_report", "unseen_site_pairs", "element_crystals", "crystal_domain_of",
            "with_phonon_warnings", "crystal_report", "pair_report", "light_atom_report", "SHORT_FACTOR", "FAR_FACTOR",
            "CROWD_FACTOR", "CLOSED_SHELL", "PHONON_WARNINGS"]
 
@@ -350,6 +350,16 @@ def spin_of(numbers: np.ndarray, charge: float, spin: int | None = None) -> int 
         return int(spin)
     n = float(np.sum(numbers)) - float(charge)
     return int(round(n)) % 2 if abs(n - round(n)) < 1e-6 else None
+
+
+def periodic_report(domain: dict, shifts: np.ndarray) -> list[str]:
+    """Why a graph with edges to periodic images (nonzero ``shifts``, in cells) lies outside a domain of
+    isolated structures (``domain["periodic"]`` false or absent); empty when it lies inside."""
+    shifts = np.asarray(shifts)
+    if domain.get("periodic", False) or not shifts.size or not np.any(shifts != 0):
+        return []
+    return [f"periodic images within the cutoff ({domain['cutoff']:g} Å) of atoms in the cell: the model saw "
+            "isolated molecules and clusters only (no periodic cells)"]
 
 
 def state_report(domain: dict, atoms: Atoms, charge: float) -> list[str]:

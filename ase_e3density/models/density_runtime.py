@@ -13,7 +13,7 @@ from ..electron.basis import BasisSet
 from ..electron.density import AtomicDensity, fix_electron_counts
 from ..errors import InvalidStructureError, UnsupportedElementError
 from ..graph.checks import check_electron_count, check_ordered, check_overlaps, check_structure, overlap_search_radius
-from ..graph.domain import domain_report, edge_lengths, requested_spin, state_report
+from ..graph.domain import domain_report, edge_lengths, periodic_report, requested_spin, state_report
 from ..graph.inputs import batch_inputs, species_indices, structure_graph
 from . import format as fmt
 from .jit import plain_execution
@@ -119,12 +119,13 @@ class DeployedDensityModel(DeployedModel):
             return []
         _, _, edge_index, shifts = graph
         return domain_report(domain, atoms.numbers, edge_index, edge_lengths(atoms.positions, edge_index, shifts),
-                             charge) + state_report(domain, atoms, charge)
+                             charge) + self.off_graph_report(atoms, graph, charge)
 
-    def state_report(self, atoms: Atoms, charge: float) -> list[str]:
-        """Why the spin state of ``atoms`` lies outside the training domain (empty: inside, or no domain)."""
+    def off_graph_report(self, atoms: Atoms, graph, charge: float) -> list[str]:
+        """The reasons the segmented graph test of screening does not see: a spin state outside training, and
+        edges to periodic images in a model trained on isolated structures (empty: inside, or no domain)."""
         domain = self.metadata.get("domain")
-        return state_report(domain, atoms, charge) if domain else []
+        return state_report(domain, atoms, charge) + periodic_report(domain, graph[3]) if domain else []
 
     def predict(self, atoms: Atoms, charge: float = 0.0) -> np.ndarray:
         """Flat coefficient vector (atom by atom, e3nn order) for ``atoms`` with total ``charge``."""

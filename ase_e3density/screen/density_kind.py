@@ -40,7 +40,6 @@ class DensityEvaluator:
     def prepare(self, item: Item) -> Graph:
         if not math.isfinite(item.charge):
             raise E3DensityError(f"total charge must be a finite number, got {item.atoms.info.get('charge')!r}")
-        self.model.basis.check_supported(item.atoms.numbers)
         return self.model.checked_graph(item.atoms, item.charge)
 
     def evaluate(self, items: Sequence[Item], prepared: Sequence[Graph]) -> list:
@@ -78,7 +77,7 @@ class DensityEvaluator:
             scalars = {"n_atoms": int(b - a), "total_charge": item.charge}
             scalars.update((name, column[g]) for name, column in values.items())
             # outside the training domain: computed, but flagged, in the words of a single prediction
-            inside_g = inside[g] and not self.model.state_report(item.atoms, item.charge)  # spin: not in the graph
+            inside_g = inside[g] and not self.model.off_graph_report(item.atoms, graph, item.charge)
             reasons = [] if inside_g else self.model.domain_report(item.atoms, graph, item.charge)
             scalars["in_domain"] = not reasons
             scalars["domain_warnings"] = "; ".join(reasons)

@@ -251,4 +251,5 @@ def training_domain(trainer: DensityTrainer) -> dict:
     spins = [x for x in spins if x is not None]
     if spins:
         domain["spin"] = [min(spins), max(spins)]
+    domain["periodic"] = any(bool(np.any(np.asarray(s.edge_shift) != 0)) for s in trainer.train_set)
     return domain
