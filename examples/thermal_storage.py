@@ -65,9 +65,10 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=10)
     args = parser.parse_args()
     out = Path(args.out)
-    folder = out / "candidates"
-    folder.mkdir(parents=True, exist_ok=True)
     model = load_model(resolve_model_path(args.model))
+    run = model.checksum[:12]  # each model's candidates and screen apart: a rerun resumes, a new model starts afresh
+    folder = out / f"candidates_{run}"
+    folder.mkdir(parents=True, exist_ok=True)
     data = args.data or str(ROOT / "data" / "phonons" / Path(model.metadata["provenance"]["data"]).name)
     split = model.metadata["provenance"]["split"]
     unseen = set(split["test"]) | set(split["held_out"])
@@ -89,9 +90,10 @@ def main() -> None:
         reference[name] = (row.cv_atom_300, row.cv_vol_300, "alloy (virtual crystal)" if row.get("alloy") else
                            "crystal (" + ("held-out prototype" if row.uid in split["held_out"] else "test") + ")")
     print(f"{len(reference)} candidates ({len(alloys)} alloys as virtual crystals) in {folder}\n")
-    screen_db = out / "screen.db"
-    cli(["screen", *sorted(str(p) for p in folder.glob("*.cif")), "-o", str(screen_db), "--model", args.model,
-         "--sort-by", "cv_vol_300", "--top", str(args.top)])
+    screen_db = out / f"screen_{run}.db"
+    if cli(["screen", *sorted(str(folder / f"{name}.cif") for name in reference), "-o", str(screen_db),
+            "--model", args.model, "--sort-by", "cv_vol_300", "--top", str(args.top)]) == 2:
+        raise SystemExit("the screen refused its input (above)")
     rows = list(connect(screen_db).select("status=ok"))
     names = [Path(r.source.split("@")[0]).stem for r in rows]
     predicted = np.array([r.cv_vol_300 for r in rows])

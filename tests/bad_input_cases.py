@@ -374,7 +374,7 @@ CASES: list[Case] = [
     Case("phonon model", "occupancies summing to 0.9", lambda c: phonon_model().predict_dos(_cu(), [{"Cu": 0.5, "Ni": 0.4}]), E.E3DensityError, "occupancies sum to 0.9"),
     Case("phonon model", "a negative occupancy", lambda c: phonon_model().predict_dos(_cu(), [{"Cu": 1.2, "Ni": -0.2}]), E.E3DensityError, "finite fraction >= 0"),
     Case("phonon model", "an unknown element in an occupancy", lambda c: phonon_model().predict_dos(_cu(), [{"Cu": 0.5, "Xx": 0.5}]), E.E3DensityError, "unknown element 'Xx'"),
-    Case("phonon model", "an element without training data (Np)", lambda c: phonon_model().predict_dos(_cu("Np")), E.UnsupportedElementError, "Np not supported by this model"),
+    Case("phonon model", "an element without training data (Am)", lambda c: phonon_model().predict_dos(_cu("Am")), E.UnsupportedElementError, "Am not supported by this model"),
     Case("phonon model", "occupancy for atom 5 of a 1-atom cell", lambda c: phonon_model().predict_dos(_cu(), {5: {"Cu": 1.0}}), E.E3DensityError, "atom indices 0..0"),
     Case("phonon model", "Cu squeezed to a = 2.5 Å", lambda c: phonon_calc().get_phonon_dos(_cu(a=2.5)), E.DomainWarning, "closer than in training"),
     Case("phonon model", "a dipole from a phonon model", lambda c: _attached(phonon_calc(), water()).get_dipole_moment(), PropertyNotImplementedError, "not predicted by phonon .a phonon density of states model"),
