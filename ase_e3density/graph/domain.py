@@ -31,8 +31,8 @@ from ase.data import atomic_masses, atomic_numbers, chemical_symbols
 from ..errors import CalculatorParameterError
 
 __all__ = ["domain_of", "domain_report", "inside_domain", "inside_domains", "outside_atoms", "edge_lengths",
-           "requested_spin", "spin_of", "periodic_report", "state_report", "unseen_site_pairs", "element_crystals", "crystal_domain_of",
-           "with_phonon_warnings", "crystal_report", "pair_report", "light_atom_report", "SHORT_FACTOR", "FAR_FACTOR",
+           "requested_spin", "spin_of", "periodic_report", "state_report", "unseen_site_pairs", "element_crystals",
+           "crystal_domain_of", "with_phonon_warnings", "crystal_report", "pair_report", "light_atom_report", "SHORT_FACTOR", "FAR_FACTOR",
            "CROWD_FACTOR", "CLOSED_SHELL", "PHONON_WARNINGS"]
 
 SHORT_FACTOR, FAR_FACTOR, CROWD_FACTOR = 0.9, 1.5, 1.5
