@@ -221,6 +221,10 @@ def molecule_sets(model_name: str, level: int, limit: int | None = None) -> list
                     *sections]
 
 
+def _median(values) -> float:
+    return float(np.median(np.asarray(values, dtype=float)))
+
+
 def exact_dft_section(checksum: str) -> list[str]:
     """The targets measured against the exact PBE0 density, potential and SCF (records of
     scripts/organic_targets.py for this model's checksum, in TARGET_RECORDS)."""
@@ -243,18 +247,17 @@ def exact_dft_section(checksum: str) -> list[str]:
             lines.append(f"| {name} | not measured | | | | | | | |")
             continue
         n_set = len(read(ROOT / structures, ":"))
-        med = lambda values: float(np.median(np.asarray(values, dtype=float)))  # noqa: E731
-        eps_model, eps_fit = med([r["eps_rho"]["model"] for r in done]), med([r["eps_rho"]["fit"] for r in done])
+        eps_model, eps_fit = _median([r["eps_rho"]["model"] for r in done]), _median([r["eps_rho"]["fit"] for r in done])
         relative = [r["dipole"]["model"]["relative_error"] for r in done if r["dipole"]["model"]["relative_error"]]
         esp = [r["esp_rmse_kcal_mol_e"]["model"] for r in done]
         scf = [r["scf"] for r in done if "scf" in r]
         key = f"cycles_{SCF_TOL:.0e}"
-        cycles = (f"{sum(s['model'][key] for s in scf)} / {sum(s['minao'][key] for s in scf)} "
-                  f"({len(scf)}; {100 * (1 - sum(s['model'][key] for s in scf) / sum(s['minao'][key] for s in scf)):.1f} "
-                  "% fewer)") if scf else "not measured"
+        from_model, from_minao = (sum(s[guess][key] for s in scf) for guess in ("model", "minao"))
+        cycles = (f"{from_model} / {from_minao} ({len(scf)}; {100 * (1 - from_model / from_minao):.1f} % fewer)"
+                  if scf else "not measured")
         lines.append(f"| {name} | {len(done)} of {n_set} | {eps_model:.3f} / {eps_fit:.3f} | {eps_model - eps_fit:.3f} | "
-                     f"{med([r['dipole']['model']['error_D'] for r in done]):.3f} | {100 * med(relative):.1f} | "
-                     f"{med(esp):.2f} / {max(esp):.2f} | {med([r['esp_rmse_kcal_mol_e']['fit'] for r in done]):.2f} | "
+                     f"{_median([r['dipole']['model']['error_D'] for r in done]):.3f} | {100 * _median(relative):.1f} | "
+                     f"{_median(esp):.2f} / {max(esp):.2f} | {_median([r['esp_rmse_kcal_mol_e']['fit'] for r in done]):.2f} | "
                      f"{cycles} |")
     return lines + [""]
 

@@ -28,10 +28,10 @@ from pathlib import Path
 import numpy as np
 from ase.calculators.singlepoint import SinglePointCalculator
 
-from ..errors import InputFileError
+from ..errors import E3DensityError, InputFileError
 from .dos import PhononDOS
 
-__all__ = ["GENERATOR", "temperature_key", "info_key_value_pairs", "write_phonon_row", "read_phonon_dos", "iter_phonon_dos"]
+__all__ = ["GENERATOR", "temperature_key", "column_temperatures", "info_key_value_pairs", "write_phonon_row", "read_phonon_dos", "iter_phonon_dos"]
 
 GENERATOR = "e3density phonons"
 
@@ -40,6 +40,15 @@ def temperature_key(prefix: str, t: float) -> str:
     """``cv_atom_300`` for 300 K, ``cv_atom_298p15`` for 298.15 K (ase.db keys are identifiers)."""
     text = f"{t:g}".replace(".", "p").replace("-", "m").replace("+", "")
     return f"{prefix}_{text}"
+
+
+def column_temperatures(values, name: str = "temperatures (--temperatures)") -> tuple[float, ...]:
+    """Temperatures (K) that name result columns: at least one, each in [0, 1e5), none repeated (one column
+    each, see :func:`temperature_key`); a one-line error naming ``name`` otherwise."""
+    temps = tuple(float(t) for t in values)
+    if not temps or not all(0 <= t < 1e5 for t in temps) or len(set(temps)) < len(temps):
+        raise E3DensityError(f"{name} takes distinct temperatures in K (0 to 1e5), got {values!r}")
+    return temps
 
 
 def info_key_value_pairs(info: dict | None, taken=()) -> dict:

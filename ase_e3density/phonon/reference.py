@@ -33,6 +33,7 @@ from ase import Atoms
 
 from ..errors import E3DensityError, MissingDependencyError, VanishingForcesError
 from ..graph.checks import PHONOPY_NEEDS_ORDER, check_crystal, check_ordered
+from .database import column_temperatures
 from .dos import PhononDOS
 from .phonopy_io import atoms_to_phonopy, require_phonopy
 
@@ -257,6 +258,9 @@ class PhononSettings:
     temperatures: tuple = (100.0, 300.0, 500.0, 1000.0)  # K
     pitch: float = 0.05  # THz, grid of the stored DOS
     symprec: float = 1e-5
+
+    def __post_init__(self):
+        self.temperatures = column_temperatures(self.temperatures)  # one thermal column each
 
     def as_dict(self) -> dict:
         d = dict(self.__dict__)

@@ -14,7 +14,7 @@ import numpy as np
 from ..errors import E3DensityError
 from ..graph.occupancy import composition as site_composition
 from ..models import DeployedPhononModel
-from ..phonon.database import temperature_key
+from ..phonon.database import column_temperatures, temperature_key
 from .records import Item
 
 __all__ = ["PhononEvaluator", "TEMPERATURES"]
@@ -31,9 +31,7 @@ class PhononEvaluator:
 
     def __init__(self, model: DeployedPhononModel, temperatures: Sequence[float] | None = None):
         self.model = model
-        temps = TEMPERATURES if temperatures is None else tuple(float(t) for t in temperatures)
-        if not temps or not all(0 <= t < 1e5 for t in temps) or len(set(temps)) < len(temps):
-            raise E3DensityError(f"temperatures must be distinct temperatures in K (0 to 1e5), got {temperatures!r}")
+        temps = TEMPERATURES if temperatures is None else column_temperatures(temperatures)
         self.temperatures = temps
         self.columns = ("n_atoms", *(temperature_key(p, t) for t in temps
                                      for p in ("cv_atom", "cv_vol", "cv_grav", "s_atom", "f_atom")),
