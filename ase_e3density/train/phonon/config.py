@@ -33,6 +33,9 @@ class PhononTrainConfig:
                                                  # validation, test and held-out sets unchanged (learning curves)
     validation_fraction: float = 0.1             # of the remaining rows: early stopping and model selection
     test_fraction: float = 0.1                   # of the remaining rows: reported only
+    # the random validation/test draw skips a crystal that would leave one of its elements with no training
+    # crystal, or an element's last elemental crystal (diamond, lonsdaleite) out of training; those train
+    split_keeps_elements: bool = False
     seed: int = 0
     model: dict = field(default_factory=dict)    # PhononModelConfig fields; species default to the data's
     loss: str = "wasserstein"                    # "wasserstein" (THz) or "mse" of the DOS per atom

@@ -1,6 +1,7 @@
 """Reference phonons as training samples: graphs, target DOS on the model's grid, reference Cv."""
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -84,10 +85,13 @@ def reference_cv(row, dos, temperatures) -> np.ndarray:
 
 
 def split(samples: list[CrystalSample], test_prototypes, validation_fraction: float, test_fraction: float,
-          seed: int, test_elements=(), max_train: int | None = None) -> dict[str, list[CrystalSample]]:
+          seed: int, test_elements=(), max_train: int | None = None,
+          keep_elements: bool = False) -> dict[str, list[CrystalSample]]:
     """train / validation / test (random, by ``seed``) and held_out (whole prototypes, and every crystal
     with an element of ``test_elements``). ``max_train`` keeps the first that many training crystals of the
-    shuffled order and leaves the other sets as they are."""
+    shuffled order and leaves the other sets as they are. ``keep_elements``: the random draw passes over a
+    crystal whose removal would leave one of its elements in no training crystal, or would take an
+    element's last elemental crystal out of training; those crystals train."""
     prototypes, elements = set(test_prototypes), set(test_elements)
 
     def held_out(sample: CrystalSample) -> bool:
@@ -101,9 +105,35 @@ def split(samples: list[CrystalSample], test_prototypes, validation_fraction: fl
     if len(rest) - n_val - n_test < 1:
         raise ConfigError(f"only {len(rest)} structures outside the held-out prototypes and elements: too few to split")
     pick = [rest[i] for i in order]
+    if keep_elements:
+        pick = _elements_kept_first(pick, n_val + n_test)
     train = pick[n_val + n_test:]
     return {"validation": pick[:n_val], "test": pick[n_val:n_val + n_test],
             "train": train if max_train is None else train[:max_train], "held_out": held}
+
+
+def _elements_kept_first(pick: list[CrystalSample], n_out: int) -> list[CrystalSample]:
+    """``pick`` reordered so that its first ``n_out`` crystals (validation and test, in shuffled order) leave
+    every element in some other crystal and every element with an elemental crystal in another one."""
+    def element_set(sample: CrystalSample) -> frozenset:
+        return frozenset(sample.atoms.get_chemical_symbols())
+
+    left = Counter(e for s in pick for e in element_set(s))  # crystals with each element, not yet drawn out
+    unaries = Counter(next(iter(element_set(s))) for s in pick if len(element_set(s)) == 1)
+    out, kept = [], []
+    for sample in pick:
+        found = element_set(sample)
+        unary = len(found) == 1
+        if len(out) < n_out and all(left[e] > 1 for e in found) and not (unary and unaries[next(iter(found))] <= 1):
+            out.append(sample)
+            left.subtract(found)
+            if unary:
+                unaries[next(iter(found))] -= 1
+        else:
+            kept.append(sample)
+    if len(out) < n_out:
+        raise ConfigError(f"split_keeps_elements: only {len(out)} crystals can leave training, {n_out} asked for")
+    return out + kept
 
 
 def collate(samples: list[CrystalSample], dtype: torch.dtype) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:

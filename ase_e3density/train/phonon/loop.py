@@ -125,7 +125,7 @@ class PhononTrainer(Trainer):
         self.grid = np.asarray(self.model_config.frequencies())
         samples = make_samples(self.rows, species, self.model_config.cutoff, self.grid, self.temperatures, config.sigma)
         self.sets = split(samples, config.test_prototypes, config.validation_fraction, config.test_fraction, config.seed,
-                          config.test_elements, config.max_train)
+                          config.test_elements, config.max_train, config.split_keeps_elements)
         self.train_set, self.val_set = self.sets["train"], self.sets["validation"]
         if config.partial_dos_weight > 0 and not any(s.partial is not None for s in self.train_set):
             raise ConfigError(f"option partial_dos_weight: no training row of {data_path} has a partial DOS (rows "
