@@ -26,13 +26,21 @@ class E3DensityCalculator(ModelCalculator):
     ``dtype``, ``runtime``, ``model_checksum``) and ``charge``: the total charge (e); ``None`` reads
     ``atoms.info["charge"]``, else 0.
 
-    Results (ASE units): ``charges`` (e, the s-function partition), ``esp_charges`` (e, fitted to the
-    predicted electrostatic potential on Merz-Kollman surfaces: the charges force fields want),
-    ``dipole`` (e·Å) and ``quadrupole`` (traceless, Buckingham, e·Å²) about the centre of mass,
-    ``n_electrons``, ``density_coefficients``, and ``domain_warnings``: why the structure lies outside
-    the model's training domain (also issued as a :class:`~ase_e3density.errors.DomainWarning`); empty
-    when it lies inside. The potential and field at any points: :meth:`get_electrostatic_potential`,
+    Results (ASE units): ``charges`` (e, the s-function partition), ``hirshfeld_charges`` (e, the
+    Hirshfeld partition of the predicted density, finite systems with elements H-Ar), ``esp_charges`` (e,
+    fitted to the predicted electrostatic potential on Merz-Kollman surfaces), ``dipole`` (e·Å) and
+    ``quadrupole`` (traceless, Buckingham, e·Å²) about the centre of mass, ``n_electrons``,
+    ``density_coefficients``, and ``domain_warnings``: why the structure lies outside the model's
+    training domain (also issued as a :class:`~ase_e3density.errors.DomainWarning`); empty when it lies
+    inside. The potential and field at any points: :meth:`get_electrostatic_potential`,
     :meth:`get_electric_field`, :meth:`get_surface_potential`.
+
+    Which charges: ``hirshfeld_charges`` are the chemically meaningful atomic charges of the density
+    (a carbonyl O negative); ``esp_charges`` are for force fields (they reproduce the potential outside
+    the molecule); ``charges``, the electrons in each atom's s functions, are fast bookkeeping that
+    depends on the auxiliary basis (acetamide's O comes out positive with the ``organic`` model), kept
+    because screening computes them in batches. ``hirshfeld_charges`` and ``esp_charges`` are computed
+    only when asked (a Becke grid: seconds for 20 atoms; a surface fit), from the same cached prediction.
 
     ``E3DensityCalculator(model=...)`` with a model of another kind (``model="phonon"``) gives that
     kind's calculator (:class:`~ase_e3density.calculator.PhononDOSCalculator`). Loaded models are shared
@@ -42,7 +50,8 @@ class E3DensityCalculator(ModelCalculator):
 
     kind = "electron_density"
     kind_parameters = {"charge": None}
-    implemented_properties = ["charges", "esp_charges", "dipole", "quadrupole", "n_electrons", "density_coefficients"]
+    implemented_properties = ["charges", "hirshfeld_charges", "esp_charges", "dipole", "quadrupole", "n_electrons",
+                              "density_coefficients"]
 
     def __new__(cls, model=None, *args, **kwargs):
         if cls is E3DensityCalculator and model is not None:
@@ -85,12 +94,38 @@ class E3DensityCalculator(ModelCalculator):
         return changes
 
     def calculate(self, atoms: Atoms | None = None, properties=None, system_changes=all_changes) -> None:
+        hirshfeld = "hirshfeld_charges" in (properties or ())
+        if hirshfeld:
+            self.check_hirshfeld(atoms if atoms is not None else self.atoms)  # refused before any prediction
         if not system_changes and self._density is not None and self.results:
             super().calculate(atoms, properties, system_changes)
         else:
             self._predict(atoms, properties, system_changes)
         if "esp_charges" in (properties or ()) and "esp_charges" not in self.results:
             self.results["esp_charges"] = self._density.esp_charges("mk").charges  # only when asked: costs more
+        if hirshfeld and "hirshfeld_charges" not in self.results:
+            from ..electron.partition import hirshfeld_charges
+
+            self.results["hirshfeld_charges"] = hirshfeld_charges(self._density)  # only when asked: a Becke grid
+
+    @staticmethod
+    def check_hirshfeld(atoms: Atoms) -> None:
+        """Refuse, in one line, a structure whose Hirshfeld charges cannot be computed: a periodic one, or
+        one with elements outside the free-atom table."""
+        from ase.data import atomic_numbers
+
+        from ..electron.free_atoms import load_free_atoms
+        from ..errors import UnsupportedElementError
+
+        if atoms.pbc.any():
+            raise E3DensityError(f"hirshfeld_charges are for finite structures: {atoms.get_chemical_formula()} is "
+                                 f"periodic (pbc={atoms.pbc.tolist()}) and the Hirshfeld partition of a periodic "
+                                 "density is not implemented; use charges (the s partition) or pbc=False")
+        table = load_free_atoms()
+        missing = sorted(set(atoms.get_chemical_symbols()) - set(table.terms), key=atomic_numbers.__getitem__)
+        if missing:
+            raise UnsupportedElementError(f"hirshfeld_charges: no free-atom density for {', '.join(missing)} in the "
+                                          f"{table.name!r} table (H-Ar); use charges (the s partition) or esp_charges")
 
     def _predict(self, atoms: Atoms | None, properties, system_changes) -> None:
         super().calculate(atoms, properties, system_changes)
@@ -132,6 +167,11 @@ class E3DensityCalculator(ModelCalculator):
     def get_esp_charges(self, atoms: Atoms | None = None) -> np.ndarray:
         """Charges (e) fitted to the predicted potential on Merz-Kollman surfaces (1.4-2.0 x vdW radii)."""
         return self.get_property("esp_charges", atoms)
+
+    def get_hirshfeld_charges(self, atoms: Atoms | None = None) -> np.ndarray:
+        """Hirshfeld charges (e) of the predicted density (free atoms ``pbe0-cc-pvdz``, H-Ar; Becke grid level 2,
+        within 2e-5 e of a fine grid), summing to the total charge; finite structures only."""
+        return self.get_property("hirshfeld_charges", atoms)
 
     def get_electrostatic_potential(self, atoms: Atoms | None = None, points=None) -> np.ndarray:
         """Electrostatic potential (V) of the predicted density plus nuclei at points (Å), shape (..., 3)."""

@@ -26,6 +26,9 @@ def add_parser(sub) -> None:
                     "(one frame only; default: not written)")
     pr.add_argument("--esp-charges", action="store_true",
                     help="also print ESP charges (Merz-Kollman fit to the predicted potential; one frame only)")
+    pr.add_argument("--hirshfeld-charges", action="store_true",
+                    help="also print Hirshfeld charges (the predicted density shared out by free atoms; finite "
+                         "structures, H-Ar; one frame only)")
     pr.add_argument("--spacing", type=float, metavar="ANGSTROM",
                     help=f"grid spacing of the cube files, Å (default: {CUBE_SPACING} for --cube, {ESP_CUBE_SPACING} "
                          "for --esp-cube, as AtomicDensity.write_cube and write_esp_cube)")

@@ -50,13 +50,16 @@ def predict(args: argparse.Namespace, path: str, frames: list, calc, start: floa
     if args.spacing is not None and not args.spacing > 0:
         raise E3DensityError(f"--spacing must be positive, got {args.spacing}")
     spacing, esp_spacing = (CUBE_SPACING, ESP_CUBE_SPACING) if args.spacing is None else (args.spacing, args.spacing)
-    for flag, value in (("--cube", args.cube), ("--esp-cube", args.esp_cube), ("--esp-charges", args.esp_charges)):
+    for flag, value in (("--cube", args.cube), ("--esp-cube", args.esp_cube), ("--esp-charges", args.esp_charges),
+                        ("--hirshfeld-charges", args.hirshfeld_charges)):
         if value and len(frames) != 1:
-            verb = "prints charges of" if flag == "--esp-charges" else "writes"
+            verb = "prints charges of" if flag.endswith("-charges") else "writes"
             raise E3DensityError(f"{flag} {verb} one frame; --index {args.index} selects {len(frames)}")
     for given, step in ((args.cube, spacing), (args.esp_cube, esp_spacing)):
         if given:
             calc.check_grid(frames[0], step)  # refuse an absurd grid before any work
+    if args.hirshfeld_charges:
+        calc.check_hirshfeld(frames[0])  # a periodic structure or an element beyond Ar: refused before any work
     if args.charge is not None:
         for atoms in frames:
             atoms.info["charge"] = args.charge
@@ -86,10 +89,14 @@ def predict(args: argparse.Namespace, path: str, frames: list, calc, start: floa
         print(f"structure:   {path} ({atoms.get_chemical_formula()}, {len(atoms)} atoms, charge {_charge_text(charge)})")
         print(f"training domain: {'outside: ' + '; '.join(reasons) if reasons else 'inside'}")
         print(f"electrons:   {atoms.info['n_electrons']:.6f}")
-        esp = calc.get_esp_charges(calc.atoms) if args.esp_charges else None
-        print("charges (e):" + ("  s partition, ESP (Merz-Kollman fit)" if esp is not None else ""))
-        for i, (s, q) in enumerate(zip(atoms.get_chemical_symbols(), charges)):
-            print(f"  {i:4d} {s:2s} {q:+.4f}" + (f"  {esp[i]:+.4f}" if esp is not None else ""))
+        columns = [("s partition", charges)]
+        if args.esp_charges:
+            columns.append(("ESP (Merz-Kollman fit)", calc.get_esp_charges(calc.atoms)))
+        if args.hirshfeld_charges:
+            columns.append(("Hirshfeld", calc.get_hirshfeld_charges(calc.atoms)))
+        print("charges (e):" + ("  " + ", ".join(name for name, _ in columns) if len(columns) > 1 else ""))
+        for i, s in enumerate(atoms.get_chemical_symbols()):
+            print(f"  {i:4d} {s:2s} " + "  ".join(f"{q[i]:+.4f}" for _, q in columns))
         norm = float(np.linalg.norm(dipole))
         print(f"dipole (e·Å, about the centre of mass): {format_vector(dipole)}  |mu| = {norm:.4f} e·Å "
               f"= {norm / Debye:.3f} D")

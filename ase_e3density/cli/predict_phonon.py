@@ -19,7 +19,8 @@ def predict(args: argparse.Namespace, path: str, frames: list, calc, start: floa
     from ..errors import DomainWarning
 
     temps = list(parse_temperatures(args.temperatures or "100,300,500"))
-    refuse_options(args, ("cube", "esp_cube", "esp_charges", "charge", "spacing"), "phonon density of states")
+    refuse_options(args, ("cube", "esp_cube", "esp_charges", "hirshfeld_charges", "charge", "spacing"),
+                   "phonon density of states")
     if args.dos and len(frames) != 1:
         raise E3DensityError(f"--dos writes one frame; --index {args.index} selects {len(frames)}")
     calc.set(temperatures=temps)

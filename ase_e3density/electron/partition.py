@@ -25,10 +25,12 @@ from .free_atoms import ProAtoms, load_free_atoms
 from .grids import molecular_grid
 from .metrics import quadrature
 
-__all__ = ["find_molecules", "GridPartition", "Partition", "partition", "fragment_integrals", "BOND_SCALE"]
+__all__ = ["find_molecules", "GridPartition", "Partition", "partition", "hirshfeld_charges", "fragment_integrals",
+           "BOND_SCALE", "CHARGES_LEVEL"]
 
 BOND_SCALE = 1.2  # atoms are bonded closer than 1.2 x the sum of their covalent radii
 WEIGHT_FLOOR = 1e-12  # a group's share below this at a point is dropped (sums stay 1 to 1e-11)
+CHARGES_LEVEL = 2  # Becke level of hirshfeld_charges: within 2e-5 e of level 4 (acetamide, paracetamol), 1/4 the cost of 3
 
 
 def find_molecules(atoms: Atoms, scale: float = BOND_SCALE) -> list[np.ndarray]:
@@ -159,14 +161,20 @@ class Partition:
         return float(self.fragment_charges.sum())
 
 
+def _finite_proatoms(atoms: Atoms, free_atoms: ProAtoms | str | None) -> ProAtoms:
+    """The free atoms (a table name, a :class:`ProAtoms` or the default) of a Hirshfeld partition of ``atoms``,
+    which must be a finite system."""
+    if atoms.pbc.any():
+        raise E3DensityError("Hirshfeld partitions of periodic densities are not implemented; use pbc=False")
+    return load_free_atoms() if free_atoms is None else (
+        load_free_atoms(free_atoms) if isinstance(free_atoms, str) else free_atoms)
+
+
 def _hirshfeld_setup(atoms: Atoms, fragments, free_atoms: ProAtoms | str | None,
                      bond_scale: float) -> tuple[ProAtoms, list[np.ndarray]]:
     """The free atoms (a table name, a :class:`ProAtoms` or the default) and the fragments (given, or
     molecules by bonding) of a Hirshfeld partition of a finite system."""
-    if atoms.pbc.any():
-        raise E3DensityError("Hirshfeld partitions of periodic densities are not implemented; use pbc=False")
-    proatoms = load_free_atoms() if free_atoms is None else (
-        load_free_atoms(free_atoms) if isinstance(free_atoms, str) else free_atoms)
+    proatoms = _finite_proatoms(atoms, free_atoms)
     fragments = find_molecules(atoms, bond_scale) if fragments is None else check_fragments(fragments, len(atoms))
     return proatoms, fragments
 
@@ -197,6 +205,24 @@ def partition(density: AtomicDensity, fragments=None, free_atoms: ProAtoms | str
                    for f, c in zip(fragments, centres)])
     o = density.default_origin() if origin is None else np.asarray(origin, dtype=float)
     return Partition(charges, atomic_dipoles, fragments, q, centres, mu, o, proatoms.name)
+
+
+def hirshfeld_charges(density: AtomicDensity, level: int = CHARGES_LEVEL,
+                      free_atoms: ProAtoms | str | None = None) -> np.ndarray:
+    """Hirshfeld atomic charges (e) of ``density`` (a finite system) on the Becke grid ``level``, summing to
+    its total charge exactly: each atom's electrons are scaled by the analytic electron count over the grid's
+    (a change of about 1e-5 relative at level 2, the grid's own error). Free atoms as :func:`partition`."""
+    atoms = density.atoms
+    proatoms = _finite_proatoms(atoms, free_atoms)
+    points, weights = molecular_grid(atoms, level)  # not kept (quadrature's cache): a trajectory would fill memory
+    single = [np.array([a]) for a in range(len(atoms))]
+    grid = GridPartition.build(atoms, density.nuclear_charges, points, weights, single, proatoms,
+                               centres=atoms.get_positions())
+    electrons = grid.matrix @ density.evaluate(points)
+    on_grid = float(electrons.sum())
+    if on_grid > 0:
+        electrons *= density.n_electrons / on_grid
+    return np.asarray(density.nuclear_charges, dtype=float) - electrons
 
 
 def fragment_integrals(density: AtomicDensity, fragments=None, free_atoms: ProAtoms | str | None = None,
