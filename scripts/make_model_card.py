@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ase_e3density.cli import main as cli
+from ase_e3density.models import format as fmt
 from ase_e3density.models import load_model, resolve_model_path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -107,7 +108,7 @@ def card(model_name: str, level: int, limit: int | None = None) -> str:
         ]
     if model_name == "organic":
         return "\n".join(lines + training_domain(meta, prov) + molecule_sets(model_name, level, limit)
-                         + exact_dft_section(meta["checksum"])) + "\n"
+                         + exact_dft_section(fmt.same_network_checksums(meta))) + "\n"
     lines += ["## Held-out larger clusters", "",
               "eps_rho is against the fitted reference density; the fit's own error against the exact DFT density "
               "(the floor no model trained on these fits can pass) is the mean `fit_eps` of each set's rows.", ""]
@@ -174,8 +175,14 @@ def training_domain(meta: dict, prov: dict) -> list[str]:
                   + ", ".join(f"{s} {holding.get(s, 0)}" for s in meta["species"])
                   + " (an element in few molecules is covered thinly: expect larger errors near it).", ""]
     lines += [*reference, ""] if reference else []
+    environments = meta["domain"].get("environments")
+    if environments:
+        lines += [f"Bonding environments seen in training ({len(environments['seen'])}; element[bonded neighbours], "
+                  f"bonds within {environments['bond_scale']:g} x the covalent radii): "
+                  + ", ".join(f"`{name}`" for name in environments["seen"]) + ".", ""]
     lines += ["Predictions outside this domain (other charges, unseen element pairs, bonds much shorter or "
-              "neighbours much farther than in training) carry a `DomainWarning`.", ""]
+              "neighbours much farther than in training"
+              + (", bonding environments never seen" if environments else "") + ") carry a `DomainWarning`.", ""]
     return lines
 
 
@@ -225,9 +232,10 @@ def _median(values) -> float:
     return float(np.median(np.asarray(values, dtype=float)))
 
 
-def exact_dft_section(checksum: str) -> list[str]:
+def exact_dft_section(checksums: set[str]) -> list[str]:
     """The targets measured against the exact PBE0 density, potential and SCF (records of
-    scripts/organic_targets.py for this model's checksum, in TARGET_RECORDS)."""
+    scripts/organic_targets.py for this model's network: its checksum or one it had with the same weights, in
+    TARGET_RECORDS)."""
     from ase.io import read
     from organic_targets import SCF_TOL, read_records
 
@@ -242,7 +250,7 @@ def exact_dft_section(checksum: str) -> list[str]:
              "ESP RMSE fit, median | SCF cycles model / minao (molecules) |", "| --- " * 9 + "|"]
     for name, records, structures in TARGET_RECORDS:
         path = ROOT / records
-        done = [r for r in read_records(path).values() if r.get("model_checksum") == checksum and "error" not in r]
+        done = [r for r in read_records(path).values() if r.get("model_checksum") in checksums and "error" not in r]
         if not done:
             lines.append(f"| {name} | not measured | | | | | | | |")
             continue

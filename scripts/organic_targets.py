@@ -326,6 +326,7 @@ def main() -> int:
 
     from ase_e3density.errors import E3DensityError
     from ase_e3density.models import load_model, resolve_model_path
+    from ase_e3density.models.format import same_network_checksums
 
     path = structures_path(args)
     if not path.is_file():
@@ -341,7 +342,7 @@ def main() -> int:
         return 2
     frames = read(path, f"{args.start}:" + ("" if args.n is None else f"{args.start + args.n}"))
     records = read_records(out)
-    others = {r["model_checksum"] for r in records.values()} - {model.checksum}
+    others = {r["model_checksum"] for r in records.values()} - same_network_checksums(model.metadata)
     if others:
         print(f"error: {out} holds results of another model (checksum {sorted(others)[0][:12]}...); "
               "give another --out", file=sys.stderr)

@@ -316,26 +316,11 @@ def crystal_lines(calibration: Calibration) -> list[str]:
 def write_with_warnings(model_path, output, calibration: Calibration, command: str) -> Path:
     """A copy of ``model_path`` whose domain holds ``element_crystals`` and the calibrated rule's settings,
     the scripted network, weights and program unchanged; ``provenance.domain_updates`` records the step."""
-    import torch
+    from ase_e3density.models.upgrade import rewrite_domain
 
-    from ase_e3density.models import format as fmt
-    from ase_e3density.models.jit import quiet_jit
-
-    metadata = fmt.read_metadata(model_path)
-    with quiet_jit():
-        scripted = torch.jit.load(str(model_path), map_location="cpu")
-    program = fmt.read_program(model_path, metadata) if fmt.PROGRAM_SHA256 in metadata else None
-    computed = (fmt.FORMAT, fmt.WEIGHTS_SHA256, fmt.PROGRAM_SHA256, fmt.CHECKSUM)  # written anew
-    body = {k: v for k, v in metadata.items() if k not in computed}
-    body["domain"] = calibration.new_domain
-    notes = [*body[fmt.PROVENANCE].get("domain_updates", []),
-             {"fields": ["element_crystals", "warnings"], "training_rows": calibration.n_train_rows,
-              "command": command}]
-    body[fmt.PROVENANCE] = {**body[fmt.PROVENANCE], "domain_updates": notes}
-    out = fmt.write_archive(scripted, body, output, program=program)
-    if fmt.read_metadata(out)[fmt.WEIGHTS_SHA256] != metadata[fmt.WEIGHTS_SHA256]:
-        raise RuntimeError(f"{out}: weights changed on writing")  # cannot happen: the same module written
-    return out
+    return rewrite_domain(model_path, output, calibration.new_domain,
+                          {"fields": ["element_crystals", "warnings"], "training_rows": calibration.n_train_rows,
+                           "command": command})
 
 
 def main(argv: list[str] | None = None) -> dict:

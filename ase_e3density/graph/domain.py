@@ -9,6 +9,9 @@ flagged (never refused: it may be exactly what the user wants to extrapolate to)
 - an atom's nearest neighbour is farther than ``1.5`` x the farthest nearest neighbour seen for its
   element (isolated atoms included);
 - an atom has more than ``1.5`` x the most neighbours within the cutoff seen for its element;
+- (domains with ``environments``, density models trained since they were recorded) an atom's bonding
+  environment, its element and its bonded neighbours' elements (:mod:`.environments`), never occurred in
+  training;
 - (electron-density models) its spin state lies outside the training range of 2S (key ``spin``): a
   spin asked for in ``atoms.info["spin"]`` (2S) or ``atoms.info["multiplicity"]`` (2S + 1), initial
   magnetic moments, or an odd electron count (a radical) for a model trained on closed-shell singlets.
@@ -29,6 +32,7 @@ from ase import Atoms
 from ase.data import atomic_masses, atomic_numbers, chemical_symbols
 
 from ..errors import CalculatorParameterError
+from .environments import MAX_ELEMENTS, EnvironmentTable, environment_names, recorded_environments
 
 __all__ = ["domain_of", "domain_report", "inside_domain", "inside_domains", "outside_atoms", "edge_lengths",
            "requested_spin", "spin_of", "periodic_report", "state_report", "unseen_site_pairs", "element_crystals",
@@ -59,14 +63,19 @@ def _graph_stats(numbers: np.ndarray, edge_index: np.ndarray, lengths: np.ndarra
     return counts, nearest
 
 
-def domain_of(graphs: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray, float]], cutoff: float) -> dict:
-    """Domain statistics from (atomic numbers, edge_index, edge lengths, total charge) per structure."""
+def domain_of(graphs: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray, float]], cutoff: float,
+              environments: bool = False) -> dict:
+    """Domain statistics from (atomic numbers, edge_index, edge lengths, total charge) per structure;
+    ``environments``: also every bonding environment seen (:func:`.environments.recorded_environments`)."""
+    seen: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     shortest: dict[str, float] = {}
     farthest_nearest: dict[str, float] = {}
     most: dict[str, int] = {}
     charges = []
     for numbers, edge_index, lengths, charge in graphs:
         charges.append(float(charge))
+        if environments:
+            seen.append((numbers, edge_index, lengths))
         receiver, sender = edge_index
         for key, d in zip((_pair(a, b) for a, b in zip(numbers[receiver], numbers[sender])), lengths):
             shortest[key] = min(shortest.get(key, np.inf), float(d))
@@ -75,17 +84,21 @@ def domain_of(graphs: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray, float]]
             s = chemical_symbols[int(z)]
             most[s] = max(most.get(s, 0), int(c))
             farthest_nearest[s] = max(farthest_nearest.get(s, 0.0), float(min(n, cutoff)))
-    return {"cutoff": float(cutoff), "charge": [round(min(charges), 6), round(max(charges), 6)], "shortest": shortest,
-            "farthest_nearest": farthest_nearest, "most_neighbours": most}
+    domain = {"cutoff": float(cutoff), "charge": [round(min(charges), 6), round(max(charges), 6)], "shortest": shortest,
+              "farthest_nearest": farthest_nearest, "most_neighbours": most}
+    if environments and len(farthest_nearest) <= MAX_ELEMENTS:
+        domain["environments"] = recorded_environments(seen)
+    return domain
 
 
-_TABLES: dict[int, tuple[dict, tuple[np.ndarray, np.ndarray, np.ndarray] | None]] = {}
+_TABLES: dict[int, tuple[dict, tuple | None]] = {}
 
 
-def _tables(domain: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+def _tables(domain: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, EnvironmentTable | None] | None:
     """The domain as arrays by atomic number: shortest distance per pair (NaN: never met), farthest
-    nearest neighbour and most neighbours per element (inf: not recorded). Kept per domain dict
-    (models hold theirs for life); None when a name is not an element."""
+    nearest neighbour and most neighbours per element (inf: not recorded), and its bonding environments
+    (None: not recorded). Kept per domain dict (models hold theirs for life); None when a name is not an
+    element."""
     held = _TABLES.get(id(domain))
     if held is not None and held[0] is domain:
         return held[1]
@@ -99,8 +112,10 @@ def _tables(domain: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
             farthest[atomic_numbers[symbol]] = d
         for symbol, m in domain["most_neighbours"].items():
             most[atomic_numbers[symbol]] = m
-        tables = pairs, farthest, most
-    except (KeyError, ValueError):
+        recorded = domain.get("environments")
+        environments = None if recorded is None else EnvironmentTable(recorded, domain["farthest_nearest"])
+        tables = pairs, farthest, most, environments
+    except (KeyError, ValueError, AttributeError):
         tables = None
     if len(_TABLES) >= 16:
         _TABLES.pop(next(iter(_TABLES)))
@@ -115,7 +130,7 @@ def outside_atoms(domain: dict, numbers: np.ndarray, edge_index: np.ndarray, len
     tables = _tables(domain)
     if tables is None or (len(numbers) and (numbers.max() >= len(chemical_symbols) or numbers.min() < 0)):
         return np.ones(len(numbers), dtype=bool)
-    pairs, farthest, most = tables
+    pairs, farthest, most, environments = tables
     receiver, sender = edge_index
     seen = pairs[numbers[receiver], numbers[sender]]
     odd = np.isnan(seen) | (lengths < SHORT_FACTOR * seen)
@@ -123,7 +138,10 @@ def outside_atoms(domain: dict, numbers: np.ndarray, edge_index: np.ndarray, len
     out |= np.bincount(receiver, minlength=len(numbers)) > CROWD_FACTOR * most[numbers]
     reach = FAR_FACTOR * farthest[numbers]  # isolated: no neighbour within reach (nearest capped at the cutoff)
     close = np.bincount(receiver[lengths <= reach[receiver]], minlength=len(numbers)) > 0
-    return out | ((reach < domain["cutoff"]) & ~close)
+    out |= (reach < domain["cutoff"]) & ~close
+    if environments is not None:
+        out |= environments.unseen(numbers, edge_index, lengths)
+    return out
 
 
 def inside_domains(domain: dict, numbers: np.ndarray, edge_index: np.ndarray, lengths: np.ndarray,
@@ -163,7 +181,28 @@ def domain_report(domain: dict, numbers: np.ndarray, edge_index: np.ndarray, len
     closer = _closer_reason(domain, lengths, names, inverse, SHORT_FACTOR, "closer than in training")
     isolated = _isolated_reason(domain, numbers, edge_index, lengths, FAR_FACTOR, "more isolated than in training")
     crowded = _crowded_reason(domain, numbers, edge_index, lengths, CROWD_FACTOR, "more crowded than in training")
-    return reasons + [r for r in (closer, isolated, crowded) if r]
+    unseen_environments = _environment_reason(domain, numbers, edge_index, lengths)
+    return reasons + [r for r in (closer, isolated, crowded, unseen_environments) if r]
+
+
+def _environment_reason(domain: dict, numbers: np.ndarray, edge_index: np.ndarray, lengths: np.ndarray) -> str | None:
+    """The atoms in bonding environments never seen in training, in one sentence naming up to three of them
+    with their first atom; None when there are none or the domain records no environments."""
+    tables = _tables(domain)
+    if tables is None or tables[3] is None:
+        return None
+    table = tables[3]
+    unseen = np.flatnonzero(table.unseen(numbers, edge_index, lengths))
+    if not len(unseen):
+        return None
+    names = environment_names(numbers, edge_index, lengths, table.bond_scale)
+    first: dict[str, int] = {}
+    for a in unseen.tolist():
+        first.setdefault(names[a], a)
+    shown = ", ".join(f"{name} (atom {a})" for name, a in list(first.items())[:3])
+    more = f" and {len(first) - 3} more" if len(first) > 3 else ""
+    return (f"{len(unseen)} atom(s) in bonding environments never seen in training (element[bonded neighbours]): "
+            f"{shown}{more}")
 
 
 def _pair_names(numbers: np.ndarray, edge_index: np.ndarray) -> tuple[list[str], np.ndarray]:

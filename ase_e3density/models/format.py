@@ -42,7 +42,7 @@ from .jit import quiet_jit
 __all__ = ["FORMAT_VERSION", "OLDEST_VERSION", "METADATA_FILE", "WEIGHTS_FILE", "PROGRAM_FILE", "KIND", "SPECIES",
            "CUTOFF", "DTYPE", "CONFIG", "PROVENANCE", "VERSIONS", "WEIGHTS_SHA256", "PROGRAM_SHA256", "CHECKSUM",
            "weights_sha256", "state_sha256", "metadata_checksum", "write_archive", "read_metadata", "read_member",
-           "read_weights", "read_program", "runtimes_of"]
+           "read_weights", "read_program", "runtimes_of", "same_network_checksums"]
 
 FORMAT_VERSION = 3
 OLDEST_VERSION = 2
@@ -65,6 +65,14 @@ CHECKSUM = "checksum"
 REQUIRED = (FORMAT, KIND, SPECIES, CUTOFF, DTYPE, CONFIG, PROVENANCE, VERSIONS, WEIGHTS_SHA256, CHECKSUM)
 PROGRAM_SHA256 = "program_sha256"
 """Present only in files that carry a ``torch.export`` program."""
+
+
+def same_network_checksums(metadata: dict) -> set[str]:
+    """The file's checksum and those of the files it was rewritten from with the network and weights unchanged
+    (``provenance.domain_updates[*].previous_checksum``): results recorded under any of them are this
+    network's."""
+    updates = metadata.get(PROVENANCE, {}).get("domain_updates", [])
+    return {metadata[CHECKSUM], *(u["previous_checksum"] for u in updates if "previous_checksum" in u)}
 
 
 def state_sha256(state: dict[str, torch.Tensor]) -> str:

@@ -1,4 +1,5 @@
-"""Rewrite a deployed file in the current format: same scripted network, same weights (bit for bit)."""
+"""Rewrite a deployed file: in the current format, or with a new training domain; same scripted network,
+same weights (bit for bit)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,7 +13,7 @@ from .export import export_network
 from .modules import build_network
 from .jit import quiet_jit
 
-__all__ = ["upgrade_model_file"]
+__all__ = ["upgrade_model_file", "rewrite_domain"]
 
 
 def upgrade_model_file(path, output=None, export: bool = False, command: str | None = None) -> Path:
@@ -45,4 +46,26 @@ def upgrade_model_file(path, output=None, export: bool = False, command: str | N
     written = fmt.read_metadata(out)
     if written[fmt.WEIGHTS_SHA256] != metadata[fmt.WEIGHTS_SHA256] or fmt.read_weights(out, written) is None:
         raise ModelFileError(f"{out}: weights changed on upgrading")  # cannot happen: same module written
+    return out
+
+
+def rewrite_domain(path, output, domain: dict, note: dict) -> Path:
+    """Write a copy of the verified file ``path`` to ``output`` whose metadata ``domain`` is ``domain``: the
+    scripted network, the weights and any exported program unchanged. ``provenance.domain_updates`` records
+    ``note`` (which fields changed, the command) with the file's previous checksum, under which results of the
+    same network may have been recorded (:func:`~.format.same_network_checksums`). Refuses to write unless the
+    weights are unchanged."""
+    path = Path(path)
+    metadata = fmt.read_metadata(path)
+    with quiet_jit():
+        scripted = torch.jit.load(str(path), map_location="cpu")
+    program = fmt.read_program(path, metadata) if fmt.PROGRAM_SHA256 in metadata else None
+    body = {k: v for k, v in metadata.items() if k not in (fmt.FORMAT, fmt.WEIGHTS_SHA256, fmt.PROGRAM_SHA256,
+                                                            fmt.CHECKSUM)}
+    body["domain"] = domain
+    notes = [*body[fmt.PROVENANCE].get("domain_updates", []), {**note, "previous_checksum": metadata[fmt.CHECKSUM]}]
+    body[fmt.PROVENANCE] = {**body[fmt.PROVENANCE], "domain_updates": notes}
+    out = fmt.write_archive(scripted, body, Path(output), program=program)
+    if fmt.read_metadata(out)[fmt.WEIGHTS_SHA256] != metadata[fmt.WEIGHTS_SHA256]:
+        raise ModelFileError(f"{out}: weights changed on writing")  # cannot happen: the same module written
     return out

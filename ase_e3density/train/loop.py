@@ -243,10 +243,11 @@ def density_metrics(trainer: DensityTrainer, model: DensityModel) -> dict:
 
 
 def training_domain(trainer: DensityTrainer) -> dict:
-    """Charges, distances, neighbour counts and spin states (2S) seen in the training set (checked at prediction)."""
+    """Charges, distances, neighbour counts, bonding environments and spin states (2S) seen in the training set
+    (checked at prediction)."""
     graphs = ((s.density.atoms.numbers, s.edge_index, edge_lengths(s.density.atoms.positions, s.edge_index,
                                                                   s.edge_shift), s.charge) for s in trainer.train_set)
-    domain = domain_of(graphs, trainer.model_config.cutoff)
+    domain = domain_of(graphs, trainer.model_config.cutoff, environments=True)
     spins = [spin_of(s.density.atoms.numbers, s.charge, s.density.info.get("spin")) for s in trainer.train_set]
     spins = [x for x in spins if x is not None]
     if spins:
