@@ -27,7 +27,8 @@ d. with ``--scf``: SCF iterations to conv_tol 1e-9 (and 1e-7, from the same run)
    the same energy within 1e-7 Ha (``scf.same_state``).
 
 One JSON line per molecule is appended to ``--out`` and flushed when it finishes, keyed by frame index and a
-hash of the structure; a rerun skips the molecules present (with ``--scf``, those that have SCF results) and a
+hash of the structure; a rerun skips the molecules present (with ``--scf``, those that have SCF results; a
+molecule measured before without ``--scf`` gets only the SCF part, appended as a new line of the whole record) and a
 file of another model (checksum) is refused. A molecule whose DFT or prediction fails gets a line with
 ``error`` (not computed again by a rerun: delete its line to retry). The summary (median, mean, max and counts
 as a markdown table) is printed at the end, or alone with ``--summary-only``; where a key has several lines the
@@ -364,14 +365,22 @@ def main() -> int:
                    "smiles": atoms.info.get("smiles"), "name": atoms.info.get("name"),
                    "model": str(model.path), "model_checksum": model.checksum,
                    "reference": {**REFERENCE, "scf_conv_tol": SCF_TOL if args.scf else None}}
+            earlier = (0.0, 0.0)
             try:
-                row.update(measure(atoms, model, args.scf))
+                if old is not None and args.scf:  # measured before without the SCF: add it, keep the rest
+                    earlier = (old["wall_seconds"], old["cpu_seconds"])
+                    clock = Clock()
+                    row = {**old, **{k: row[k] for k in ("model", "model_checksum", "reference")},
+                           "scf": scf_iterations(atoms, model, clock)}
+                    row["seconds"] = {**old["seconds"], **clock.seconds}
+                else:
+                    row.update(measure(atoms, model, args.scf))
             except Exception as exc:  # noqa: BLE001 - recorded, the run goes on
                 row["error"] = f"{type(exc).__name__}: {exc}"
                 if not isinstance(exc, E3DensityError):  # a refusal says enough in one line; a fault needs its trace
                     traceback.print_exc()
-            row["wall_seconds"] = time.perf_counter() - start[0]
-            row["cpu_seconds"] = time.process_time() - start[1]
+            row["wall_seconds"] = earlier[0] + time.perf_counter() - start[0]
+            row["cpu_seconds"] = earlier[1] + time.process_time() - start[1]
             handle.write(json.dumps(row) + "\n")
             handle.flush()
             records[key] = row
