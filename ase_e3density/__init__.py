@@ -8,12 +8,12 @@ from __future__ import annotations
 from ._version import __version__
 from .electron import AtomicDensity, BasisSet, available_basis_sets, density_error, load_basis
 from .phonon import PhononDOS, ThermalProperties
-from .errors import (ConfigError, E3DensityError, InvalidStructureError, ModelFileError, ModelVersionError,
-                     UnknownBasisError, UnsupportedElementError)
+from .errors import (ConfigError, DomainWarning, E3DensityError, InvalidStructureError, ModelFileError,
+                     ModelVersionError, UnknownBasisError, UnsupportedElementError)
 
 __all__ = ["AtomicDensity", "E3DensityCalculator", "PhononDOSCalculator", "example_path", "BasisSet", "load_basis", "available_basis_sets", "density_error",
            "load_model", "initial_guess", "E3DensityError", "UnsupportedElementError", "UnknownBasisError", "InvalidStructureError",
-           "ModelFileError", "ModelVersionError", "ConfigError", "PhononDOS", "ThermalProperties", "__version__"]
+           "ModelFileError", "ModelVersionError", "ConfigError", "DomainWarning", "PhononDOS", "ThermalProperties", "__version__"]
 
 _LAZY = {"E3DensityCalculator": ("calculator", "E3DensityCalculator"),
          "PhononDOSCalculator": ("calculator", "PhononDOSCalculator"), "example_path": ("examples", "example_path"), "load_model": ("models", "load_model"),

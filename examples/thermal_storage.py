@@ -117,7 +117,7 @@ def main() -> None:
     print("| alloy | reference (explicit supercell) | model, explicit supercell | model, virtual crystal | "
           "training domain |")
     print("| --- | --- | --- | --- | --- |")
-    errors = {"explicit": [], "vca": []}
+    errors = {"explicit": [], "virtual crystal": []}
     for row, atoms in alloys:
         ref = (row.cv_atom_100, row.cv_atom_300)
         try:
@@ -131,7 +131,7 @@ def main() -> None:
                   f"{str(exc).split(';')[0]} |")
             continue
         errors["explicit"].append(np.abs(explicit - ref))
-        errors["vca"].append(np.abs(vca - ref))
+        errors["virtual crystal"].append(np.abs(vca - ref))
         flagged = sorted({str(w.message).split(": ", 1)[1] for w in caught if issubclass(w.category, DomainWarning)})
         print(f"| {row.composition} ({row.prototype}) | {ref[0]:.2f} / {ref[1]:.2f} | "
               f"{explicit[0]:.2f} / {explicit[1]:.2f} | {vca[0]:.2f} / {vca[1]:.2f} | "

@@ -461,7 +461,7 @@ CASES: list[Case] = [
     Case("calculator", "atoms.info['spin'] = 'high'", lambda c: dipole_of(water(spin="high"), c), E.CalculatorParameterError, "must be a whole number >= 0, got 'high'"),
     Case("calculator", "atoms.info['spin'] and ['multiplicity'] disagree", lambda c: dipole_of(water(spin=0, multiplicity=3), c), E.CalculatorParameterError, "disagree"),
     Case("calculator", "hirshfeld_charges of water in a periodic box", lambda c: hirshfeld_of(periodic_water(8.0), c), E.E3DensityError, "hirshfeld_charges are for finite structures: H2O is periodic"),
-    Case("calculator", "hirshfeld_charges of KH (K beyond the free-atom table, H-Ar)", lambda c: hirshfeld_of(Atoms("KH", positions=[[0, 0, 0], [0, 0, 2.2]]), c), E.UnsupportedElementError, "no free-atom density for K in the 'pbe0-cc-pvdz' table"),
+    Case("calculator", "hirshfeld_charges of KH with a model without K (the model's refusal, not the free-atom table's)", lambda c: hirshfeld_of(Atoms("KH", positions=[[0, 0, 0], [0, 0, 2.2]]), c), E.UnsupportedElementError, "element.s. K not supported by the model"),
     Case("cli", "predict: --hirshfeld-charges of a periodic structure", lambda c: ["predict", str(write(c, "box.xyz", '3\nLattice="8 0 0 0 8 0 0 0 8" pbc="T T T"\nO 0 0 0.12\nH 0 0.76 -0.48\nH 0 -0.76 -0.48\n')), "--hirshfeld-charges"], E.E3DensityError, "hirshfeld_charges are for finite structures", cli=True),
 ]
 

@@ -108,10 +108,10 @@ class E3DensityCalculator(ModelCalculator):
 
             self.results["hirshfeld_charges"] = hirshfeld_charges(self._density)  # only when asked: a Becke grid
 
-    @staticmethod
-    def check_hirshfeld(atoms: Atoms) -> None:
+    def check_hirshfeld(self, atoms: Atoms) -> None:
         """Refuse, in one line, a structure whose Hirshfeld charges cannot be computed: a periodic one, or
-        one with elements outside the free-atom table."""
+        one with elements outside the free-atom table that the model predicts (an element the model lacks is
+        refused by the prediction, with the model's own message)."""
         from ase.data import atomic_numbers
 
         from ..electron.free_atoms import load_free_atoms
@@ -122,7 +122,8 @@ class E3DensityCalculator(ModelCalculator):
                                  f"periodic (pbc={atoms.pbc.tolist()}) and the Hirshfeld partition of a periodic "
                                  "density is not implemented; use charges (the s partition) or pbc=False")
         table = load_free_atoms()
-        missing = sorted(set(atoms.get_chemical_symbols()) - set(table.terms), key=atomic_numbers.__getitem__)
+        predicted = set(atoms.get_chemical_symbols()) & set(self.model.species if self.model is not None else ())
+        missing = sorted(predicted - set(table.terms), key=atomic_numbers.__getitem__)
         if missing:
             raise UnsupportedElementError(f"hirshfeld_charges: no free-atom density for {', '.join(missing)} in the "
                                           f"{table.name!r} table (H-Ar); use charges (the s partition) or esp_charges")

@@ -171,7 +171,7 @@ def domain_report(domain: dict, numbers: np.ndarray, edge_index: np.ndarray, len
     if inside_domain(domain, numbers, edge_index, lengths, charge):
         return []
     reasons = []
-    lo, hi = domain["charge"]
+    lo, hi = domain["charge"][0] + 0.0, domain["charge"][1] + 0.0  # + 0.0: no "-0" in the message
     if not lo - 1e-6 <= charge <= hi + 1e-6:
         reasons.append(f"total charge {charge:+g} outside the training range [{lo:+g}, {hi:+g}]")
     names, inverse = _pair_names(numbers, edge_index)
@@ -196,11 +196,12 @@ def _environment_reason(domain: dict, numbers: np.ndarray, edge_index: np.ndarra
     if not len(unseen):
         return None
     names = environment_names(numbers, edge_index, lengths, table.bond_scale)
-    first: dict[str, int] = {}
+    atoms: dict[str, list[int]] = {}
     for a in unseen.tolist():
-        first.setdefault(names[a], a)
-    shown = ", ".join(f"{name} (atom {a})" for name, a in list(first.items())[:3])
-    more = f" and {len(first) - 3} more" if len(first) > 3 else ""
+        atoms.setdefault(names[a], []).append(a)
+    shown = ", ".join(f"{name} (atom{'s' if len(found) > 1 else ''} {', '.join(map(str, found[:4]))}"
+                      f"{', ...' if len(found) > 4 else ''})" for name, found in list(atoms.items())[:3])
+    more = f" and {len(atoms) - 3} more" if len(atoms) > 3 else ""
     return (f"{len(unseen)} atom(s) in bonding environments never seen in training (element[bonded neighbours]): "
             f"{shown}{more}")
 
