@@ -18,6 +18,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
+from ase.formula import Formula
 
 from ..errors import E3DensityError
 from ..fileio import atomic_path, check_output_db, check_output_file, exclusive_writer, mark_db
@@ -128,7 +129,7 @@ class DbWriter(Writer):
     def rows(self) -> Iterator[dict]:
         for row in self.db.select(status="ok", columns=["id", "key_value_pairs", "numbers"]):
             out = dict(row.key_value_pairs)
-            out["formula"] = row.formula
+            out["formula"] = Formula(row.formula).format("hill")  # as the CSV and extxyz writers (ase.db's is "metal")
             yield out
 
 
