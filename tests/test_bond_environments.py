@@ -103,3 +103,17 @@ def test_the_shipped_water_model_knows_only_water_bonds():
 
     seen = load_model("default").metadata["domain"]["environments"]["seen"]
     assert seen == ["H[O]", "O[H2]"]
+
+
+def test_bonds_are_the_partitions_bonds():
+    """One bond rule: the environments' bonds are those find_molecules uses for fragments (graph/ cannot import
+    electron/, so the constant lives in both; this keeps them equal)."""
+    from ase_e3density.electron.partition import BOND_SCALE as FRAGMENTS, find_molecules
+    from ase_e3density.graph.environments import BOND_SCALE
+
+    assert BOND_SCALE == FRAGMENTS
+    pair = molecule("H2O") + molecule("CH3OH")
+    pair.positions[3:] += [3.0, 0.0, 0.0]
+    names = environment_names(*graph(pair))
+    assert [sorted(m.tolist()) for m in find_molecules(pair)] == [[0, 1, 2], [3, 4, 5, 6, 7, 8]]
+    assert names[:3] == ["O[H2]", "H[O]", "H[O]"]
