@@ -370,7 +370,9 @@ def main() -> int:
                 if old is not None and args.scf:  # measured before without the SCF: add it, keep the rest
                     earlier = (old["wall_seconds"], old["cpu_seconds"])
                     clock = Clock()
+                    warnings_now = model.predict_density(atoms, float(atoms.info.get("charge", 0))).info
                     row = {**old, **{k: row[k] for k in ("model", "model_checksum", "reference")},
+                           "domain_warnings": warnings_now.get("domain_warnings"),  # this file's words
                            "scf": scf_iterations(atoms, model, clock)}
                     row["seconds"] = {**old["seconds"], **clock.seconds}
                 else:
