@@ -115,20 +115,17 @@ def split(samples: list[CrystalSample], test_prototypes, validation_fraction: fl
 def _elements_kept_first(pick: list[CrystalSample], n_out: int) -> list[CrystalSample]:
     """``pick`` reordered so that its first ``n_out`` crystals (validation and test, in shuffled order) leave
     every element in some other crystal and every element with an elemental crystal in another one."""
-    def element_set(sample: CrystalSample) -> frozenset:
-        return frozenset(sample.atoms.get_chemical_symbols())
-
-    left = Counter(e for s in pick for e in element_set(s))  # crystals with each element, not yet drawn out
-    unaries = Counter(next(iter(element_set(s))) for s in pick if len(element_set(s)) == 1)
+    found = [frozenset(s.atoms.get_chemical_symbols()) for s in pick]
+    left = Counter(e for elements in found for e in elements)  # crystals with each element, not yet drawn out
+    elemental = Counter(elements for elements in found if len(elements) == 1)  # elemental crystals per element
     out, kept = [], []
-    for sample in pick:
-        found = element_set(sample)
-        unary = len(found) == 1
-        if len(out) < n_out and all(left[e] > 1 for e in found) and not (unary and unaries[next(iter(found))] <= 1):
+    for sample, elements in zip(pick, found):
+        unary = len(elements) == 1
+        if len(out) < n_out and all(left[e] > 1 for e in elements) and (not unary or elemental[elements] > 1):
             out.append(sample)
-            left.subtract(found)
+            left.subtract(elements)
             if unary:
-                unaries[next(iter(found))] -= 1
+                elemental[elements] -= 1
         else:
             kept.append(sample)
     if len(out) < n_out:
