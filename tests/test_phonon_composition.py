@@ -7,10 +7,11 @@ import pytest
 import torch
 from ase.build import bulk
 from ase.db import connect
-from ase.io import read
+from ase.io import read, write
 
 from ase_e3density.cli import main
-from ase_e3density.graph.occupancy import crystal_formula, occupancy_formula, site_occupancy
+from ase_e3density.graph.occupancy import (PAULING_ELECTRONEGATIVITY, composition, crystal_formula,
+                                           electronegativity_order, occupancy_formula, site_occupancy)
 from ase_e3density.models import deploy
 from ase_e3density.nn import PhononDOSModel, PhononModelConfig
 from ase_e3density.screen import screen
@@ -42,8 +43,8 @@ def test_composition_per_formula_unit(tmp_path, cuni):
     # rock salt K(Cl0.5Br0.5): 4 K and 4 mixed sites in the cell, one formula unit per pair
     kclbr = read(cif(tmp_path / "k.cif", "KClBr", 6.4, ["K1 K 0 0 0 1.0", "Cl1 Cl 0.5 0.5 0.5 0.5",
                                                          "Br1 Br 0.5 0.5 0.5 0.5"]))
-    assert len(kclbr) == 8 and crystal_formula(kclbr) == "Br0.5Cl0.5K"
-    # ordered crystals keep ASE's formula of the cell
+    assert len(kclbr) == 8 and crystal_formula(kclbr) == "KBr0.5Cl0.5"  # cation first (K 0.82, Br 2.96, Cl 3.16)
+    # ordered structures keep ASE's (Hill) formula of the cell in crystal_formula (the results' formula column)
     rocksalt = bulk("KCl", "rocksalt", a=6.3, cubic=True)
     assert crystal_formula(rocksalt) == "Cl4K4"
     # two sites, one mixed: nothing in common to divide by
@@ -56,6 +57,36 @@ def test_composition_per_formula_unit(tmp_path, cuni):
     broken.info["occupancy"] = {"0": {"Cu": 0.5}}
     assert crystal_formula(broken) == "Cu"
     assert np.allclose(site_occupancy(atoms, ["Cu", "Ni"]).sum(axis=0), [1.2, 2.8])
+
+
+def test_elements_go_by_electronegativity_cations_first():
+    """Pauling electronegativity ascending, ties by symbol (Cu, Re, Si and Tc all 1.90), unknown elements last."""
+    assert electronegativity_order(["N", "V", "Ti", "N"]) == ["Ti", "V", "N"]
+    assert electronegativity_order(["Si", "Tc", "Cu", "Re", "He", "Ar"]) == ["Cu", "Re", "Si", "Tc", "Ar", "He"]
+    assert electronegativity_order(["O", "H", "C"]) == ["H", "C", "O"]
+    # an ordered crystal's composition: the cell's counts, cations first, where ASE's Hill formula reads N4Ti4
+    tin = bulk("TiN", "rocksalt", a=4.24, cubic=True)
+    fractions = np.array([[1.0, 0.0] if s == "Ti" else [0.0, 1.0] for s in tin.get_chemical_symbols()])
+    assert tin.get_chemical_formula() == "N4Ti4" and composition(tin, fractions, ["Ti", "N"]) == "Ti4N4"
+
+
+def test_a_vti_nitride_alloy_reads_cations_first_through_the_shipped_model(tmp_path, capsys):
+    """(Ti0.75V0.25)N in rock salt: Ti 1.54 < V 1.63 < N 3.04, so Ti0.75V0.25N (alphabetically NTi0.75V0.25), in
+    the screen's composition and formula columns and its ranked table; ordered TiN reads TiN."""
+    alloy = cif(tmp_path / "tivn.cif", "TiVN", 4.2, ["Ti1 Ti 0 0 0 0.75", "V1 V 0 0 0 0.25", "N1 N 0.5 0.5 0.5 1.0"])
+    assert crystal_formula(read(alloy)) == "Ti0.75V0.25N"
+    write(tmp_path / "tin.extxyz", bulk("TiN", "rocksalt", a=4.24))
+    run = screen([str(alloy), str(tmp_path / "tin.extxyz")], str(tmp_path / "out.csv"), model="phonon")
+    assert [r.scalars["composition"] for r in run] == ["Ti0.75V0.25N", "TiN"]
+    assert set(run.model.species) <= set(PAULING_ELECTRONEGATIVITY)  # every element the shipped model knows
+    with open(tmp_path / "out.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [(r["composition"], r["formula"]) for r in rows] == [("Ti0.75V0.25N", "Ti0.75V0.25N"), ("TiN", "NTi")]
+    assert main(["screen", str(alloy), "-o", str(tmp_path / "out.csv"), "--model", "phonon", "--no-progress",
+                 "--sort-by", "cv_atom_300", "--ascending"]) == 0
+    table = capsys.readouterr().out.strip().splitlines()  # the file's two rows (the alloy's skipped as done)
+    by_cv = [r["composition"] for r in sorted(rows, key=lambda r: float(r["cv_atom_300"]))]
+    assert [line.split()[2] for line in table[1:]] == by_cv
 
 
 @pytest.fixture(scope="module")

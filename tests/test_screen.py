@@ -1,6 +1,7 @@
 """The screening runner: same numbers as the calculator, resumable, failures recorded, Dask equal to one process."""
 from __future__ import annotations
 
+import csv
 import os
 import signal
 import sqlite3
@@ -135,6 +136,25 @@ def test_text_outputs_resume_after_a_cut_line(tmp_path, suffix):
     assert sum(e[2] == "failed" for e in existing) == 3 and len(ranked) == 12
 
 
+def test_a_csv_written_before_names_were_carried_resumes_without_them(tmp_path):
+    """A CSV output whose header lacks the name column (written by an earlier version) is resumed as it is."""
+    out = tmp_path / "r.csv"
+    named = waters(4)
+    for k, atoms in enumerate(named):
+        atoms.info["name"] = f"w{k}"
+    list(screen(output=out, structures=named[:2]))
+    with open(out, newline="") as handle:
+        old = [{k: v for k, v in row.items() if k != "name"} for row in csv.DictReader(handle)]
+    with open(out, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, list(old[0]))
+        writer.writeheader()
+        writer.writerows(old)
+    assert len(list(screen(output=out, structures=named))) == 2  # the other two; the first two skipped
+    with open(out, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert "name" not in rows[0] and [r["source"] for r in rows] == [f"stream@{k}" for k in range(4)]
+
+
 def _density_columns():
     from ase_e3density.screen.density_kind import DensityEvaluator
 
@@ -158,6 +178,57 @@ def test_cli_over_files_and_an_ase_db_with_ranked_table(tmp_path, capsys):
     sources = set(rows_by_source(tmp_path / "r.db"))
     assert sum("src.db@id=" in s for s in sources) == 2 and len(sources) == 12
     assert main(["screen", str(tmp_path / "a.xyz"), "-o", str(tmp_path / "r.db"), "--sort-by", "nope"]) == 2
+
+
+def _table_cells(lines: list[str]) -> list[dict[str, str]]:
+    """The ranked table's rows by column name (left-aligned columns start where their header does; a cell
+    may be empty)."""
+    head = lines[0]
+    names = head.split()
+    starts = [head.index(" " + n + " ") + 1 if k else 0 for k, n in enumerate(names[:-1])] + [head.rindex(" source") + 1]
+    bounds = list(zip(starts, starts[1:] + [None]))
+    return [{n: line[a:b].strip() for n, (a, b) in zip(names[2:], bounds[2:])} for line in lines[1:]]
+
+
+def test_ranked_table_shows_in_domain_and_the_inputs_names(tmp_path, capsys):
+    """The shipped water model flags a water with a 0.7 Å O-H bond (training: >= 0.88 Å) and not a plain one:
+    the ranked table's in_domain column is each row's flag, beside the name its input gave (extxyz info, an
+    ase.db row's name), so a flagged structure is not ranked on top unknowingly and can be found."""
+    plain = molecule("H2O")
+    plain.info["name"] = "plain-water"
+    squeezed = molecule("H2O")
+    squeezed.positions[1] = squeezed.positions[0] + [0.7, 0.0, 0.0]
+    squeezed.info["name"] = "squeezed"
+    unnamed = molecule("H2O")
+    unnamed.positions[2, 0] += 0.05
+    write(tmp_path / "in.extxyz", [plain, squeezed, unnamed])
+    with connect(tmp_path / "in.db") as db:
+        db.write(plain, name="db-water")
+        db.write(squeezed, name=123)  # a number: ase.db refuses "123" as a string, so the output stores 123
+    assert main(["screen", str(tmp_path / "in.extxyz"), str(tmp_path / "in.db"), "-o", str(tmp_path / "r.db"),
+                 "--no-progress", "--sort-by", "dipole_norm"]) == 0
+    captured = capsys.readouterr()
+    lines = captured.out.strip().splitlines()
+    assert lines[0].split() == ["rank", "dipole_norm", "formula", "n_atoms", "in_domain", "name", "source"]
+    cells = {c["source"]: c for c in _table_cells(lines)}
+    rows = {row.source: row for row in connect(tmp_path / "r.db").select()}
+    assert set(cells) == set(rows) and len(rows) == 5
+    for source, row in rows.items():
+        assert cells[source]["in_domain"] == str(row.in_domain)  # the flag, as the row stores it
+        assert cells[source]["name"] == str(row.get("name", ""))
+    expected = {"in.extxyz@0": ("plain-water", True), "in.extxyz@1": ("squeezed", False),
+                "in.extxyz@2": (None, True), "in.db@id=1": ("db-water", True), "in.db@id=2": (123, False)}
+    found = {Path(s).name: (row.get("name"), row.in_domain) for s, row in rows.items()}
+    assert found == expected
+    assert "0.7 Å" in rows[str(tmp_path / "in.extxyz") + "@1"].domain_warnings
+    assert "2 of the 5 ranked rows lie outside the model's training domain" in captured.err
+    # the Python API and a CSV output carry the name too
+    results = list(screen([tmp_path / "in.extxyz"], tmp_path / "r.csv"))
+    assert [(r.name, r.scalars["in_domain"]) for r in results] == \
+        [("plain-water", True), ("squeezed", False), ("", True)]
+    with open(tmp_path / "r.csv", newline="") as handle:
+        assert [(r["name"], r["in_domain"]) for r in csv.DictReader(handle)] == \
+            [("plain-water", "True"), ("squeezed", "False"), ("", "True")]
 
 
 def test_one_writer_per_output(tmp_path):
@@ -296,15 +367,16 @@ def test_packed_batches_give_back_every_result():
     tagged.set_tags([1, 0, 0, 0, 2])
     periodic = molecule("H2O", vacuum=3.0, pbc=[True, False, True])
     results = [Result("a@0", "s0", molecule("H2O"), "c", True, scalars={"n_atoms": 3, "note": "x"},
-                      arrays={"charges": np.arange(3.0), "quadrupole": np.eye(3), "counts": np.arange(2)}),
+                      arrays={"charges": np.arange(3.0), "quadrupole": np.eye(3), "counts": np.arange(2)},
+                      name="first water"),
                Result("a@1", "s1", fixed, "c", False, error="ValueError: no"),
                Result("a@2", "s2", periodic, "c", True, arrays={"dipole": np.ones(3)}, seconds=0.5, time=7.0),
                Result("a@3", "s3", tagged, "c", True, arrays={"charges": np.zeros(5)})]
     back = unpack(pack(results))
     assert len(back) == len(results)
     for r, b in zip(results, back):
-        assert (b.source, b.structure_hash, b.model_checksum, b.ok, b.error, b.scalars, b.seconds, b.time) == \
-            (r.source, r.structure_hash, r.model_checksum, r.ok, r.error, r.scalars, r.seconds, r.time)
+        assert (b.source, b.structure_hash, b.model_checksum, b.ok, b.error, b.scalars, b.seconds, b.time, b.name) == \
+            (r.source, r.structure_hash, r.model_checksum, r.ok, r.error, r.scalars, r.seconds, r.time, r.name)
         assert b.atoms == r.atoms and b.atoms.constraints.__repr__() == r.atoms.constraints.__repr__()
         np.testing.assert_array_equal(b.atoms.get_tags(), r.atoms.get_tags())
         assert b.arrays.keys() == r.arrays.keys()

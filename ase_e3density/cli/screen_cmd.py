@@ -49,7 +49,7 @@ def _bar(total: int | None, disable: bool):
 def run(args: argparse.Namespace) -> int:
     from ..errors import E3DensityError
     from ..screen import screen
-    from ..screen.ranking import format_table, top_rows
+    from ..screen.ranking import format_table, outside_domain, top_rows
     from ..screen.writers import open_writer
 
     if args.sort_by is None and (args.top is not None or args.ascending):
@@ -91,4 +91,7 @@ def run(args: argparse.Namespace) -> int:
         with open_writer(args.output, run.columns, run.evaluator.arrays) as writer:
             rows = top_rows(writer, args.sort_by, top, args.ascending)
         print(format_table(rows, args.sort_by))
+        if outside := outside_domain(rows):
+            progress(f"  {outside} of the {len(rows)} ranked rows lie outside the model's training domain "
+                     "(in_domain False; their domain_warnings column says why)")
     return 1 if run.summary.failed else 0

@@ -9,7 +9,8 @@ a (n_atoms, n_species) matrix of fractions over a model's species.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 from ase import Atoms
@@ -18,7 +19,7 @@ from ase.data import atomic_numbers
 from ..errors import E3DensityError, UnsupportedElementError
 
 __all__ = ["site_occupancy", "partial_sites", "occupancy_formula", "composition", "crystal_formula",
-           "OCCUPANCY_TOLERANCE"]
+           "electronegativity_order", "PAULING_ELECTRONEGATIVITY", "OCCUPANCY_TOLERANCE"]
 
 OCCUPANCY_TOLERANCE = 1e-3
 """How far a site's fractions may sum from 1 (CIF files write 1/3 as 0.333)."""
@@ -93,19 +94,47 @@ def site_occupancy(atoms: Atoms, species: Sequence[str], occupancy=None) -> np.n
     return out
 
 
-def _hill(symbols) -> list[str]:
-    """Hill's order, as ASE's formulas: C, then H, then the rest alphabetically (all alphabetically without C)."""
-    symbols = list(symbols)
-    if "C" in symbols:
-        return ["C"] + (["H"] if "H" in symbols else []) + sorted(s for s in symbols if s not in ("C", "H"))
-    return sorted(symbols)
+# Pauling electronegativities (dimensionless) of the elements the shipped models cover (H to Pu, no noble
+# gases): L. Pauling, The Nature of the Chemical Bond, 3rd ed. (Cornell University Press, 1960), with the
+# revised values of A. L. Allred, J. Inorg. Nucl. Chem. 17, 215 (1961), as tabulated in the CRC Handbook of
+# Chemistry and Physics ("Electronegativity"). They only order the elements of a crystal's composition.
+PAULING_ELECTRONEGATIVITY: dict[str, float] = {
+    "H": 2.20, "Li": 0.98, "Be": 1.57, "B": 2.04, "C": 2.55, "N": 3.04, "O": 3.44, "F": 3.98,
+    "Na": 0.93, "Mg": 1.31, "Al": 1.61, "Si": 1.90, "P": 2.19, "S": 2.58, "Cl": 3.16,
+    "K": 0.82, "Ca": 1.00, "Sc": 1.36, "Ti": 1.54, "V": 1.63, "Cr": 1.66, "Mn": 1.55, "Fe": 1.83, "Co": 1.88,
+    "Ni": 1.91, "Cu": 1.90, "Zn": 1.65, "Ga": 1.81, "Ge": 2.01, "As": 2.18, "Se": 2.55, "Br": 2.96,
+    "Rb": 0.82, "Sr": 0.95, "Y": 1.22, "Zr": 1.33, "Nb": 1.60, "Mo": 2.16, "Tc": 1.90, "Ru": 2.20, "Rh": 2.28,
+    "Pd": 2.20, "Ag": 1.93, "Cd": 1.69, "In": 1.78, "Sn": 1.96, "Sb": 2.05, "Te": 2.10, "I": 2.66,
+    "Cs": 0.79, "Ba": 0.89, "La": 1.10, "Ce": 1.12, "Pr": 1.13, "Nd": 1.14, "Pm": 1.13, "Sm": 1.17, "Eu": 1.20,
+    "Gd": 1.20, "Tb": 1.10, "Dy": 1.22, "Ho": 1.23, "Er": 1.24, "Tm": 1.25, "Yb": 1.10, "Lu": 1.27,
+    "Hf": 1.30, "Ta": 1.50, "W": 2.36, "Re": 1.90, "Os": 2.20, "Ir": 2.20, "Pt": 2.28, "Au": 2.54, "Hg": 2.00,
+    "Tl": 1.62, "Pb": 2.33, "Bi": 2.02, "Ac": 1.10, "Th": 1.30, "Pa": 1.50, "U": 1.38, "Np": 1.36, "Pu": 1.28,
+}
+
+
+def electronegativity_order(symbols: Iterable[str]) -> list[str]:
+    """The distinct ``symbols`` by ascending Pauling electronegativity, ties by symbol (cations first, as
+    materials scientists write TiN, KCl, Ti0.75V0.25N); an element without a value goes last."""
+    return sorted(set(symbols), key=lambda s: (PAULING_ELECTRONEGATIVITY.get(s, math.inf), s))
+
+
+def _formula_text(amounts: Mapping[str, float]) -> str:
+    """Symbols in :func:`electronegativity_order`, each followed by its amount (4 significant digits;
+    whole amounts as integers; 1 left out), e.g. "Ti0.75V0.25N", "Ti4N4"."""
+    parts = []
+    for symbol in electronegativity_order(s for s, x in amounts.items() if x > 0):
+        x = float(amounts[symbol])
+        text = str(int(round(x))) if abs(x - round(x)) < 1e-9 else f"{x:.4g}"
+        parts.append(symbol if text == "1" else symbol + text)
+    return "".join(parts)
 
 
 def occupancy_formula(fractions: np.ndarray, species: Sequence[str]) -> str:
     """The composition of a crystal from its site fractions (n_atoms, len(species)), per formula unit:
     the summed fractions divided by the number of formula units (the greatest common divisor of how often
     each distinct site occurs), e.g. "Cu0.3Ni0.7" for a virtual fcc CuNi cell of 4 sites,
-    "Br0.5Cl0.5K" for K(Cl0.5Br0.5) in rock salt; Hill's order, counts of 1 left out."""
+    "KBr0.5Cl0.5" for K(Cl0.5Br0.5) in rock salt; elements in :func:`electronegativity_order`, counts of 1
+    left out."""
     from math import gcd
 
     fractions = np.asarray(fractions, dtype=float)
@@ -115,19 +144,14 @@ def occupancy_formula(fractions: np.ndarray, species: Sequence[str]) -> str:
     units = 0
     for c in counts:
         units = gcd(units, int(c))
-    totals = dict(zip(species, fractions.sum(axis=0) / max(units, 1)))
-    parts = []
-    for symbol in _hill([s for s, t in totals.items() if t > 0]):
-        text = f"{totals[symbol]:.4g}"
-        parts.append(symbol if text == "1" else symbol + text)
-    return "".join(parts)
+    return _formula_text(dict(zip(species, fractions.sum(axis=0) / max(units, 1))))
 
 
 def crystal_formula(atoms: Atoms) -> str:
-    """ASE's formula of the cell (``atoms.get_chemical_formula()``) for an ordered crystal; for a virtual
-    crystal (partial occupancies in ``atoms.info["occupancy"]``) its composition per formula unit
-    (:func:`occupancy_formula`), e.g. "Cu0.5Ni0.5" where the cell alone reads "Ni4". Occupancies that
-    cannot be read give the cell's formula."""
+    """ASE's (Hill) formula of the cell (``atoms.get_chemical_formula()``) for an ordered structure, a
+    molecule or a crystal; for a virtual crystal (partial occupancies in ``atoms.info["occupancy"]``) its
+    composition per formula unit (:func:`occupancy_formula`), e.g. "Cu0.5Ni0.5" where the cell alone reads
+    "Ni4". Occupancies that cannot be read give the cell's formula."""
     if not atoms.info.get("occupancy"):
         return atoms.get_chemical_formula()
     try:
@@ -137,14 +161,21 @@ def crystal_formula(atoms: Atoms) -> str:
         fractions = site_occupancy(atoms, species)
     except (E3DensityError, TypeError, AttributeError):
         return atoms.get_chemical_formula()
-    return composition(atoms, fractions, species)
+    if _ordered(fractions):
+        return atoms.get_chemical_formula()
+    return occupancy_formula(fractions, species)
+
+
+def _ordered(fractions: np.ndarray) -> bool:
+    return bool(np.all((fractions == 0) | (fractions == 1)))
 
 
 def composition(atoms: Atoms, fractions: np.ndarray, species: Sequence[str]) -> str:
-    """ASE's formula of the cell when every site holds one element, else the composition per formula unit
-    (:func:`occupancy_formula`) of the site ``fractions`` (n_atoms, len(species))."""
-    if np.all((fractions == 0) | (fractions == 1)):
-        return atoms.get_chemical_formula()
+    """A crystal's composition, elements in :func:`electronegativity_order`: the cell's formula when every
+    site holds one element ("Ti4N4", where ASE's Hill formula reads "N4Ti4"), else the composition per
+    formula unit (:func:`occupancy_formula`) of the site ``fractions`` (n_atoms, len(species))."""
+    if _ordered(fractions):
+        return _formula_text(atoms.symbols.formula.count())
     return occupancy_formula(fractions, species)
 
 

@@ -100,7 +100,7 @@ class DeployedPhononModel(DeployedModel):
         """A row of :meth:`forward` as a :class:`PhononDOS` of ``atoms``; a virtual crystal's site
         ``fractions`` (n_atoms, n_species) give each site its mean mass (gravimetric heat capacity), and
         ``info["composition"]`` its composition per formula unit (e.g. "Cu0.5Ni0.5"; an ordered crystal: the
-        cell's formula).
+        cell's formula; cations first, by Pauling electronegativity: "Ti0.75V0.25N", "Ti4N4").
 
         Masses of ``atoms``' own (isotopes, :mod:`~ase_e3density.graph.masses`): the network saw the crystal
         with masses m / s (s: the geometric mean of the sites' mass ratios, ``info["mass_scale"]``) and its

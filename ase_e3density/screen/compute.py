@@ -5,13 +5,14 @@ import time
 from collections.abc import Sequence
 
 from .kinds import Evaluator
-from .records import Item, Result, one_line
+from .records import Item, Result, one_line, structure_name
 
 __all__ = ["prepare_batch", "run_batch"]
 
 
 def _failed(item: Item, checksum: str, exc: BaseException) -> Result:
-    return Result(item.source, item.structure_hash, item.atoms, checksum, ok=False, error=one_line(exc))
+    return Result(item.source, item.structure_hash, item.atoms, checksum, ok=False, error=one_line(exc),
+                  name=structure_name(item.atoms))
 
 
 def _evaluate(evaluator: Evaluator, items: Sequence[Item], prepared: list) -> list:
@@ -65,7 +66,7 @@ def run_batch(evaluator: Evaluator, items: Sequence[Item], checksum: str, prepar
             else:
                 scalars, arrays = outcome
                 results[k] = Result(item.source, item.structure_hash, item.atoms, checksum, ok=True,
-                                    scalars=scalars, arrays=arrays)
+                                    scalars=scalars, arrays=arrays, name=structure_name(item.atoms))
     seconds = (time.perf_counter() - start) / len(items)
     finished = time.time()
     for r in results:

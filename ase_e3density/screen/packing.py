@@ -85,7 +85,7 @@ def pack(results: Sequence[Result], info: bool = False) -> tuple:
         recorded = structures.add(r.atoms)
         rows.append((r.source, r.structure_hash, r.model_checksum, r.ok, r.error, r.scalars, r.seconds, r.time,
                      recorded, r.atoms.info if info and not isinstance(recorded, Atoms) else None, tuple(shapes),
-                     other))
+                     other, r.name))
     return (rows, *structures.arrays(), _join(flat, (0,), float))
 
 
@@ -94,7 +94,8 @@ def unpack(packed: tuple) -> list[Result]:
     rows, *joined, flat = packed
     structures = _Rebuild(*joined)
     results, value = [], 0
-    for source, structure_hash, checksum, ok, error, scalars, seconds, finished, recorded, info, shapes, other in rows:
+    for (source, structure_hash, checksum, ok, error, scalars, seconds, finished, recorded, info, shapes, other,
+         label) in rows:
         atoms = structures.next(recorded, info)
         arrays = {}
         for name, shape in shapes:
@@ -103,7 +104,7 @@ def unpack(packed: tuple) -> list[Result]:
             value += size
         arrays.update(other)
         results.append(Result(source, structure_hash, atoms, checksum, ok, error=error, scalars=scalars,
-                              arrays=arrays, seconds=seconds, time=finished))
+                              arrays=arrays, seconds=seconds, time=finished, name=label))
     return results
 
 

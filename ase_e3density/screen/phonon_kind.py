@@ -72,5 +72,6 @@ class PhononEvaluator:
 
 def composition(atoms, fractions: np.ndarray, species: Sequence[str]) -> str:
     """The cell's formula; for a virtual crystal, its composition per formula unit from the site fractions
-    (Cu0.3Ni0.7, where the cell's majority atoms alone read Ni4)."""
+    (Cu0.3Ni0.7, where the cell's majority atoms alone read Ni4); cations first, by Pauling electronegativity
+    (TiN, Ti0.75V0.25N: :func:`~ase_e3density.graph.occupancy.electronegativity_order`)."""
     return site_composition(atoms, fractions, species)

@@ -9,7 +9,13 @@ from ase import Atoms
 
 from ..engine import one_line  # failures: one line, as every store writes them
 
-__all__ = ["Item", "Result", "one_line"]
+__all__ = ["Item", "Result", "one_line", "structure_name"]
+
+
+def structure_name(atoms: Atoms) -> str:
+    """``atoms.info["name"]`` as text ("" if absent or empty): how users find their structures in the results."""
+    name = atoms.info.get("name")
+    return "" if name is None else str(name)
 
 
 @dataclass
@@ -28,7 +34,8 @@ class Item:
 
 @dataclass
 class Result:
-    """The outcome for one structure: scalars (``ase db`` columns) and arrays, or an error message."""
+    """The outcome for one structure: scalars (``ase db`` columns) and arrays, or an error message;
+    ``name``: the input's ``atoms.info["name"]`` (an ase.db input: its row's ``name``), "" if it has none."""
 
     source: str
     structure_hash: str
@@ -40,6 +47,7 @@ class Result:
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
     seconds: float = 0.0
     time: float = field(default_factory=time.time)
+    name: str = ""
 
     @property
     def key(self) -> tuple[str, str]:

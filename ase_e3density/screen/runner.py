@@ -24,7 +24,7 @@ from .records import Item, Result
 from .sources import check_selection, count_structures, expand_inputs, items_from_atoms, iter_items
 from .worker import ModelRef, evaluate_batch, evaluator, prepare_items
 from .writer_process import BackgroundDbWriter, can_write_in_background, worth_writing_in_background
-from .writers import META, DbWriter, Writer, open_writer
+from .writers import LABELS, META, DbWriter, Writer, open_writer
 
 __all__ = ["Screening", "Summary", "screen"]
 
@@ -56,7 +56,7 @@ def _check_columns(writer: Writer, columns: Sequence[str], output: str) -> None:
     first = next(iter(writer.rows()), None) if Path(output).exists() else None
     if first is None:
         return
-    held = {k for k in first if k not in META and k != "formula" and not k.startswith("e3d_")}
+    held = {k for k in first if k not in META and k not in LABELS and not k.startswith("e3d_")}
     missing, extra = sorted(set(columns) - held), sorted(held - set(columns))
     if missing or extra:
         what = "; ".join(part for part in (f"lacks {', '.join(missing[:4])}" if missing else "",

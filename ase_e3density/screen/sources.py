@@ -91,8 +91,9 @@ def _iter_database(path: str, select: str | None) -> Iterator[Item]:
         rows = db.select(select) if select else db.select()
         for row in rows:
             atoms = row.toatoms()
-            if "charge" in row.key_value_pairs:
-                atoms.info["charge"] = row.key_value_pairs["charge"]
+            for key in ("charge", "name"):  # the total charge, and how the user finds the structure
+                if key in row.key_value_pairs:
+                    atoms.info[key] = row.key_value_pairs[key]
             yield _item(f"{path}@id={row.id}", atoms)
     except E3DensityError:
         raise

@@ -25,11 +25,13 @@ from ..fileio import atomic_path, check_output_db, check_output_file, exclusive_
 from ..graph.occupancy import crystal_formula
 from .records import Result
 
-__all__ = ["open_writer", "Writer", "DbWriter", "ExtxyzWriter", "CsvWriter", "Existing"]
+__all__ = ["open_writer", "Writer", "DbWriter", "ExtxyzWriter", "CsvWriter", "Existing", "META", "LABELS"]
 
 # (source, structure_hash, status, model_checksum) of a row already written
 Existing = tuple[str, str, str, str]
 META = ("source", "structure_hash", "model_checksum", "status", "error", "time", "seconds")
+LABELS = ("name", "formula")
+"""Beside META and the model's columns: the input's name (when it has one) and the formula (text outputs)."""
 CONTENT = "screening results"
 
 
@@ -74,11 +76,24 @@ def _flat_info(r: Result) -> dict:
             "status": r.status, "time": r.time, "seconds": r.seconds}
     if r.error:
         info["error"] = r.error
+    if r.name:
+        info["name"] = r.name
     info.update(r.scalars)
     return info
 
 
 # -- ase.db ---------------------------------------------------------------------------------------
+def _db_value(text: str):
+    """``text`` as an ase.db key-value pair holds it: ase.db refuses a string that reads as a number or a truth
+    value ("123", "1e5", "True"), so such a name is stored as that value (what ``ase db name=123`` finds)."""
+    for convert in (int, float):
+        try:
+            return convert(text)
+        except ValueError:
+            pass
+    return {"True": True, "False": False}.get(text, text)
+
+
 class DbWriter(Writer):
     """Rows of an ase.db: metadata and scalars as key-value pairs, arrays in ``data``, written through
     ase.db's public API only (``connect``, ``write``, ``select``, ``delete``)."""
@@ -124,7 +139,10 @@ class DbWriter(Writer):
             for r in results:
                 atoms = r.atoms if r.atoms.calc is None else r.atoms.copy()  # the structure, not a calculator's results
                 data = {k: np.asarray(v) for k, v in r.arrays.items()}
-                self.db.write(atoms, key_value_pairs=_flat_info(r), data=data)
+                pairs = _flat_info(r)
+                if "name" in pairs:
+                    pairs["name"] = _db_value(pairs["name"])
+                self.db.write(atoms, key_value_pairs=pairs, data=data)
 
     def rows(self) -> Iterator[dict]:
         for row in self.db.select(status="ok", columns=["id", "key_value_pairs", "numbers"]):
@@ -235,7 +253,7 @@ class CsvWriter(Writer):
 
     def __init__(self, path, columns: Sequence[str] = (), arrays: Sequence[str] = ()):
         super().__init__(path)
-        self.header = list(META) + ["formula"] + list(columns) + list(arrays)
+        self.header = list(META) + list(LABELS) + list(columns) + list(arrays)
         self.arrays = set(arrays)
         try:
             check_output_file(self.path, "screening output", (",".join(META[:2]).encode(),), "e3density screen")
@@ -249,6 +267,8 @@ class CsvWriter(Writer):
                     handle.truncate(data.rfind(b"\n") + 1)
             with open(self.path, newline="") as handle:
                 first = next(csv.reader(handle), None)
+            if first and first == [c for c in self.header if c != "name"]:
+                self.header = first  # written before names were carried: go on without that column
             if first and first != self.header:
                 raise E3DensityError(f"{self.path} has other columns than this run writes; use another output")
 
