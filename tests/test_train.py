@@ -317,3 +317,34 @@ def test_paths_are_relative_to_the_yaml_and_recorded_as_written(reference_db, tm
     assert path == tmp_path / "runs" / "x" / "model.pt"
     assert load_model(path).metadata["provenance"]["train"] == "data/ref.db"
     assert isinstance(model_from_checkpoint(tmp_path / "runs" / "x" / "best.pt"), torch.nn.Module)
+
+
+def test_ema_weights_are_the_exponential_average_of_the_raw_ones_and_are_deployed(reference_db, tmp_path):
+    """With ema_decay d and one step per epoch: after two steps the average is d p1 + (1 - d) p2 (p1 the raw
+    weights after the first step, from a one-epoch run of the same seed), validation sees it, and the
+    deployed file holds the best epoch's average, not the raw weights."""
+    d = 0.7
+    options = dict(batch_size=6, ema_decay=d, early_stopping_patience=5)
+    train(tiny_config(reference_db, tmp_path / "one", epochs=1, **options))
+    train(tiny_config(reference_db, tmp_path / "two", epochs=2, **options))
+    p1 = load_checkpoint(tmp_path / "one" / "checkpoint.pt")["model"]
+    two = load_checkpoint(tmp_path / "two" / "checkpoint.pt")
+    p2, averaged = two["model"], two["ema"]
+    assert int(averaged["n_averaged"]) == 2
+    moved = 0
+    for key, value in p2.items():
+        if value.is_floating_point():
+            expected = d * p1[key] + (1 - d) * value
+            assert torch.allclose(averaged[f"module.{key}"], expected, rtol=1e-5, atol=1e-7), key
+            moved += int(not torch.equal(value, p1[key]))
+    assert moved > 0
+    best = load_checkpoint(tmp_path / "two" / "best.pt")
+    source = averaged if best["epoch"] == 2 else load_checkpoint(tmp_path / "one" / "checkpoint.pt")["ema"]
+    for key, value in best["model"].items():
+        assert torch.equal(value, source[f"module.{key}"]), key
+    deployed = load_model(tmp_path / "two" / "model.pt").module.state_dict()
+    for key, value in best["model"].items():
+        assert torch.equal(deployed[key].to(value.dtype), value), key
+    with pytest.raises(ConfigError, match="ema_decay"):
+        train(tiny_config(reference_db, tmp_path / "two", epochs=3, batch_size=6, ema_decay=0.5,
+                          early_stopping_patience=5))

@@ -42,6 +42,7 @@ class TrainConfig:
     optimizer: str = "adam"                      # "adam" or "adamw" (decoupled weight decay)
     lr: float = 5e-3
     weight_decay: float = 0.0
+    ema_decay: float = 0.0                       # > 0: validate and deploy an exponential moving average of the weights (per step)
     lr_factor: float = 0.5                       # ReduceLROnPlateau on validation loss
     lr_patience: int = 5
     min_lr: float = 1e-5
@@ -59,7 +60,7 @@ class TrainConfig:
 
     RESUMABLE: ClassVar[tuple[str, ...]] = RESUMABLE_CHANGES
     RANGES: ClassVar[dict] = {
-        "validation_fraction": (0.0, 1.0, False), "lr": (0.0, None, False), "weight_decay": (0.0, None, True),
+        "validation_fraction": (0.0, 1.0, False), "lr": (0.0, None, False), "weight_decay": (0.0, None, True), "ema_decay": (0.0, 0.9999, True),
         "lr_factor": (0.0, 1.0, False), "min_lr": (0.0, None, True), "dipole_weight": (0.0, None, True),
         "coulomb_weight": (0.0, None, True), "fragment_weight": (0.0, None, True),
         "fragment_dipole_weight": (0.0, None, True), "share_workers": (1, None, True), "batch_size": (1, None, True),

@@ -21,6 +21,9 @@ What the skeleton guarantees for every kind:
   after every epoch (a killed or resumed run never leaves a half line or a duplicate).
 - **optimiser**: ``optimizer`` (``adam`` or ``adamw``), ``lr``, ``weight_decay``; ReduceLROnPlateau on the
   validation loss (``lr_factor``, ``lr_patience``, ``min_lr``).
+- **weight averaging**: ``ema_decay`` > 0 keeps an exponential moving average of the weights after every
+  optimiser step (``torch.optim.swa_utils.AveragedModel``); validation, the best epoch and the deployed file
+  use the averaged weights, training goes on with the raw ones (both are in ``checkpoint.pt``).
 - **DDP**: under ``torchrun`` each process takes every N-th batch, gradients are averaged (gloo on CPU),
   every rank computes the same validation loss (so all take the same decisions) and rank 0 writes.
 """
@@ -31,10 +34,12 @@ import os
 import sys
 import time
 from abc import ABC, abstractmethod
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import torch
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from ..errors import ConfigError, E3DensityError, ModelFileError
 from ..fileio import atomic_path, claim_folder
@@ -111,6 +116,7 @@ class Trainer(ABC):
         self.model: torch.nn.Module | None = None
         self.optimizer: torch.optim.Optimizer | None = None
         self.scheduler = None
+        self.ema: AveragedModel | None = None
         self.progress = {"epoch": 0, "steps": 0, "best": float("inf"), "best_epoch": 0, "seconds": 0.0,
                          "history": [], "resumes": []}
 
@@ -271,9 +277,14 @@ class Trainer(ABC):
         self.optimizer = make_optimizer(config.optimizer, model.parameters(), config.lr, config.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(self.optimizer, factor=config.lr_factor,
                                                                     patience=config.lr_patience, min_lr=config.min_lr)
+        decay = getattr(config, "ema_decay", 0.0)
+        if decay > 0:
+            self.ema = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
         if state is not None:
             self.optimizer.load_state_dict(state["optimizer"])
             self.scheduler.load_state_dict(state["scheduler"])
+            if self.ema is not None:
+                self.ema.load_state_dict(state["ema"])
             self.progress = self._resumed_progress(state)
             self.log(f"resuming {self.out} after epoch {self.progress['epoch']}")
         self.start()
@@ -305,6 +316,8 @@ class Trainer(ABC):
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
+            if self.ema is not None:
+                self.ema.update_parameters(self.model)
             total += torch.tensor([float(loss.detach()) * weight, weight], dtype=torch.float64)
             self.progress["steps"] += 1
             self.after_step(epoch - 1 + done / len(mine))
@@ -315,9 +328,24 @@ class Trainer(ABC):
         self.progress["seconds"] += float(elapsed)
         return {"epoch": epoch, "train_loss": float(total[0] / total[1]), "lr": lr}
 
+    @contextmanager
+    def _validated_weights(self):
+        """The network holds the averaged weights inside (with ``ema_decay`` > 0), the raw ones again after."""
+        if self.ema is None:
+            yield
+            return
+        raw = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        self.model.load_state_dict(self.ema.module.state_dict())
+        try:
+            yield
+        finally:
+            self.model.load_state_dict(raw)
+
     def validate_epoch(self, record: dict) -> None:
-        """The kind's validation, then the scheduler and the best epoch so far."""
-        val_loss = self.validate(record)
+        """The kind's validation (of the averaged weights with ``ema_decay``), then the scheduler and the
+        best epoch so far."""
+        with self._validated_weights():
+            val_loss = self.validate(record)
         record["val_loss"] = val_loss
         self.scheduler.step(val_loss)
         progress = self.progress
@@ -335,10 +363,12 @@ class Trainer(ABC):
             record = plain(record)
             self.progress["history"].append(record)
             if improved:
-                save_checkpoint(self.best_path, self.model, epoch=record["epoch"], metrics=record)
+                validated = self.model if self.ema is None else self.ema.module
+                save_checkpoint(self.best_path, validated, epoch=record["epoch"], metrics=record)
+            averaged = {} if self.ema is None else {"ema": self.ema.state_dict()}
             save_checkpoint(self.checkpoint_path, self.model, optimizer=self.optimizer.state_dict(),
                             scheduler=self.scheduler.state_dict(), progress=plain(self.progress),
-                            train_config=plain(self.config.to_dict()))
+                            train_config=plain(self.config.to_dict()), **averaged)
             write_log(self.out / "log.jsonl", self.progress["history"])
             self.log(self.describe(record))
         if self.world > 1:
