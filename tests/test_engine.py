@@ -402,6 +402,33 @@ def test_local_cluster_workers_keep_glibcs_memory_settings():
             os.environ[name] = saved
 
 
+@pytest.mark.slow
+def test_a_stopped_local_cluster_worker_is_not_dropped_for_missed_heartbeats():
+    """A worker stopped (SIGSTOP, a suspended machine) for longer than the scheduler's worker-ttl was dropped and,
+    with the run's own process stopped too, never replaced: the run waited for ever. The engine's LocalCluster has
+    no worker-ttl, even where the caller's Dask configuration sets one (here 2 s, shorter than the stop)."""
+    pytest.importorskip("distributed")
+    import signal
+    import time
+
+    import dask
+
+    from ase_e3density.engine.dask_run import dask_client
+
+    with dask.config.set({"distributed.scheduler.worker-ttl": "2s"}):
+        with dask_client(workers=1) as client:
+            assert client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.worker_ttl) is None
+            (pid,) = client.run(os.getpid).values()
+            os.kill(pid, signal.SIGSTOP)
+            try:
+                time.sleep(8)
+            finally:
+                os.kill(pid, signal.SIGCONT)
+            time.sleep(2)
+            assert list(client.run(os.getpid).values()) == [pid]  # the same worker process, still serving
+            assert client.submit(sum, [1, 2], pure=False).result(timeout=30) == 3
+
+
 def test_an_output_database_whose_writer_was_killed_mid_transaction_is_resumed(tmp_path):
     """A writer killed with its transaction open leaves a hot journal; the rerun's output check lets SQLite roll it
     back (as any SQLite open does) and sees the committed rows, instead of calling the file not SQLite."""

@@ -27,11 +27,15 @@ from distributed.client import FutureCancelledError
 
 from ..errors import E3DensityError
 
-__all__ = ["ThreadLimit", "dask_client", "kept_environment", "run_tasks", "limit_threads", "WORKER_ENVIRONMENT"]
+__all__ = ["ThreadLimit", "dask_client", "kept_environment", "run_tasks", "limit_threads", "LOCAL_CLUSTER_SETTINGS"]
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
-WORKER_ENVIRONMENT = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
-"""Dask settings of the LocalCluster's nannies: None removes a variable Dask would set in its workers."""
+LOCAL_CLUSTER_SETTINGS = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+                          "distributed.scheduler.worker-ttl": None}
+"""Dask settings of the LocalCluster: its nannies set no ``MALLOC_TRIM_THRESHOLD_`` in the workers (None removes
+a variable Dask would set), and its scheduler never drops a worker for missed heartbeats (``worker-ttl``, 5
+minutes by default): a run whose processes were stopped for longer (SIGSTOP, a suspended machine) lost every
+worker at SIGCONT and waited for ever. A worker process that dies is still seen by its nanny and restarted."""
 
 
 def limit_threads(threads: int) -> None:
@@ -99,7 +103,7 @@ def _dask_client(workers, scheduler, threads, plugins) -> Iterator[Client]:
         if scheduler:
             client = Client(scheduler)
         else:
-            with dask.config.set(WORKER_ENVIRONMENT):  # read by the nannies as they start
+            with dask.config.set(LOCAL_CLUSTER_SETTINGS):  # read by the scheduler and nannies as they start
                 cluster = LocalCluster(n_workers=workers or 1, processes=True, threads_per_worker=1,
                                        dashboard_address=None, silence_logs=logging.ERROR)
             client = Client(cluster)
