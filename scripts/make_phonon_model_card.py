@@ -33,6 +33,7 @@ SPLITS = [("validation", "validation (random 10 %, used for model selection)"),
           ("held_out", "held out (whole structure types and elements never seen in training)")]
 TEMPERATURES = "100,300"
 ROOM = 298.15  # K, the handbook's temperature
+OPTIMIZER_NAMES = {"adam": "Adam", "adamw": "AdamW"}  # the trainer's optimizer option, as the card names it
 # what docs/phonon_generators.md measured of each generator against experiment (27 crystals)
 GENERATOR_BIAS = {
     "sevennet": "Against experiment on 19 crystals with measured phonon frequencies (docs/phonon_generators.md), "
@@ -106,8 +107,11 @@ def card(model_name: str, data: str, measured: Path = REFERENCE_CSV, recipe: str
         + (f" + {tcfg['mse_weight']} x MSE" if tcfg.get("mse_weight") else "")
         + (f" + {tcfg['partial_dos_weight']} x the same on the element-projected DOS" if tcfg.get("partial_dos_weight") else "")
         + (", each atom's DOS on its own learned frequency scale" if cfg.get("frequency_scale") else "")
-        + f" (chosen by the ablations, docs/phonon_model.md); AdamW lr {tcfg['lr']}, weight decay {tcfg['weight_decay']}, batch "
-        f"{tcfg['batch_size']}, seed {tcfg['seed']}; best epoch {prov['best_epoch']} of {prov['epochs_run']} "
+        + f" (chosen by the ablations, docs/phonon_model.md); {OPTIMIZER_NAMES[tcfg.get('optimizer', 'adamw')]} lr {tcfg['lr']}, "
+        f"weight decay {tcfg['weight_decay']}"
+        + (f", weights averaged (EMA, decay {tcfg['ema_decay']} per step; the average is validated and shipped)"
+           if tcfg.get("ema_decay") else "")
+        + f", batch {tcfg['batch_size']}, seed {tcfg['seed']}; best epoch {prov['best_epoch']} of {prov['epochs_run']} "
         f"({prov['training_seconds'] / 60:.1f} min of training) |",
         f"| command | `{prov.get('command')}` |",
         f"| file | checksum {meta['checksum'][:16]}..., weights {meta['weights_sha256'][:16]}..., versions "
