@@ -257,7 +257,7 @@ def measured_heat_capacities(model, data: str, csv_path: Path) -> list[str]:
             if generator is not None:
                 model_vs_generator.append(cv - generator)
             if dos.info.get("domain_warnings"):
-                notes.append("outside the training domain")
+                notes.append("flagged by the domain check")
         table.append(f"| {name} | {ref['class']} | {cp:.2f} | "
                      + (f"{generator:.2f} | " if generator is not None else "| ")
                      + (f"{cv:.2f} | {cp - cv:+.2f} | " if cv is not None else "refused | | ")

@@ -116,3 +116,19 @@ def test_predict_prints_the_composition(cuni, model_path, capsys):
     assert main(["predict", str(cuni), "--model", str(model_path)]) == 0
     out = capsys.readouterr().out
     assert "| 0 | Cu0.3Ni0.7 | 4 |" in out and "Ni4" not in out
+
+
+def test_a_screened_virtual_crystal_is_screened_again_as_the_same_alloy(tmp_path, cuni):
+    """ase.db keeps no atoms.info: a screen output holds each virtual crystal's site occupancies in the row's data,
+    so screening that database again predicts the alloy (same Cv), not its ordered cell (fcc Ni); a row with a
+    fractional composition and no occupancies (written before they were kept) is refused in one line."""
+    (a,) = list(screen([str(cuni)], str(tmp_path / "a.db"), model="phonon"))
+    (b,) = list(screen([str(tmp_path / "a.db")], str(tmp_path / "b.db"), model="phonon"))
+    assert b.scalars["composition"] == a.scalars["composition"] == "Cu0.3Ni0.7"
+    assert b.scalars["cv_atom_300"] == pytest.approx(a.scalars["cv_atom_300"], abs=1e-9)
+    write(tmp_path / "ni.extxyz", bulk("Ni", "fcc", 3.55, cubic=True))
+    (nickel,) = list(screen([str(tmp_path / "ni.extxyz")], str(tmp_path / "ni.db"), model="phonon"))
+    assert abs(nickel.scalars["cv_atom_100"] - b.scalars["cv_atom_100"]) > 1e-3  # the alloy is not Ni
+    with connect(tmp_path / "old.db") as db:  # such a row as an older screen wrote it
+        db.write(read(cuni), composition="Cu0.3Ni0.7")
+    assert main(["screen", str(tmp_path / "old.db"), "-o", str(tmp_path / "c.db"), "--model", "phonon"]) == 2

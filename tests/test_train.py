@@ -348,3 +348,19 @@ def test_ema_weights_are_the_exponential_average_of_the_raw_ones_and_are_deploye
     with pytest.raises(ConfigError, match="ema_decay"):
         train(tiny_config(reference_db, tmp_path / "two", epochs=3, batch_size=6, ema_decay=0.5,
                           early_stopping_patience=5))
+
+
+def test_a_second_training_into_a_folder_in_use_is_refused(reference_db, tmp_path):
+    """Two trainings writing one run folder would interleave checkpoints: while one holds the folder (here its lock
+    taken as a running training takes it), another is refused at once; once released, the folder trains."""
+    from ase_e3density.errors import E3DensityError
+    from ase_e3density.fileio import exclusive_writer
+
+    out = tmp_path / "run"
+    train(tiny_config(reference_db, out, epochs=1))
+    with exclusive_writer(out / "checkpoint.pt", "training run"):
+        with pytest.raises(E3DensityError, match="another process is writing to training run"):
+            train(tiny_config(reference_db, out, epochs=2))
+    assert load_checkpoint(out / "checkpoint.pt")["progress"]["epoch"] == 1  # untouched by the refused run
+    train(tiny_config(reference_db, out, epochs=2))
+    assert load_checkpoint(out / "checkpoint.pt")["progress"]["epoch"] == 2

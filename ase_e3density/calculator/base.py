@@ -213,9 +213,13 @@ class ModelCalculator(Calculator):
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     # -- shared by every kind --------------------------------------------------------------------
-    def warn_outside_domain(self, atoms: Atoms, reasons: list[str]) -> None:
-        """A :class:`DomainWarning` pointing at the user's line, when ``reasons`` is not empty."""
+    domain_message: ClassVar[str] = "{label} is outside the training domain of {model}: "
+    """How a :class:`DomainWarning` introduces its reasons (a kind whose check flags known weak spots says so)."""
+
+    def warn_outside_domain(self, atoms: Atoms, reasons: list[str], label: str | None = None) -> None:
+        """A :class:`DomainWarning` pointing at the user's line, when ``reasons`` is not empty; the structure is
+        named by ``label`` (default: ASE's Hill formula)."""
         if reasons:
-            warnings.warn(f"{atoms.get_chemical_formula()} is outside the training domain of "
-                          f"{self.parameters['model']}: " + "; ".join(reasons), DomainWarning,
+            intro = self.domain_message.format(label=label or atoms.get_chemical_formula(), model=self.parameters["model"])
+            warnings.warn(intro + "; ".join(reasons), DomainWarning,
                           stacklevel=_caller_stacklevel())

@@ -38,6 +38,7 @@ class PhononDOSCalculator(ModelCalculator):
 
     kind = "phonon_dos"
     kind_parameters = {"temperatures": 300.0}
+    domain_message = "{label} is flagged by the domain check of {model} (where its large errors are): "
     implemented_properties = ["heat_capacity", "vibrational_entropy", "vibrational_free_energy", "vibrational_energy",
                               "volumetric_heat_capacity", "gravimetric_heat_capacity"]
 
@@ -90,7 +91,7 @@ class PhononDOSCalculator(ModelCalculator):
 
     def _dos_of(self, atoms: Atoms, occupancy):
         dos = self.model.predict_dos(atoms, occupancy)
-        self.warn_outside_domain(atoms, dos.info["domain_warnings"])
+        self.warn_outside_domain(atoms, dos.info["domain_warnings"], dos.info["composition"])  # as predict, screen
         return dos
 
     def get_heat_capacity(self, atoms: Atoms | None = None):

@@ -18,7 +18,7 @@ from ase.data import atomic_numbers
 
 from ..errors import E3DensityError, UnsupportedElementError
 
-__all__ = ["site_occupancy", "partial_sites", "occupancy_formula", "composition", "crystal_formula",
+__all__ = ["site_occupancy", "partial_sites", "occupancy_per_atom", "set_occupancy_per_atom", "occupancy_formula", "composition", "crystal_formula",
            "electronegativity_order", "PAULING_ELECTRONEGATIVITY", "OCCUPANCY_TOLERANCE"]
 
 OCCUPANCY_TOLERANCE = 1e-3
@@ -47,6 +47,24 @@ def _per_atom(atoms: Atoms, occupancy) -> list[Mapping[str, float] | None]:
         return list(occupancy)
     raise E3DensityError("occupancy must be None, {atom index: {symbol: fraction}} or one {symbol: fraction} "
                          f"(or None) per atom, not {type(occupancy).__name__}")
+
+
+def occupancy_per_atom(atoms: Atoms) -> list[dict[str, float] | None] | None:
+    """``atoms.info["occupancy"]`` (keyed by CIF site) as one {symbol: fraction} or None (the atom's own
+    element) per atom, which survives any store of the atoms; None when the atoms have no occupancies."""
+    if not atoms.info.get("occupancy"):
+        return None
+    return [None if site is None else {str(k): float(v) for k, v in site.items()} for site in _per_atom(atoms, None)]
+
+
+def set_occupancy_per_atom(atoms: Atoms, sites: Sequence[Mapping[str, float] | None]) -> None:
+    """The inverse of :func:`occupancy_per_atom`: ``atoms.info["occupancy"]`` keyed by atom index, through
+    the tags (set to 0, 1, ...; a CIF's ``spacegroup_kinds`` array, which would take precedence, is dropped)."""
+    if len(sites) != len(atoms):
+        raise E3DensityError(f"{len(sites)} site occupancies for {len(atoms)} atoms")
+    atoms.arrays.pop("spacegroup_kinds", None)
+    atoms.set_tags(np.arange(len(atoms)))
+    atoms.info["occupancy"] = {str(i): dict(site) for i, site in enumerate(sites) if site}
 
 
 def site_occupancy(atoms: Atoms, species: Sequence[str], occupancy=None) -> np.ndarray:

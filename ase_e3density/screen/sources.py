@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import glob
+import json
+import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -9,7 +11,9 @@ from ase import Atoms
 
 from ..engine import structure_uid
 from ..errors import E3DensityError
+from ..graph.occupancy import set_occupancy_per_atom
 from .records import Item
+from .writers import OCCUPANCY
 
 __all__ = ["structure_hash", "expand_inputs", "iter_items", "items_from_atoms", "count_structures", "is_database",
            "check_selection"]
@@ -83,10 +87,25 @@ def _item(source: str, atoms: Atoms) -> Item:
     return Item(source, structure_hash(atoms), atoms, _charge(atoms))
 
 
+def _restore_occupancy(atoms: Atoms, row, where: str) -> None:
+    """A virtual crystal's site occupancies from the row's ``data`` (screen outputs hold them there); a row whose
+    ``composition`` has fractions but no occupancies (a screen output written before they were kept) is refused:
+    its atoms alone are the ordered cell, another crystal."""
+    sites = (getattr(row, "data", None) or {}).get(OCCUPANCY)
+    if sites is not None:
+        set_occupancy_per_atom(atoms, json.loads(sites))
+        return
+    composition = str(row.key_value_pairs.get("composition", ""))
+    if re.search(r"\d\.\d", composition):
+        raise E3DensityError(f"{where} is a virtual crystal ({composition}) stored without its site occupancies: its "
+                             f"atoms alone are the ordered cell {row.formula}; screen the structure files it came from")
+
+
 def _iter_database(path: str, select: str | None) -> Iterator[Item]:
     from ase.db import connect
 
     db = connect(path)
+    rows = iter(())
     try:
         rows = db.select(select) if select else db.select()
         for row in rows:
@@ -94,11 +113,16 @@ def _iter_database(path: str, select: str | None) -> Iterator[Item]:
             for key in ("charge", "name"):  # the total charge, and how the user finds the structure
                 if key in row.key_value_pairs:
                     atoms.info[key] = row.key_value_pairs[key]
+            _restore_occupancy(atoms, row, f"{path} row {row.id}")
             yield _item(f"{path}@id={row.id}", atoms)
     except E3DensityError:
         raise
     except Exception as exc:  # bad selection syntax, not an ase.db file
         raise E3DensityError(f"{path}: cannot select rows ({type(exc).__name__}: {exc})") from exc
+    finally:  # ase.db's row generator holds a connection of this thread: close it here, not at garbage collection
+        close = getattr(rows, "close", None)
+        if close is not None:
+            close()
 
 
 def _iter_file(path: str) -> Iterator[Item]:

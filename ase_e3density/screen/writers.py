@@ -22,10 +22,10 @@ from ase.formula import Formula
 
 from ..errors import E3DensityError
 from ..fileio import atomic_path, check_output_db, check_output_file, exclusive_writer, mark_db
-from ..graph.occupancy import crystal_formula
+from ..graph.occupancy import crystal_formula, occupancy_per_atom
 from .records import Result
 
-__all__ = ["open_writer", "Writer", "DbWriter", "ExtxyzWriter", "CsvWriter", "Existing", "META", "LABELS"]
+__all__ = ["open_writer", "Writer", "DbWriter", "ExtxyzWriter", "CsvWriter", "Existing", "META", "LABELS", "OCCUPANCY"]
 
 # (source, structure_hash, status, model_checksum) of a row already written
 Existing = tuple[str, str, str, str]
@@ -33,6 +33,9 @@ META = ("source", "structure_hash", "model_checksum", "status", "error", "time",
 LABELS = ("name", "formula")
 """Beside META and the model's columns: the input's name (when it has one) and the formula (text outputs)."""
 CONTENT = "screening results"
+OCCUPANCY = "occupancy"
+"""The ``data`` key of an ase.db row holding a virtual crystal's site occupancies (JSON: one {symbol: fraction}
+or null per atom), read back by :mod:`.sources`."""
 
 
 class Writer(ABC):
@@ -139,6 +142,9 @@ class DbWriter(Writer):
             for r in results:
                 atoms = r.atoms if r.atoms.calc is None else r.atoms.copy()  # the structure, not a calculator's results
                 data = {k: np.asarray(v) for k, v in r.arrays.items()}
+                sites = occupancy_per_atom(atoms)
+                if sites is not None:  # a virtual crystal: ase.db keeps no atoms.info, so its occupancies go in data
+                    data[OCCUPANCY] = json.dumps(sites)
                 pairs = _flat_info(r)
                 if "name" in pairs:
                     pairs["name"] = _db_value(pairs["name"])

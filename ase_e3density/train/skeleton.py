@@ -34,7 +34,7 @@ import os
 import sys
 import time
 from abc import ABC, abstractmethod
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +42,7 @@ import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from ..errors import ConfigError, E3DensityError, ModelFileError
-from ..fileio import atomic_path, claim_folder
+from ..fileio import atomic_path, claim_folder, exclusive_writer
 from ..kinds import DEFAULT_KIND
 from .checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 
@@ -198,8 +198,15 @@ class Trainer(ABC):
                 torch.distributed.destroy_process_group()
 
     def run(self, resume: bool = True) -> Path:
-        """Train (or resume) and deploy the best epoch; returns the deployed file's path."""
+        """Train (or resume) and deploy the best epoch; returns the deployed file's path. A second training into
+        the same folder while this one runs is refused at once (a lock the kernel releases if this one dies)."""
         claim_folder(self.out, "training run", RUN_FILES)  # never a folder of someone else's files
+        with ExitStack() as held:
+            if self.rank == 0:  # one writer per run folder (the other ranks of a torchrun job write nothing)
+                held.enter_context(exclusive_writer(self.checkpoint_path, "training run"))
+            return self._run(resume)
+
+    def _run(self, resume: bool) -> Path:
         state = self.previous_state() if resume else None
         if state is not None and self.stop_reason(state["progress"]) and self.deployed_matches(state["progress"]):
             self.log(f"{self.out} is finished ({self.stop_reason(state['progress'])}) and deployed: {self.deployed_path}")
