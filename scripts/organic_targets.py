@@ -540,7 +540,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     out.parent.mkdir(parents=True, exist_ok=True)
     cache = None if args.no_cache else Path(args.cache)
-    unsupported = 0
+    unsupported = already = 0
     with out.open("a") as handle:
         for offset, atoms in enumerate(frames):
             frame = args.start + offset
@@ -550,6 +550,7 @@ def main(argv: list[str] | None = None) -> int:
             key = (frame, structure_hash(atoms))
             old = records.get(key)
             if old is not None and ("error" in old or not args.scf or "scf" in old):
+                already += 1
                 continue
             start = (time.perf_counter(), time.process_time())
             row = {"frame": frame, "hash": key[1], "structures": str(path), "formula": atoms.get_chemical_formula(),
@@ -587,6 +588,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"frame {frame} {row['formula']}: {state} ({row['wall_seconds']:.1f} s)", flush=True)
     if unsupported:
         print(f"skipped {unsupported} frame(s) with elements the model lacks ({' '.join(model.species)})")
+    if already:
+        print(f"skipped {already} frame(s) already in {out} (this run measured nothing for them)")
+    print(f"model: {model.path} (checksum {model.checksum[:12]}...); the summary covers every record of {out}")
     print(summary(list(records.values()), args.per_molecule))
     return 0
 

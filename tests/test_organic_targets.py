@@ -97,3 +97,13 @@ def test_no_cache_reads_and_writes_none(targets, filled, tmp_path, monkeypatch):
     record = run(targets, structures, tmp_path / "off.jsonl", "--no-cache")
     assert record["dft_cache"] == "off" and not (tmp_path / "never").exists()
     assert record["eps_rho"] == computed["eps_rho"] and record["dipole"] == computed["dipole"]
+
+
+def test_a_rerun_into_the_same_file_says_it_skipped_the_molecules_measured(targets, filled, capsys):
+    folder, structures, cache, _ = filled
+    before = (folder / "filled.jsonl").read_text()
+    assert targets.main(["--structures", str(structures), "--out", str(folder / "filled.jsonl"), "--cache",
+                         str(cache), "--scf"]) == 0
+    printed = capsys.readouterr().out
+    assert "skipped 1 frame(s) already in" in printed and "model: " in printed
+    assert (folder / "filled.jsonl").read_text() == before  # nothing measured, nothing written
