@@ -153,3 +153,10 @@ def test_editing_any_metadata_field_is_refused(tmp_path, model_and_file):
             load_model(edited)
         tried.append(key)
     assert {"cutoff", "species", "basis", "free_atom", "config", "provenance", "checksum", "weights_sha256"} <= set(tried)
+
+
+def test_info_states_the_optimiser_and_weight_averaging_of_the_shipped_phonon_model(capsys):
+    """The shipped phonon file was trained without weight decay and with ema_decay 0.99: `e3density info` says so."""
+    assert main(["info", "phonon"]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("optimiser:"))
+    assert "weight_decay 0.0" in line and "ema_decay 0.99" in line

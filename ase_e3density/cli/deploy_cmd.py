@@ -62,6 +62,13 @@ def run_info(args: argparse.Namespace) -> int:
                 "epochs_run", "training_seconds"):
         if key in prov:
             print(f"provenance:   {key}: {prov[key]}")
+    trained = prov.get("train_config", {})
+    optimiser = {k: trained[k] for k in ("optimizer", "lr", "weight_decay", "ema_decay", "batch_size") if k in trained}
+    if optimiser:
+        print("optimiser:    " + ", ".join(f"{k} {v}" for k, v in optimiser.items()))
+    if prov.get("resumes"):
+        print(f"provenance:   resumed {len(prov['resumes'])} time(s), after epoch(s) "
+              + ", ".join(str(r.get("after_epoch")) for r in prov["resumes"]))
     metrics = prov.get("validation_metrics")
     if metrics:
         print("validation:   " + ", ".join(f"{k} {v:.4g}" for k, v in metrics.items() if isinstance(v, (int, float))))
