@@ -107,8 +107,9 @@ def test_screening_rows_and_table_show_the_composition(tmp_path, cuni, model_pat
     assert row["formula"] == "Cu0.3Ni0.7" and row["composition"] == "Cu0.3Ni0.7"
     assert main(["screen", str(cuni), "-o", str(tmp_path / "out.db"), "--model", str(model_path), "--no-progress",
                  "--sort-by", "cv_vol_300", "--top", "1"]) == 0
-    table = capsys.readouterr().out.strip().splitlines()
-    assert table[1].split()[2] == "Cu0.3Ni0.7"
+    captured = capsys.readouterr()
+    table = captured.out.strip().splitlines()
+    assert table[1].split()[2] == "Cu0.3Ni0.7" and "cv_vol_300 in J/(K cm^3)" in captured.err
     assert connect(tmp_path / "out.db").get(id=1).composition == "Cu0.3Ni0.7"
 
 

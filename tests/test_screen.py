@@ -170,7 +170,7 @@ def test_cli_over_files_and_an_ase_db_with_ranked_table(tmp_path, capsys):
     assert main(["screen", str(tmp_path / "*.xyz"), str(tmp_path / "src.db"), "--select", "group=1",
                  "-o", str(tmp_path / "r.db"), "--no-progress", "--sort-by", "dipole_norm", "--top", "3"]) == 0
     captured = capsys.readouterr()
-    assert "12 done, 0 failed, 0 skipped" in captured.err
+    assert "12 done, 0 failed, 0 skipped" in captured.err and "dipole_norm in e·Å" in captured.err
     table = captured.out.strip().splitlines()
     assert table[0].split()[:2] == ["rank", "dipole_norm"] and len(table) == 4
     values = [float(line.split()[1]) for line in table[1:]]

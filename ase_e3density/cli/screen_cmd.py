@@ -91,6 +91,8 @@ def run(args: argparse.Namespace) -> int:
         with open_writer(args.output, run.columns, run.evaluator.arrays) as writer:
             rows = top_rows(writer, args.sort_by, top, args.ascending)
         print(format_table(rows, args.sort_by))
+        if unit := run.evaluator.unit(args.sort_by):
+            progress(f"  {args.sort_by} in {unit}")
         if outside := outside_domain(rows):
             progress(f"  {outside} of the {len(rows)} ranked rows lie outside the model's training domain "
                      "(in_domain False; their domain_warnings column says why)")

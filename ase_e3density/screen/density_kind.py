@@ -31,6 +31,12 @@ class DensityEvaluator:
     OPTIONS = ("keep_coefficients",)
     columns = ("n_atoms", "total_charge", "n_electrons", "dipole_norm", "quadrupole_norm", "charge_min", "charge_max",
                "in_domain", "domain_warnings")
+    UNITS = {"total_charge": "e", "n_electrons": "electrons", "dipole_norm": "e·Å", "quadrupole_norm": "e·Å²",
+             "charge_min": "e", "charge_max": "e"}
+
+    def unit(self, column: str) -> str:
+        """The unit of a scalar column ("" for counts and text)."""
+        return self.UNITS.get(column, "")
 
     def __init__(self, model: DeployedDensityModel, keep_coefficients: bool = False):
         self.model = model

@@ -28,6 +28,12 @@ class PhononEvaluator:
 
     OPTIONS = ("temperatures",)
     arrays = ("dos",)
+    UNITS = {"cv_atom": "J/(K mol-atoms)", "cv_vol": "J/(K cm^3)", "cv_grav": "J/(K g)", "s_atom": "J/(K mol-atoms)",
+             "f_atom": "kJ/mol-atoms", "mean_frequency": "THz"}
+
+    def unit(self, column: str) -> str:
+        """The unit of a scalar column (``cv_vol_300``: J/(K cm^3); "" for counts and text)."""
+        return self.UNITS.get(column, self.UNITS.get(column.rsplit("_", 1)[0], ""))
 
     def __init__(self, model: DeployedPhononModel, temperatures: Sequence[float] | None = None):
         self.model = model
