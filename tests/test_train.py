@@ -364,3 +364,14 @@ def test_a_second_training_into_a_folder_in_use_is_refused(reference_db, tmp_pat
     assert load_checkpoint(out / "checkpoint.pt")["progress"]["epoch"] == 1  # untouched by the refused run
     train(tiny_config(reference_db, out, epochs=2))
     assert load_checkpoint(out / "checkpoint.pt")["progress"]["epoch"] == 2
+
+
+def test_a_checkpoint_without_weight_averaging_is_not_resumed_with_it(reference_db, tmp_path):
+    """A checkpoint written before ema_decay existed records no such option: resuming it with ema_decay is refused
+    in one line rather than failing on the missing average."""
+    train(tiny_config(reference_db, tmp_path / "run", epochs=1))
+    state = load_checkpoint(tmp_path / "run" / "checkpoint.pt")
+    state["train_config"].pop("ema_decay")
+    torch.save(state, tmp_path / "run" / "checkpoint.pt")
+    with pytest.raises(ConfigError, match="trained without ema_decay"):
+        train(tiny_config(reference_db, tmp_path / "run", epochs=2, ema_decay=0.9))

@@ -291,6 +291,9 @@ class Trainer(ABC):
             self.optimizer.load_state_dict(state["optimizer"])
             self.scheduler.load_state_dict(state["scheduler"])
             if self.ema is not None:
+                if "ema" not in state:  # a checkpoint written before the option existed
+                    raise ConfigError(f"{self.checkpoint_path} was trained without ema_decay; use --restart or a new "
+                                      "output to train with it")
                 self.ema.load_state_dict(state["ema"])
             self.progress = self._resumed_progress(state)
             self.log(f"resuming {self.out} after epoch {self.progress['epoch']}")
