@@ -133,3 +133,14 @@ def test_a_screened_virtual_crystal_is_screened_again_as_the_same_alloy(tmp_path
     with connect(tmp_path / "old.db") as db:  # such a row as an older screen wrote it
         db.write(read(cuni), composition="Cu0.3Ni0.7")
     assert main(["screen", str(tmp_path / "old.db"), "-o", str(tmp_path / "c.db"), "--model", "phonon"]) == 2
+
+
+def test_an_explicit_alloy_supercell_with_a_fractional_composition_is_screened_as_it_is(tmp_path):
+    """A reference database's alloy rows are explicit supercells (Mg6Cd2 stated as Mg0.75Cd0.25): their atoms have
+    the stated composition, so they are screened as the ordered cells they are, not refused."""
+    cell = bulk("Mg", "hcp", a=3.2, c=5.2).repeat((2, 2, 1))
+    cell.symbols[[0, 5]] = "Cd"
+    with connect(tmp_path / "ref.db") as db:
+        db.write(cell, composition="Mg0.75Cd0.25", alloy=1)
+    (row,) = list(screen([str(tmp_path / "ref.db")], str(tmp_path / "out.db"), model="phonon"))
+    assert not row.error and row.scalars["composition"] == "Mg6Cd2"

@@ -87,18 +87,34 @@ def _item(source: str, atoms: Atoms) -> Item:
     return Item(source, structure_hash(atoms), atoms, _charge(atoms))
 
 
+def _fractions(amounts: dict[str, float]) -> dict[str, float]:
+    total = sum(amounts.values())
+    return {k: v / total for k, v in amounts.items() if v > 0} if total > 0 else {}
+
+
+def _stated_composition(text: str) -> dict[str, float]:
+    """{element: share of the atoms} of a composition such as "Ti0.75V0.25N" (empty if it is not one)."""
+    amounts: dict[str, float] = {}
+    for symbol, amount in re.findall(r"([A-Z][a-z]?)(\d*\.?\d*)", text):
+        amounts[symbol] = amounts.get(symbol, 0.0) + (float(amount) if amount else 1.0)
+    return _fractions(amounts)
+
+
 def _restore_occupancy(atoms: Atoms, row, where: str) -> None:
-    """A virtual crystal's site occupancies from the row's ``data`` (screen outputs hold them there); a row whose
-    ``composition`` has fractions but no occupancies (a screen output written before they were kept) is refused:
-    its atoms alone are the ordered cell, another crystal."""
+    """A virtual crystal's site occupancies from the row's ``data``, where screen outputs keep them. A row whose
+    ``composition`` the atoms do not have (a virtual crystal's cell holds one element per site) needs them: one
+    without (a screen output written before they were kept) is refused, since its atoms alone are another crystal.
+    An explicit alloy supercell (Mg6Cd2 stated as Mg0.75Cd0.25) has its composition and is read as it is."""
+    stated = _stated_composition(str(row.key_value_pairs.get("composition", "")))
+    own = _fractions({s: float(n) for s, n in atoms.symbols.formula.count().items()})
+    if not stated or (stated.keys() == own.keys() and all(abs(stated[k] - own[k]) < 1e-3 for k in own)):
+        return  # its data (maybe large) is not decoded
     sites = (getattr(row, "data", None) or {}).get(OCCUPANCY)
-    if sites is not None:
-        set_occupancy_per_atom(atoms, json.loads(sites))
-        return
-    composition = str(row.key_value_pairs.get("composition", ""))
-    if re.search(r"\d\.\d", composition):
-        raise E3DensityError(f"{where} is a virtual crystal ({composition}) stored without its site occupancies: its "
-                             f"atoms alone are the ordered cell {row.formula}; screen the structure files it came from")
+    if sites is None:
+        raise E3DensityError(f"{where} is a virtual crystal ({row.key_value_pairs['composition']}) stored without its "
+                             f"site occupancies: its atoms alone are the ordered cell {row.formula}; screen the "
+                             "structure files it came from")
+    set_occupancy_per_atom(atoms, json.loads(sites))
 
 
 def _iter_database(path: str, select: str | None) -> Iterator[Item]:
