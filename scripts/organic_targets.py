@@ -54,7 +54,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import sys
 import time
 import traceback
@@ -64,6 +63,8 @@ from pathlib import Path
 import numpy as np
 from ase.io import read
 from ase.units import Bohr, Debye, Hartree, kcal, mol
+
+from ase_e3density.fileio import atomic_path
 
 ROOT = Path(__file__).resolve().parents[1]
 SETS = {"test_9": "data/qm9/structures/test_9.extxyz", "druglike": "data/qm9/structures/druglike.extxyz"}
@@ -281,13 +282,8 @@ def write_cache(cache: Path, atoms, exact: ExactDFT) -> None:
     arrays = {k: np.asarray(v, dtype=np.float32) if k in _FLOAT32 else v for k, v in arrays.items()}
     path = cache_path(cache, atoms)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.stem}.{os.getpid()}.tmp")
-    try:
-        with temporary.open("wb") as handle:
-            np.savez_compressed(handle, **arrays)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
+    with atomic_path(path) as temporary, temporary.open("wb") as handle:
+        np.savez_compressed(handle, **arrays)
 
 
 def read_cache(cache: Path, atoms) -> ExactDFT | None:

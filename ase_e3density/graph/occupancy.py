@@ -18,8 +18,9 @@ from ase.data import atomic_numbers
 
 from ..errors import E3DensityError, UnsupportedElementError
 
-__all__ = ["site_occupancy", "partial_sites", "occupancy_per_atom", "set_occupancy_per_atom", "occupancy_formula", "composition", "crystal_formula",
-           "electronegativity_order", "PAULING_ELECTRONEGATIVITY", "OCCUPANCY_TOLERANCE"]
+__all__ = ["site_occupancy", "partial_sites", "occupancy_per_atom", "set_occupancy_per_atom", "occupancy_formula",
+           "composition", "crystal_formula", "electronegativity_order", "PAULING_ELECTRONEGATIVITY",
+           "OCCUPANCY_TOLERANCE"]
 
 OCCUPANCY_TOLERANCE = 1e-3
 """How far a site's fractions may sum from 1 (CIF files write 1/3 as 0.333)."""
