@@ -22,8 +22,9 @@ What the skeleton guarantees for every kind:
 - **optimiser**: ``optimizer`` (``adam`` or ``adamw``), ``lr``, ``weight_decay``; ReduceLROnPlateau on the
   validation loss (``lr_factor``, ``lr_patience``, ``min_lr``).
 - **weight averaging**: ``ema_decay`` > 0 keeps an exponential moving average of the weights after every
-  optimiser step (``torch.optim.swa_utils.AveragedModel``); validation, the best epoch and the deployed file
-  use the averaged weights, training goes on with the raw ones (both are in ``checkpoint.pt``).
+  optimiser step (:class:`~ase_e3density.train.averaging.ParameterAverage`; buffers are constants);
+  validation, the best epoch and the deployed file use the averaged weights, training goes on with the raw
+  ones (both are in ``checkpoint.pt``).
 - **DDP**: under ``torchrun`` each process takes every N-th batch, gradients are averaged (gloo on CPU),
   every rank computes the same validation loss (so all take the same decisions) and rank 0 writes.
 """
@@ -39,11 +40,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from ..errors import ConfigError, E3DensityError, ModelFileError
 from ..fileio import atomic_path, claim_folder, exclusive_writer
 from ..kinds import DEFAULT_KIND
+from .averaging import ParameterAverage
 from .checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 
 __all__ = ["Trainer", "join_process_group", "make_optimizer", "write_log", "plain", "OPTIMIZERS"]
@@ -116,7 +117,7 @@ class Trainer(ABC):
         self.model: torch.nn.Module | None = None
         self.optimizer: torch.optim.Optimizer | None = None
         self.scheduler = None
-        self.ema: AveragedModel | None = None
+        self.ema: ParameterAverage | None = None
         self.progress = {"epoch": 0, "steps": 0, "best": float("inf"), "best_epoch": 0, "seconds": 0.0,
                          "history": [], "resumes": []}
 
@@ -286,7 +287,7 @@ class Trainer(ABC):
                                                                     patience=config.lr_patience, min_lr=config.min_lr)
         decay = getattr(config, "ema_decay", 0.0)
         if decay > 0:
-            self.ema = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+            self.ema = ParameterAverage(self.model, decay)
         if state is not None:
             self.optimizer.load_state_dict(state["optimizer"])
             self.scheduler.load_state_dict(state["scheduler"])
@@ -327,7 +328,7 @@ class Trainer(ABC):
             loss.backward()
             self.optimizer.step()
             if self.ema is not None:
-                self.ema.update_parameters(self.model)
+                self.ema.update(self.model)
             total += torch.tensor([float(loss.detach()) * weight, weight], dtype=torch.float64)
             self.progress["steps"] += 1
             self.after_step(epoch - 1 + done / len(mine))
@@ -344,12 +345,8 @@ class Trainer(ABC):
         if self.ema is None:
             yield
             return
-        raw = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-        self.model.load_state_dict(self.ema.module.state_dict())
-        try:
+        with self.ema.applied(self.model):
             yield
-        finally:
-            self.model.load_state_dict(raw)
 
     def validate_epoch(self, record: dict) -> None:
         """The kind's validation (of the averaged weights with ``ema_decay``), then the scheduler and the
@@ -373,8 +370,8 @@ class Trainer(ABC):
             record = plain(record)
             self.progress["history"].append(record)
             if improved:
-                validated = self.model if self.ema is None else self.ema.module
-                save_checkpoint(self.best_path, validated, epoch=record["epoch"], metrics=record)
+                with self._validated_weights():
+                    save_checkpoint(self.best_path, self.model, epoch=record["epoch"], metrics=record)
             averaged = {} if self.ema is None else {"ema": self.ema.state_dict()}
             save_checkpoint(self.checkpoint_path, self.model, optimizer=self.optimizer.state_dict(),
                             scheduler=self.scheduler.state_dict(), progress=plain(self.progress),
