@@ -14,3 +14,25 @@ def test_sources_name_the_files_own_frame_numbers(tmp_path):
     assert labels("-3:") == ["7", "8", "9"]
     assert labels("::-4") == ["9", "5", "1"]
     assert labels("6") == ["6"]
+
+
+def test_a_cifs_data_block_names_name_its_frames_in_predict_and_screen(tmp_path, capsys):
+    """ASE's CIF reader drops the data-block names; the command line and screening carry them as the frames'
+    names (a name the frame already has wins), and `predict` shows them in a name column."""
+    from ase.build import bulk
+
+    from ase_e3density.cli import main
+    from ase_e3density.screen.sources import iter_items
+
+    path = tmp_path / "two.cif"
+    write(path, [bulk("Cu"), bulk("NaCl", "rocksalt", a=5.6), bulk("Si")])
+    text = path.read_text()
+    for k, name in enumerate(["copper_fcc", "halite", "silicon"]):
+        text = text.replace(f"data_image{k}\n", f"data_{name}\n")
+    path.write_text(text)
+    assert [atoms.info["name"] for _, atoms in read_structures([str(path)], "1:")] == ["halite", "silicon"]
+    assert [item.atoms.info["name"] for item in iter_items([str(path)])] == ["copper_fcc", "halite", "silicon"]
+    assert main(["predict", str(path), "--model", "phonon", "--index", "0:2"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
+    assert rows[0].startswith("| frame | name | formula |")
+    assert rows[2].startswith("| 0 | copper_fcc | Cu |") and rows[3].startswith("| 1 | halite | NaCl |")

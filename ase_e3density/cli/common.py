@@ -12,8 +12,9 @@ import numpy as np
 
 from ..errors import E3DensityError
 from ..examples import example_path
+from ..structure_files import cif_block_names
 
-__all__ = ["progress", "Status", "read_structures", "example_path", "format_vector", "require_file", "add_engine_options",
+__all__ = ["progress", "Status", "read_structures", "frame_names", "example_path", "format_vector", "require_file", "add_engine_options",
            "positive_int", "check_output_files", "parse_index", "SIGNATURES"]
 
 SIGNATURES = {
@@ -181,7 +182,10 @@ def read_structures(inputs: list[str], index: str) -> Iterator[tuple[str, object
         frames = [frames] if isinstance(frames, Atoms) else list(frames)
         if not frames:
             raise E3DensityError(f"{path}: --index {index} selects no frame")
+        names = cif_block_names(path)
         for label, atoms in zip(_frame_numbers(path, index, len(frames)), frames):
+            if names and not atoms.info.get("name"):
+                atoms.info["name"] = names[int(label)]
             yield f"{path}@{label}", atoms
 
 
@@ -198,6 +202,13 @@ def _frame_numbers(path: str, index: str, n_selected: int) -> list[str]:
         return [str(start + i * step) for i in range(n_selected)]
     total = sum(1 for _ in iread(path, index=":"))  # negative start or step: count the frames once
     return [str(k) for k in range(total)[selected]]
+
+
+def frame_names(frames) -> list[str] | None:
+    """Each frame's ``atoms.info["name"]`` (a CIF's data block, an extxyz ``name``), "" where absent; None when no
+    frame has one (the tables then have no name column)."""
+    names = [str(atoms.info.get("name") or "") for atoms in frames]
+    return names if any(names) else None
 
 
 def format_vector(values, digits: int = 4) -> str:

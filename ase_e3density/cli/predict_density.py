@@ -7,7 +7,7 @@ import warnings
 from pathlib import Path
 
 from ..errors import E3DensityError, ResourceError
-from .common import format_vector
+from .common import format_vector, frame_names
 from .predict_cmd import refuse_options
 
 __all__ = ["predict"]
@@ -71,12 +71,14 @@ def predict(args: argparse.Namespace, path: str, frames: list, calc, start: floa
           f"checksum {model.checksum[:12]})")
     if len(frames) > 1:
         print(f"structure:   {path}, {len(frames)} frames (--index {args.index})")
-        print("| frame | formula | charge | electrons | dipole (e·Å) | |mu| (D) | training domain |")
-        print("| --- | --- | --- | --- | --- | --- | --- |")
+        names = frame_names(frames)
+        print("| frame | " + ("name | " if names else "") + "formula | charge | electrons | dipole (e·Å) | |mu| (D) | "
+              "training domain |")
+        print("| --- " * (7 + bool(names)) + "|")
         for k, atoms in enumerate(frames):
             reasons = _predict(atoms, calc)
             mu = atoms.get_dipole_moment()
-            print(f"| {k} | {atoms.get_chemical_formula()} | {_charge_text(atoms.info.get('charge', 0.0))} | "
+            print(f"| {k} | " + (f"{names[k]} | " if names else "") + f"{atoms.get_chemical_formula()} | {_charge_text(atoms.info.get('charge', 0.0))} | "
                   f"{atoms.info['n_electrons']:.6f} | {format_vector(mu)} | {np.linalg.norm(mu) / Debye:.3f} | "
                   f"{'outside: ' + '; '.join(reasons) if reasons else 'inside'} |", flush=True)
         print(f"{len(frames)} frames in {time.perf_counter() - start:.2f} s (model load included)")
@@ -86,7 +88,8 @@ def predict(args: argparse.Namespace, path: str, frames: list, calc, start: floa
         seconds = time.perf_counter() - start
         charges, dipole = atoms.get_charges(), atoms.get_dipole_moment()
         charge = float(atoms.numbers.sum()) - atoms.info["n_electrons"]
-        print(f"structure:   {path} ({atoms.get_chemical_formula()}, {len(atoms)} atoms, charge {_charge_text(charge)})")
+        name = f" {atoms.info['name']}" if atoms.info.get("name") else ""
+        print(f"structure:   {path}{name} ({atoms.get_chemical_formula()}, {len(atoms)} atoms, charge {_charge_text(charge)})")
         print(f"training domain: {'outside: ' + '; '.join(reasons) if reasons else 'inside'}")
         print(f"electrons:   {atoms.info['n_electrons']:.6f}")
         columns = [("s partition", charges)]

@@ -6,7 +6,7 @@ import time
 import warnings
 
 from ..errors import E3DensityError
-from .common import parse_temperatures
+from .common import frame_names, parse_temperatures
 from .predict_cmd import refuse_options
 
 __all__ = ["predict"]
@@ -28,9 +28,10 @@ def predict(args: argparse.Namespace, path: str, frames: list, calc, start: floa
     print(f"model:       {args.model} (phonon DOS per atom, 0-{calc.model.frequencies[-1]:g} THz; trained on "
           f"{generator} phonons; checksum {calc.model.checksum[:12]})")
     print(f"structure:   {path}, {len(frames)} frame(s)")
-    print("| frame | formula | atoms | " + " | ".join(f"Cv {t:g} K" for t in temps)
+    names = frame_names(frames)
+    print("| frame | " + ("name | " if names else "") + "formula | atoms | " + " | ".join(f"Cv {t:g} K" for t in temps)
           + f" | S {temps[-1]:g} K | F {temps[-1]:g} K | Cv {temps[-1]:g} K (J/(K cm^3)) | training domain |")
-    print("| --- " * (len(temps) + 7) + "|")
+    print("| --- " * (len(temps) + 7 + bool(names)) + "|")
     for k, atoms in enumerate(frames):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DomainWarning)  # reported in the table instead
@@ -38,7 +39,7 @@ def predict(args: argparse.Namespace, path: str, frames: list, calc, start: floa
             formula = calc.get_phonon_dos(atoms).info["composition"]  # a virtual crystal's, not its majority atoms'
         r = calc.results
         reasons = r["domain_warnings"]
-        print(f"| {k} | {formula} | {len(atoms)} | " + " | ".join(f"{v:.3f}" for v in cv)
+        print(f"| {k} | " + (f"{names[k]} | " if names else "") + f"{formula} | {len(atoms)} | " + " | ".join(f"{v:.3f}" for v in cv)
               + f" | {np.atleast_1d(r['vibrational_entropy'])[-1]:.3f} | {np.atleast_1d(r['vibrational_free_energy'])[-1]:.3f}"
               f" | {np.atleast_1d(r['volumetric_heat_capacity'])[-1]:.4f} | "
               f"{'outside: ' + '; '.join(reasons) if reasons else 'inside'} |", flush=True)

@@ -12,6 +12,7 @@ from ase import Atoms
 from ..engine import structure_uid
 from ..errors import E3DensityError
 from ..graph.occupancy import set_occupancy_per_atom
+from ..structure_files import cif_block_names
 from .records import Item
 from .writers import OCCUPANCY
 
@@ -145,6 +146,7 @@ def _iter_file(path: str) -> Iterator[Item]:
     from ase.io import iread
 
     frames = iread(path, index=":")
+    names = cif_block_names(path)
     index = 0
     while True:
         try:
@@ -153,6 +155,8 @@ def _iter_file(path: str) -> Iterator[Item]:
             return
         except Exception as exc:  # ASE raises many kinds for unreadable files
             raise E3DensityError(f"{path}: ASE cannot read frame {index} ({type(exc).__name__}: {exc})") from exc
+        if names and not atoms.info.get("name"):
+            atoms.info["name"] = names[index]
         yield _item(f"{path}@{index}", atoms)
         index += 1
 
