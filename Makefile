@@ -67,15 +67,16 @@ hierarchy: $(VENV)/.installed
 	$(VENV)/bin/e3density hierarchy -o runs/hierarchy --threads 1
 
 # the phonon training set: crystals and alloys (v2, plus the cheap crystals of v3 and v4, each script checking
-# that its predecessor's part is byte-for-byte the file before it), then SevenNet-l3i5 phonons cheapest first
+# that its predecessor's part is byte-for-byte the file before it), then SevenNet-l3i5 phonons, hydrides first,
+# then cheapest first
 # (resumable; PHONON_WORKERS=2 for both cores; data/phonons/README_v2.md)
 phonon-data: $(VENV)/.installed
 	$(VENV)/bin/pip install -q -c constraints.txt -e ".[sevennet]"
 	$(PY) scripts/make_phonon_crystals_v2.py --seed 2026 -o data/phonons/crystals_v2.extxyz
 	$(PY) scripts/make_phonon_crystals_v3.py --seed 2026 -o data/phonons/crystals_v3.extxyz
 	$(PY) scripts/make_phonon_crystals_v4.py --seed 2026 -o data/phonons/crystals_v4.extxyz
-	$(PY) scripts/order_crystals_by_cost.py data/phonons/crystals_v4.extxyz -o data/phonons/crystals_v4_by_cost.extxyz \
-	    --min-width 10
+	$(PY) scripts/order_crystals_by_cost.py data/phonons/crystals_v4.extxyz -o data/phonons/crystals_v4_hydrides_first.extxyz \
+	    --min-width 10 --first-elements H --first-max-cost 15000
 	bash scripts/run_phonon_references.sh
 
 # the shipped phonon-DOS model and its card (docs/phonon_model_card.md): the shipping recipe, and the same
