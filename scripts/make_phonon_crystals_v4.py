@@ -3,7 +3,7 @@
 Command (about a minute; no downloads; deterministic from the seed):
     python scripts/make_phonon_crystals_v4.py --seed 2026 -o data/phonons/crystals_v4.extxyz
     python scripts/order_crystals_by_cost.py data/phonons/crystals_v4.extxyz \
-        -o data/phonons/crystals_v4_by_cost.extxyz --min-width 10
+        -o data/phonons/crystals_v4_hydrides_first.extxyz --min-width 10 --first-elements H --first-max-cost 15000
 
 The file holds the v3 frames first, exactly as ``make_phonon_crystals_v3.py --seed 2026`` writes them (its
 builders and random stream; when data/phonons/crystals_v3.extxyz exists the script checks that its v3 part
@@ -29,8 +29,9 @@ it adds:
   of the lanthanides (RNi2, RCo2, RFe2, RIr2, RRh2; Fe and Co computed non-magnetic, as everywhere in
   this data), II-IV-V2 chalcopyrites, III-V bismides, elpasolite and K2PtCl6-type halides, B2 and L1_2
   intermetallics;
-- random alloys: the v2 alloy systems its caps left out, and new ones (rocksalt (Ti,Al)N and carbides,
-  bcc Ti-Nb-Ta-Hf-Zr pairs, fcc Ni-Au, Pd-Fe, ...), 8-atom cells as v2 (x = 0.25, 0.5, 0.75).
+- random alloys: the v2 alloy systems its caps left out, and 55 new ones (rocksalt (Ti,Al)N and carbides,
+  bcc Ti-Nb-Ta-Hf-Zr pairs, fcc Ni-Au, Pd-Fe, ...), 8-atom cells as v2 at x = 0.25, 0.5, 0.75, less the
+  compositions over the cost limit (22 frames; some systems keep one or two of the three).
 
 Starting cells follow v2's rules (bond scaling for ionic and covalent compounds, Vegard volume for
 intermetallics and alloys); the reference generator relaxes cell and positions. Every frame carries info
@@ -49,8 +50,8 @@ from ase.data import atomic_numbers
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from make_phonon_crystals import tag  # noqa: E402
 from make_phonon_crystals_v2 import (  # noqa: E402
-    ALLOY_CAP, ALLOYS_V2, FRACTIONS, HEX, TEMPLATES, alloy_v2, alloys_v2, order, ordered_v2, scale_bond, scale_volume,
-    xtal)
+    ALLOY_CAP, ALLOYS_V2, FRACTIONS, HEX, TEMPLATES, alloy_v2, alloys_v2, bond, order, ordered_v2, scale_bond,
+    scale_volume, xtal)
 from make_phonon_crystals_v3 import check, extra_set, extxyz_bytes, reduced  # noqa: E402
 from order_crystals_by_cost import estimated_cost  # noqa: E402
 
@@ -140,9 +141,20 @@ def cacu5(a_: str, b: str) -> Atoms:
 
 
 def matlockite(m: str, x1: str, x2: str) -> Atoms:
-    """PbFCl-type M X1 X2 (P4/nmm, origin 2: M 2c z 0.20, X1 2a, X2 2c z 0.65), scaled to the shortest bond."""
-    atoms = xtal([m, x1, x2], [(0.25, 0.25, 0.20), (0.75, 0.25, 0), (0.25, 0.25, 0.65)], 129, 4.1, c=7.2, setting=2)
-    return tag(scale_bond(atoms), f"{m}{x1}{x2}-matlockite", "matlockite")
+    """PbFCl-type M X1 X2 (P4/nmm, origin 2: M 2c z 0.20, X1 2a, X2 2c z 0.65): scaled to the M-X1 bond, then c
+    stretched until the shortest M-X2 distance is the M-X2 bond (the layers' spacing follows the larger anion:
+    BiOCl, BiOBr and BiOI differ mostly in c)."""
+    atoms = scale_bond(xtal([m, x1, x2], [(0.25, 0.25, 0.20), (0.75, 0.25, 0), (0.25, 0.25, 0.65)], 129, 4.1, c=7.2,
+                            setting=2))
+    symbols = np.array(atoms.get_chemical_symbols())
+    for _ in range(20):  # the apical M-X2 distance grows with c, the in-layer ones more slowly: iterate
+        d = atoms.get_all_distances(mic=True)[np.ix_(symbols == m, symbols == x2)].min()
+        if d >= 0.999 * bond(m, x2):
+            break
+        cell = atoms.cell.array.copy()
+        cell[2] *= bond(m, x2) / d
+        atoms.set_cell(cell, scale_atoms=True)
+    return tag(atoms, f"{m}{x1}{x2}-matlockite", "matlockite")
 
 
 def peroxide_pyrite(formula: str, dimer: float = 1.49) -> Atoms:
@@ -164,7 +176,7 @@ def candidates_v4() -> list[Atoms]:
 
 
 def alloys_v4(rng: np.random.Generator) -> list[Atoms]:
-    """The v2 alloy systems past v2's caps, then the new systems; three compositions each."""
+    """The v2 alloy systems past v2's caps, then the new systems; three compositions each (before the cost limit)."""
     specs = [(lat, s) for lat, pairs in ALLOYS_V2.items() for s in pairs[ALLOY_CAP.get(lat, len(pairs)):]]
     specs += [(lat, s) for lat, pairs in ALLOYS_V4.items() for s in pairs]
     return [alloy_v2(lat, s, x, rng) for lat, s in specs for x in FRACTIONS]

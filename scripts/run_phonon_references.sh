@@ -18,4 +18,5 @@ echo "=== $(date -u +%FT%TZ) start (pid $$) ===" >> data/phonons/generation_v2.l
 nice -n 10 .venv/bin/e3density phonons data/phonons/crystals_v4_hydrides_first.extxyz -o data/phonons/sevennet_l3i5.db \
     --calculator sevennet-l3i5 --displacement 0.03 --min-width 10 --mesh 30 --fmax 2e-3 ${PHONON_WORKERS:+--workers "$PHONON_WORKERS"} \
     >> data/phonons/generation_v2.log 2>&1
-echo "=== $(date -u +%FT%TZ) exit $? ===" >> data/phonons/generation_v2.log
+rc=$?
+echo "=== $(date -u +%FT%TZ) exit $rc ===" >> data/phonons/generation_v2.log

@@ -1,4 +1,6 @@
 """Structure files on the command line: each selected frame keeps its own frame number as its source."""
+import gzip
+
 from ase.build import molecule
 from ase.io import write
 
@@ -32,6 +34,9 @@ def test_a_cifs_data_block_names_name_its_frames_in_predict_and_screen(tmp_path,
     path.write_text(text)
     assert [atoms.info["name"] for _, atoms in read_structures([str(path)], "1:")] == ["halite", "silicon"]
     assert [item.atoms.info["name"] for item in iter_items([str(path)])] == ["copper_fcc", "halite", "silicon"]
+    packed = tmp_path / "two.cif.gz"
+    packed.write_bytes(gzip.compress(path.read_bytes()))
+    assert [atoms.info["name"] for _, atoms in read_structures([str(packed)], "-1")] == ["silicon"]
     assert main(["predict", str(path), "--model", "phonon", "--index", "0:2"]) == 0
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
     assert rows[0].startswith("| frame | name | formula |")

@@ -207,7 +207,7 @@ def _frame_numbers(path: str, index: str, n_selected: int) -> list[str]:
 def frame_names(frames) -> list[str] | None:
     """Each frame's ``atoms.info["name"]`` (a CIF's data block, an extxyz ``name``), "" where absent; None when no
     frame has one (the tables then have no name column)."""
-    names = [str(atoms.info.get("name") or "") for atoms in frames]
+    names = [str(atoms.info.get("name") or "").replace("|", "\\|") for atoms in frames]  # a markdown table cell
     return names if any(names) else None
 
 

@@ -146,7 +146,10 @@ def _iter_file(path: str) -> Iterator[Item]:
     from ase.io import iread
 
     frames = iread(path, index=":")
-    names = cif_block_names(path)
+    try:
+        names = cif_block_names(path)
+    except Exception:  # ASE's reader says what is wrong with the file, frame by frame, below
+        names = None
     index = 0
     while True:
         try:
