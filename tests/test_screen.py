@@ -221,7 +221,7 @@ def test_ranked_table_shows_in_domain_and_the_inputs_names(tmp_path, capsys):
     found = {Path(s).name: (row.get("name"), row.in_domain) for s, row in rows.items()}
     assert found == expected
     assert "0.7 Å" in rows[str(tmp_path / "in.extxyz") + "@1"].domain_warnings
-    assert "2 of the 5 ranked rows lie outside the model's training domain" in captured.err
+    assert "2 of the 5 ranked rows are flagged by the model's domain check" in captured.err
     # the Python API and a CSV output carry the name too
     results = list(screen([tmp_path / "in.extxyz"], tmp_path / "r.csv"))
     assert [(r.name, r.scalars["in_domain"]) for r in results] == \

@@ -94,6 +94,6 @@ def run(args: argparse.Namespace) -> int:
         if unit := run.evaluator.unit(args.sort_by):
             progress(f"  {args.sort_by} in {unit}")
         if outside := outside_domain(rows):
-            progress(f"  {outside} of the {len(rows)} ranked rows lie outside the model's training domain "
+            progress(f"  {outside} of the {len(rows)} ranked rows are flagged by the model's domain check "
                      "(in_domain False; their domain_warnings column says why)")
     return 1 if run.summary.failed else 0
