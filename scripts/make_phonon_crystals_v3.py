@@ -263,6 +263,28 @@ def extxyz_bytes(structures: list[Atoms]) -> bytes:
     return buf.getvalue().encode()
 
 
+def check_part(path: str, frames: list[Atoms], what: str) -> bytes:
+    """The extxyz bytes of ``frames``; when ``path`` exists, stop unless it holds exactly those bytes (a later
+    set must begin with the earlier set's file, byte for byte, so every computed row keeps its uid)."""
+    data = extxyz_bytes(frames)
+    if Path(path).exists():
+        if Path(path).read_bytes() != data:
+            raise SystemExit(f"the {what} part differs from {path}: not the {what} set of this seed")
+        print(f"{what} part: {len(frames)} frames, byte-identical to {path}")
+    return data
+
+
+def v3_parts(rng: np.random.Generator) -> tuple[list[Atoms], list[Atoms]]:
+    """(the v2 set, the v3 extra set), each ordered, drawing from ``rng`` as this script's main() does."""
+    # the v2 set, exactly as make_phonon_crystals_v2.py main() makes it (same calls, same random stream)
+    v2 = ordered_v2() + alloys_v2(rng)
+    check(v2)
+    v2 = order(v2, rng)
+    extra = extra_set(v2)
+    check(v2 + extra)
+    return v2, order(extra, rng)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seed", type=int, default=2026)
@@ -270,19 +292,8 @@ def main() -> None:
     ap.add_argument("--v2", default="data/phonons/crystals_v2.extxyz",
                     help="v2 file to compare the v2 part with, byte for byte (skipped if absent)")
     args = ap.parse_args()
-    rng = np.random.default_rng(args.seed)
-    # the v2 set, exactly as make_phonon_crystals_v2.py main() makes it (same calls, same random stream)
-    v2 = ordered_v2() + alloys_v2(rng)
-    check(v2)
-    v2 = order(v2, rng)
-    v2_bytes = extxyz_bytes(v2)
-    if Path(args.v2).exists():
-        if Path(args.v2).read_bytes() != v2_bytes:
-            raise SystemExit(f"the v2 part differs from {args.v2}: not the v2 set of seed {args.seed}")
-        print(f"v2 part: {len(v2)} frames, byte-identical to {args.v2}")
-    extra = extra_set(v2)
-    check(v2 + extra)
-    extra = order(extra, rng)
+    v2, extra = v3_parts(np.random.default_rng(args.seed))
+    v2_bytes = check_part(args.v2, v2, "v2")
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_bytes(v2_bytes + extxyz_bytes(extra))
     counts: dict[str, int] = {}

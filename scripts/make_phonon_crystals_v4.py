@@ -50,9 +50,9 @@ from ase.data import atomic_numbers
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from make_phonon_crystals import tag  # noqa: E402
 from make_phonon_crystals_v2 import (  # noqa: E402
-    ALLOY_CAP, ALLOYS_V2, FRACTIONS, HEX, TEMPLATES, alloy_v2, alloys_v2, bond, order, ordered_v2, scale_bond,
+    ALLOY_CAP, ALLOYS_V2, FRACTIONS, HEX, TEMPLATES, alloy_v2, bond, order, scale_bond,
     scale_volume, xtal)
-from make_phonon_crystals_v3 import check, extra_set, extxyz_bytes, reduced  # noqa: E402
+from make_phonon_crystals_v3 import check, check_part, extxyz_bytes, reduced, v3_parts  # noqa: E402
 from order_crystals_by_cost import estimated_cost  # noqa: E402
 
 MAX_COST = 15000.0  # order_crystals_by_cost.py units: v3 rows estimated 8,000-15,000 took a median 200 s
@@ -190,14 +190,9 @@ def main() -> None:
                     help="v3 file to compare the v3 part with, byte for byte (skipped if absent)")
     args = ap.parse_args()
     rng = np.random.default_rng(args.seed)
-    # the v3 set, exactly as make_phonon_crystals_v3.py main() makes it (same calls, same random stream)
-    v2 = order(ordered_v2() + alloys_v2(rng), rng)
-    v3 = v2 + order(extra_set(v2), rng)
-    v3_bytes = extxyz_bytes(v3)
-    if Path(args.v3).exists():
-        if Path(args.v3).read_bytes() != v3_bytes:
-            raise SystemExit(f"the v3 part differs from {args.v3}: not the v3 set of seed {args.seed}")
-        print(f"v3 part: {len(v3)} frames, byte-identical to {args.v3}")
+    v2, v3_extra = v3_parts(rng)  # the v3 set, exactly as make_phonon_crystals_v3.py makes it
+    v3 = v2 + v3_extra
+    v3_bytes = check_part(args.v3, v3, "v3")
     seen = {(reduced(a), a.info["prototype"]) for a in v3 if not a.info["alloy"]}
     names = {a.info["name"] for a in v3}
     extra, skipped, costly = [], 0, []
