@@ -12,8 +12,9 @@ PACKAGE = Path(__file__).resolve().parents[1] / "ase_e3density"
 
 # lowest first; a module may import from its own layer's folder or any lower layer
 LAYERS = [
-    {"errors", "fileio", "processes", "_version", "kinds", "examples", "engine"},  # exceptions, files, processes,
-    # the kind registry, shipped examples, the resumable engine (items with a uid, a compute function, a store; Dask)
+    {"errors", "fileio", "processes", "_version", "kinds", "examples", "engine", "structure_files"},  # exceptions,
+    # files, processes, the kind registry, shipped examples, the resumable engine (items with a uid, a compute
+    # function, a store; Dask), what ASE's readers leave out of users' structure files
     {"graph"},                          # Atoms -> checked structure, neighbour lists, network inputs
     {"electron", "phonon"},             # densities as physics objects (numpy, scipy, ase; optional PySCF, phonopy)
     {"nn"},                             # e3nn networks

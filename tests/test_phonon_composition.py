@@ -116,7 +116,7 @@ def test_screening_rows_and_table_show_the_composition(tmp_path, cuni, model_pat
 def test_predict_prints_the_composition(cuni, model_path, capsys):
     assert main(["predict", str(cuni), "--model", str(model_path)]) == 0
     out = capsys.readouterr().out
-    assert "| 0 | Cu0.3Ni0.7 | 4 |" in out and "Ni4" not in out
+    assert "| 0 | CuNi | Cu0.3Ni0.7 | 4 |" in out and "Ni4" not in out  # name: the CIF's data block
 
 
 def test_a_screened_virtual_crystal_is_screened_again_as_the_same_alloy(tmp_path, cuni):
