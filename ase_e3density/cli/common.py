@@ -207,7 +207,9 @@ def _frame_numbers(path: str, index: str, n_selected: int) -> list[str]:
 def frame_names(frames) -> list[str] | None:
     """Each frame's ``atoms.info["name"]`` (a CIF's data block, an extxyz ``name``), "" where absent; None when no
     frame has one (the tables then have no name column)."""
-    names = [str(atoms.info.get("name") or "").replace("|", "\\|") for atoms in frames]  # a markdown table cell
+    from ..screen.records import structure_name  # what screening calls a structure's name (imported when printed)
+
+    names = [structure_name(atoms).replace("|", "\\|") for atoms in frames]  # a markdown table cell
     return names if any(names) else None
 
 
