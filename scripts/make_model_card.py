@@ -77,11 +77,12 @@ def card(model_name: str, level: int, limit: int | None = None) -> str:
         f"| architecture | hidden channels {cfg['hidden']} for l = 0.., {cfg['parity']} parity, spherical harmonics "
         f"l <= {cfg['sh_lmax']}, {cfg['n_layers']} layers, cutoff {cfg['cutoff']} Å, {cfg['n_radial']} radial functions, "
         f"radial MLP {cfg['radial_hidden']}, avg_neighbours {cfg['avg_neighbours']:.3f}; {n_params:,} parameters, {meta['dtype']} |",
-        f"| data | `{prov.get('train')}`, relative to the training configuration ({prov.get('n_train')} training, {prov.get('n_val')} validation structures; "
-        f"validation: {prov.get('validation')}) |",
+        f"| data | `{prov.get('train')}`, relative to the training configuration"
+        + (f", rows `{tcfg['selection']}`" if tcfg.get("selection") else "")
+        + f" ({prov.get('n_train')} training, {prov.get('n_val')} validation structures; validation: {prov.get('validation')}) |",
         f"| command | `{prov.get('command')}` |",
         "| configuration | " + ", ".join(f"{k} {tcfg[k]}" for k in ("free_atom", "dipole_weight", "coulomb_weight", "fragment_weight",
-                                                                      "fragment_dipole_weight", "batch_size", "lr",
+                                                                      "fragment_dipole_weight", "batch_size", "optimizer", "lr", "weight_decay", "ema_decay",
                                                                       "lr_factor", "lr_patience", "min_lr", "epochs",
                                                                       "early_stopping_patience", "time_budget_minutes")
                                             if k in tcfg) + " |",

@@ -13,7 +13,7 @@ import yaml
 from ase.build import molecule
 from ase.io import write
 
-from ase_e3density import ConfigError, density_error
+from ase_e3density import ConfigError, E3DensityError, density_error
 from ase_e3density.cli import main
 from ase_e3density.electron.database import iter_densities
 from ase_e3density.models import load_model
@@ -393,3 +393,26 @@ def test_a_checkpoint_without_weight_averaging_is_not_resumed_with_it(reference_
     torch.save(state, tmp_path / "run" / "checkpoint.pt")
     with pytest.raises(ConfigError, match="trained without ema_decay"):
         train(tiny_config(reference_db, tmp_path / "run", epochs=2, ema_decay=0.9))
+
+
+def test_a_row_selection_fixes_the_split_while_the_database_grows(reference_db, tmp_path):
+    """``selection: id<=6`` trains on rows 1-6 only, and the split stays the same after rows are added."""
+    from ase.db import connect
+
+    from ase_e3density.train.loop import load_data
+
+    grown = tmp_path / "grown.db"
+    grown.write_bytes(Path(reference_db).read_bytes())
+    before = load_data(tiny_config(grown, tmp_path / "a", selection="id<=6"), tmp_path / "a", 0, 1)
+    with connect(grown) as db:
+        for row in connect(reference_db).select("id<=2"):
+            db.write(row.toatoms(), key_value_pairs=row.key_value_pairs, data=row.data)
+    after = load_data(tiny_config(grown, tmp_path / "b", selection="id<=6"), tmp_path / "b", 0, 1)
+    whole = load_data(tiny_config(grown, tmp_path / "c"), tmp_path / "c", 0, 1)
+    assert len(before.train_set) + len(before.val_set) == 6 and len(whole.train_set) + len(whole.val_set) == 10
+    for a, b in zip(before.val_set + before.train_set, after.val_set + after.train_set, strict=True):
+        np.testing.assert_array_equal(a.density.atoms.positions, b.density.atoms.positions)
+    with pytest.raises(ConfigError, match="option selection: no rows of .* match 'id>100'"):
+        load_data(tiny_config(grown, tmp_path / "d", selection="id>100"), tmp_path / "d", 0, 1)
+    with pytest.raises(E3DensityError, match="cannot select 'natoms>>3'"):
+        load_data(tiny_config(grown, tmp_path / "e", selection="natoms>>3"), tmp_path / "e", 0, 1)

@@ -56,10 +56,14 @@ def iter_densities(path, selection=None) -> Iterator[AtomicDensity]:
     if not path.is_file():
         raise InputFileError(f"no such reference database: {path}")
     try:
-        with connect(path) as db:
-            rows = list(db.select(selection))
+        db = connect(path)
+        db.count()
     except Exception as exc:  # sqlite3.DatabaseError, ValueError for unknown file types, ...
         raise InputFileError(f"{path} is not an ase.db database ({type(exc).__name__}: {exc})") from exc
+    try:
+        rows = list(db.select(selection))
+    except Exception as exc:  # ase.db's parser: ValueError, KeyError, SyntaxError, ...
+        raise InputFileError(f"{path}: cannot select {selection!r} ({type(exc).__name__}: {exc})") from exc
     for row in rows:
         if "density_coefficients" not in row.data or row.get("auxbasis") is None:
             raise InputFileError(f"{path}: row {row.id} holds no reference density (no density_coefficients); "

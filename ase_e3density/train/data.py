@@ -106,14 +106,15 @@ def _shares(density: AtomicDensity) -> np.ndarray:
 
 def load_samples(path, species: list[str], cutoff: float, max_dim: int, limit: int | None = None,
                  progress: bool = False, coulomb: bool = False, fragments: bool = False,
-                 share_cache: ShareCache | None = None) -> list[Sample]:
-    """Rows of an ase.db of reference densities (the first ``limit``), ready for the model;
+                 share_cache: ShareCache | None = None, selection: str | None = None) -> list[Sample]:
+    """Rows of an ase.db of reference densities (those matching the ase.db ``selection``, the first ``limit``
+    of them), ready for the model;
     ``coulomb``: also each structure's two-centre Coulomb matrix (for the loss's Coulomb term);
     ``fragments``: also each molecule's Hirshfeld share and first moment of every function (fragment terms),
     taken from ``share_cache`` where it has them."""
     index = {s: k for k, s in enumerate(species)}
     samples, start = [], time.perf_counter()
-    for density in iter_densities(path):
+    for density in iter_densities(path, selection):
         atoms = density.atoms
         edge_index, shifts = neighbour_list(atoms, cutoff)
         matrix = coulomb_matrix(atoms, density.basis) if coulomb else None

@@ -82,13 +82,16 @@ class DensityTrainer(Trainer):
         if shares is not None and config.share_workers > 1 and rank == 0:
             paths = train_paths + ([config.path("validation")] if config.validation else [])
             print(f"fragment shares in {config.share_workers} processes", file=sys.stderr, flush=True)
-            shares.fill((d for path in paths for d in iter_densities(path)), config.share_workers, progress=True)
+            shares.fill((d for path in paths for d in iter_densities(path, config.selection if path in train_paths else None)),
+                        config.share_workers, progress=True)
         train_set, val_set = [], []
         for i, path in enumerate(train_paths):
             if rank == 0:
                 print(f"loading {path}", file=sys.stderr, flush=True)
             samples = load_samples(path, species, mcfg.cutoff, max_dim, limit=limit, progress=rank == 0, coulomb=coulomb,
-                                   fragments=fragments, share_cache=shares)
+                                   fragments=fragments, share_cache=shares, selection=config.selection)
+            if not samples and config.selection:
+                raise ConfigError(f"option selection: no rows of {path} match {config.selection!r}")
             if shares is not None and rank == 0:
                 shares.save()
             names = {s.density.basis.name for s in samples}
