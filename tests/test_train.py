@@ -13,7 +13,7 @@ import yaml
 from ase.build import molecule
 from ase.io import write
 
-from ase_e3density import ConfigError, E3DensityError, density_error
+from ase_e3density import ConfigError, density_error
 from ase_e3density.cli import main
 from ase_e3density.electron.database import iter_densities
 from ase_e3density.models import load_model
@@ -391,7 +391,7 @@ def test_a_checkpoint_without_weight_averaging_is_not_resumed_with_it(reference_
     state = load_checkpoint(tmp_path / "run" / "checkpoint.pt")
     state["train_config"].pop("ema_decay")
     torch.save(state, tmp_path / "run" / "checkpoint.pt")
-    with pytest.raises(ConfigError, match="trained without ema_decay"):
+    with pytest.raises(ConfigError, match=r"other settings: ema_decay \(0.0 -> 0.9\)"):
         train(tiny_config(reference_db, tmp_path / "run", epochs=2, ema_decay=0.9))
 
 
@@ -414,5 +414,17 @@ def test_a_row_selection_fixes_the_split_while_the_database_grows(reference_db, 
         np.testing.assert_array_equal(a.density.atoms.positions, b.density.atoms.positions)
     with pytest.raises(ConfigError, match="option selection: no rows of .* match 'id>100'"):
         load_data(tiny_config(grown, tmp_path / "d", selection="id>100"), tmp_path / "d", 0, 1)
-    with pytest.raises(E3DensityError, match="cannot select 'natoms>>3'"):
+    with pytest.raises(ConfigError, match="option selection: 'natoms>>3' is not an ase.db selection"):
         load_data(tiny_config(grown, tmp_path / "e", selection="natoms>>3"), tmp_path / "e", 0, 1)
+
+
+def test_a_checkpoint_that_records_no_selection_is_not_resumed_with_one(reference_db, tmp_path):
+    """An option missing from an older checkpoint had its default there: adding a selection on resume changes
+    the data, so it is refused."""
+    train(tiny_config(reference_db, tmp_path / "run", epochs=1))
+    state = load_checkpoint(tmp_path / "run" / "checkpoint.pt")
+    state["train_config"].pop("selection")
+    torch.save(state, tmp_path / "run" / "checkpoint.pt")
+    with pytest.raises(ConfigError, match=r"other settings: selection \(None -> 'id<=6'\)"):
+        train(tiny_config(reference_db, tmp_path / "run", epochs=2, selection="id<=6"))
+    train(tiny_config(reference_db, tmp_path / "run", epochs=2))  # the default, as before: resumed

@@ -62,8 +62,9 @@ def iter_densities(path, selection=None) -> Iterator[AtomicDensity]:
         raise InputFileError(f"{path} is not an ase.db database ({type(exc).__name__}: {exc})") from exc
     try:
         rows = list(db.select(selection))
-    except Exception as exc:  # ase.db's parser: ValueError, KeyError, SyntaxError, ...
-        raise InputFileError(f"{path}: cannot select {selection!r} ({type(exc).__name__}: {exc})") from exc
+    except Exception as exc:  # ase.db's parser: ValueError, KeyError, sqlite3 errors, ...
+        what = f"cannot select {selection!r}" if selection else "cannot read its rows"
+        raise InputFileError(f"{path}: {what} ({type(exc).__name__}: {exc})") from exc
     for row in rows:
         if "density_coefficients" not in row.data or row.get("auxbasis") is None:
             raise InputFileError(f"{path}: row {row.id} holds no reference density (no density_coefficients); "

@@ -37,7 +37,7 @@ def count_parameters(study: Study, hidden_lmax: int, channels: int) -> int:
 
     config = study.train_config(RunSpec(hidden_lmax, None, 0, channels), Path("."))
     options = dict(config.model)
-    species = options.pop("species", None) or species_of(*config.train_paths())
+    species = options.pop("species", None) or species_of(*config.train_paths(), selection=config.selection)
     model = DensityModel(ModelConfig(species=species, **options))
     return sum(p.numel() for p in model.parameters())
 

@@ -36,10 +36,28 @@ def train(config: TrainConfig, resume: bool = True, command: str | None = None) 
     return DensityTrainer.run_config(config, resume, command)
 
 
-def species_of(*paths) -> list[str]:
-    """Elements present in reference databases, in order of atomic number."""
-    found = {s for path in paths for d in iter_densities(path) for s in d.atoms.get_chemical_symbols()}
+def species_of(*paths, selection: str | None = None) -> list[str]:
+    """Elements present in reference databases (the rows matching the ase.db ``selection``), in order of
+    atomic number."""
+    found = {s for path in paths for d in iter_densities(path, selection) for s in d.atoms.get_chemical_symbols()}
     return sorted(found, key=atomic_numbers.__getitem__)
+
+
+def check_selection(paths, selection: str | None) -> None:
+    """Refuse, before any data is read, a row ``selection`` that ase.db cannot parse or that matches no row of
+    one of the training databases ``paths``."""
+    from ase.db import connect
+
+    if not selection:
+        return
+    for path in paths:
+        try:
+            matched = connect(path).count(selection)
+        except Exception as exc:  # ase.db's parser: ValueError, KeyError, sqlite3 errors
+            raise ConfigError(f"option selection: {selection!r} is not an ase.db selection that {path} can answer "
+                              f"({type(exc).__name__}: {exc}); write e.g. 'id<=1000'") from exc
+        if not matched:
+            raise ConfigError(f"option selection: no rows of {path} match {selection!r}")
 
 
 class DensityTrainer(Trainer):
@@ -68,8 +86,9 @@ class DensityTrainer(Trainer):
                 raise ConfigError(f"option train: no such database {path}")
         if config.validation and not config.path("validation").is_file():
             raise ConfigError(f"option validation: no such database {config.path('validation')}")
+        check_selection(train_paths, config.selection)
         options = dict(config.model)
-        species = options.pop("species", None) or species_of(*train_paths)
+        species = options.pop("species", None) or species_of(*train_paths, selection=config.selection)
         try:
             mcfg = ModelConfig(species=species, **options)
         except (TypeError, ValueError) as exc:
@@ -90,8 +109,6 @@ class DensityTrainer(Trainer):
                 print(f"loading {path}", file=sys.stderr, flush=True)
             samples = load_samples(path, species, mcfg.cutoff, max_dim, limit=limit, progress=rank == 0, coulomb=coulomb,
                                    fragments=fragments, share_cache=shares, selection=config.selection)
-            if not samples and config.selection:
-                raise ConfigError(f"option selection: no rows of {path} match {config.selection!r}")
             if shares is not None and rank == 0:
                 shares.save()
             names = {s.density.basis.name for s in samples}

@@ -27,7 +27,7 @@ from ..errors import ConfigError, E3DensityError
 _UNIONS = (typing.Union, types.UnionType)
 
 __all__ = ["read_yaml_mapping", "known_options", "options_from_yaml", "check_fields", "check_model_options",
-           "type_ok", "describe"]
+           "type_ok", "describe", "defaults_of"]
 
 
 def read_yaml_mapping(path: Path, what: str) -> dict:
@@ -48,6 +48,19 @@ def read_yaml_mapping(path: Path, what: str) -> dict:
 
 def _yaml_fields(cls) -> list[str]:
     return [f.name for f in dataclasses.fields(cls) if f.metadata.get("yaml", True)]
+
+
+def defaults_of(cls) -> dict:
+    """The default of every YAML option of the configuration dataclass ``cls`` that has one."""
+    out = {}
+    for f in dataclasses.fields(cls):
+        if not f.metadata.get("yaml", True):
+            continue
+        if f.default is not dataclasses.MISSING:
+            out[f.name] = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            out[f.name] = f.default_factory()
+    return out
 
 
 def known_options(cls, raw: dict, where: str, required: dict[str, str], what: str = "training option") -> dict:

@@ -46,6 +46,7 @@ from ..fileio import atomic_path, claim_folder, exclusive_writer
 from ..kinds import DEFAULT_KIND
 from .averaging import ParameterAverage
 from .checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
+from .options import defaults_of
 
 __all__ = ["Trainer", "join_process_group", "make_optimizer", "write_log", "plain", "OPTIMIZERS"]
 
@@ -239,10 +240,11 @@ class Trainer(ABC):
         if kind != self.network.kind:
             raise ConfigError(f"{self.out} holds a checkpoint of a {kind} model, this configuration trains "
                               f"{self.network.kind}; use a new output or --restart")
-        before = state.get("train_config", {})
+        now = self.config.to_dict()
+        # an option the checkpoint does not record (added to the package later) had its default there
+        before = {**{k: v for k, v in defaults_of(type(self.config)).items() if k in now}, **state.get("train_config", {})}
         resumable = type(self.config).RESUMABLE
-        changed = sorted(k for k, v in self.config.to_dict().items() if k not in resumable and k in before
-                         and before[k] != v)
+        changed = sorted(k for k, v in now.items() if k not in resumable and k in before and before[k] != v)
         if changed:
             detail = ", ".join(f"{k} ({before[k]!r} -> {getattr(self.config, k)!r})" for k in changed)
             raise ConfigError(f"{self.out} was trained with other settings: {detail}; only "
