@@ -5,12 +5,14 @@ Command: python scripts/make_model_card.py [--model default|organic] [--grid-lev
 
 Every number in the card comes from the model file (its metadata: architecture, data, training
 configuration, seed, validation metrics of the chosen epoch) or from `e3density evaluate` on the
-held-out test sets, run by this script.
+held-out test sets, run by this script (kept in runs/model_card/ for the same model file and data, so a
+second generation, e.g. after more exact-DFT records, runs no evaluation).
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import io
 import json
 import tempfile
@@ -37,6 +39,8 @@ TARGET_RECORDS = [("QM9, 9 heavy atoms", "data/qm9/targets/test_9.jsonl", "data/
 CARDS = {"default": ("the embedded default model (water)", "model_card.md"),
          "organic": ("the organic model (H C N O F)", "organic_model_card.md")}
 DEBYE = 4.80320  # D per e·Å
+EVALUATIONS = ROOT / "runs" / "model_card"
+"""Where the evaluations behind a card are kept (see :func:`evaluate`)."""
 PYSCF_VERSION = "2.14.0"
 """The PySCF that computed data/qm9 (data/qm9/README.md; the rows do not record it)."""
 
@@ -53,8 +57,25 @@ def evaluate_cli(args: list[str]) -> tuple[str, dict]:
 
 
 def evaluate(model: str, dbs: list[str], level: int) -> tuple[str, dict]:
-    """The printed table of `e3density evaluate` over the pooled databases ``dbs``, and its JSON summary."""
-    return evaluate_cli([model, *dbs, "--grid-level", str(level)])
+    """The printed table of `e3density evaluate` over the pooled databases ``dbs``, and its JSON summary.
+
+    Kept in EVALUATIONS, keyed by the model file's bytes, the databases (path, size, modification time) and the
+    grid level, so that regenerating the card for the same file and data runs no evaluation again."""
+    key = hashlib.sha256(resolve_model_path(model).read_bytes())
+    for db in dbs:
+        stat = Path(db).stat()
+        key.update(f"{Path(db).resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode())
+    key.update(f"level {level}".encode())
+    cached = EVALUATIONS / f"{key.hexdigest()[:24]}.json"
+    if cached.is_file():
+        stored = json.loads(cached.read_text())
+        return stored["table"], stored["result"]
+    table, result = evaluate_cli([model, *dbs, "--grid-level", str(level)])
+    EVALUATIONS.mkdir(parents=True, exist_ok=True)
+    partial = cached.with_suffix(".partial")
+    partial.write_text(json.dumps({"table": table, "result": result}))
+    partial.replace(cached)
+    return table, result
 
 
 def card(model_name: str, level: int, limit: int | None = None) -> str:
