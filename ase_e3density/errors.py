@@ -11,6 +11,7 @@ from ase.calculators.calculator import CalculatorSetupError
 __all__ = ["E3DensityError", "UnsupportedElementError", "UnknownBasisError", "InvalidStructureError",
            "ModelFileError", "ModelNotFoundError", "ModelVersionError", "ConfigError", "InputFileError",
            "CalculatorParameterError", "ResourceError", "MissingDependencyError", "VanishingForcesError",
+           "TrainingDivergedError",
            "DomainWarning", "ImaginaryModesWarning"]
 
 
@@ -71,6 +72,11 @@ class MissingDependencyError(E3DensityError, ImportError):
 class VanishingForcesError(E3DensityError):
     """Reference phonons: the force calculator gives (next to) no force on any displaced supercell, so its
     atoms feel no neighbour (e.g. a relaxed cell whose neighbours lie beyond the potential's cutoff)."""
+
+
+class TrainingDivergedError(E3DensityError, FloatingPointError):
+    """A training step gave a loss that is not a finite number (the weights blew up); the checkpoint of the
+    last finished epoch is kept."""
 
 
 class DomainWarning(UserWarning):

@@ -111,6 +111,7 @@ def card(model_name: str, data: str, measured: Path = REFERENCE_CSV, recipe: str
         f"weight decay {tcfg['weight_decay']}"
         + (f", weights averaged (EMA, decay {tcfg['ema_decay']} per step; the average is validated and shipped)"
            if tcfg.get("ema_decay") else "")
+        + (f", gradient norm clipped at {tcfg['max_grad_norm']:g}" if tcfg.get("max_grad_norm") else "")
         + f", batch {tcfg['batch_size']}, seed {tcfg['seed']}; best epoch {prov['best_epoch']} of {prov['epochs_run']} "
         f"({prov['training_seconds'] / 60:.1f} min of training) |",
         f"| command | `{prov.get('command')}` |",

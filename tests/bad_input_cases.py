@@ -446,6 +446,7 @@ CASES: list[Case] = [
     Case("calculator", "potential at a point of shape (2,)", lambda c: calc(c).get_electrostatic_potential(water(), points=[0.0, 1.0]), E.E3DensityError, r"points must have shape"),
     Case("cli", "predict: --index 1e3", lambda c: ["predict", str(water_file(c)), "--index", "1e3"], E.E3DensityError, "--index '1e3' is not a frame index .write it as 1000.", cli=True),
     Case("cli", "predict: --index a:b", lambda c: ["predict", str(water_file(c)), "--index", "a:b"], E.E3DensityError, "--index 'a:b' is not a frame index", cli=True),
+    Case("cli", "predict: --index empty", lambda c: ["predict", str(water_file(c)), "--index", ""], E.E3DensityError, "--index '' is not a frame index", cli=True),
     Case("cli", "predict: --index 0::0", lambda c: ["predict", str(water_file(c)), "--index", "0::0"], E.E3DensityError, "a slice step cannot be 0", cli=True),
     Case("cli", "predict: --spacing abc", lambda c: ["predict", "--spacing", "abc", "--cube", str(c.root / "abc.cube")], E.E3DensityError, "argument --spacing: invalid float value: 'abc'", cli=True),
     # --- partial occupancies: a virtual crystal has no electron density of its own -----------------

@@ -41,3 +41,24 @@ def test_a_cifs_data_block_names_name_its_frames_in_predict_and_screen(tmp_path,
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
     assert rows[0].startswith("| frame | name | formula |")
     assert rows[2].startswith("| 0 | copper_fcc | Cu |") and rows[3].startswith("| 1 | halite | NaCl |")
+
+
+def test_predict_at_the_default_index_says_when_the_file_holds_more_frames(tmp_path, capsys):
+    """ASE's default (-1) reads the last frame; `predict` then names the frames it did not read, and is silent
+    for a one-frame file and for an --index given explicitly."""
+    from ase_e3density.cli import main
+
+    many, one = tmp_path / "three.xyz", tmp_path / "one.xyz"
+    waters = [molecule("H2O") for _ in range(3)]
+    waters[2].positions[0, 2] += 0.05  # the last frame differs: its results are the ones printed
+    write(many, waters)
+    write(one, waters[2])
+    assert main(["predict", str(many)]) == 0
+    from_many = capsys.readouterr()
+    assert f"{many} holds more than one frame; predicting the last (--index : predicts all" in from_many.err
+    assert main(["predict", str(one)]) == 0
+    from_one = capsys.readouterr()
+    results = lambda out: [line for line in out.splitlines() if line.startswith(("dipole", "electrons"))]  # noqa: E731
+    assert "frame" not in from_one.err and results(from_one.out) == results(from_many.out) != []
+    assert main(["predict", str(many), "--index", "-1"]) == 0
+    assert "more than one frame" not in capsys.readouterr().err

@@ -66,3 +66,31 @@ def test_scaled_network_every_runtime_and_export_agree(tmp_path):
         assert abs(np.trapezoid(reference.dos, reference.frequencies) - 3.0) < 1e-9
         for name in ("eager", "export"):
             np.testing.assert_allclose(runtimes[name].predict_dos(atoms).dos, reference.dos, atol=1e-10, rtol=0)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("log_scale", [-200.0, 200.0])
+def test_an_extreme_scale_head_output_gives_a_finite_dos_of_three_modes(log_scale, dtype):
+    """In float32 exp(-200) underflows to 0 and the grid index becomes NaN (an index error); in float64 the
+    spectrum is squeezed into no bin or stretched off the grid (0 modes). ln(scale) is held to +-LOG_SCALE_LIMIT,
+    so the DOS keeps 3 modes per atom and equals the DOS at the limit; the scripted network (what a file ships)
+    does the same."""
+    from e3nn.util.jit import script
+
+    from ase_e3density.nn.phonon_model import LOG_SCALE_LIMIT
+
+    model = scaled_network().to(dtype)
+    inputs = crystal_batch_inputs(graphs(crystals(), model.config.cutoff), dtype)
+    with torch.no_grad():
+        model.scale_heads[0].weight.zero_()
+        model.scale_heads[0].bias.fill_(log_scale)
+        extreme = model(*inputs)
+        # the case that failed (float32 underflow), compiled as deploy compiles it
+        scripted = script(copy.deepcopy(model))(*inputs) if dtype == torch.float32 and log_scale < 0 else extreme
+        model.scale_heads[0].bias.fill_(LOG_SCALE_LIMIT if log_scale > 0 else -LOG_SCALE_LIMIT)
+        at_limit = model(*inputs)
+    assert torch.isfinite(extreme).all()
+    np.testing.assert_allclose((extreme.sum(dim=1) * model.step).double().numpy(), 3.0,
+                               rtol=1e-10 if dtype == torch.float64 else 1e-5)
+    np.testing.assert_allclose(extreme.numpy(), at_limit.numpy(), rtol=0, atol=0)
+    np.testing.assert_allclose(scripted.numpy(), extreme.numpy(), rtol=0, atol=1e-12 if dtype == torch.float64 else 1e-6)

@@ -428,3 +428,78 @@ def test_a_checkpoint_that_records_no_selection_is_not_resumed_with_one(referenc
     with pytest.raises(ConfigError, match=r"other settings: selection \(None -> 'id<=6'\)"):
         train(tiny_config(reference_db, tmp_path / "run", epochs=2, selection="id<=6"))
     train(tiny_config(reference_db, tmp_path / "run", epochs=2))  # the default, as before: resumed
+
+
+def test_gradient_clipping_holds_every_step_to_the_norm_and_can_be_set_on_resume(reference_db, tmp_path, monkeypatch):
+    """With max_grad_norm the gradient the optimiser sees has at most that global norm (measured inside
+    Adam.step); the log records the norms before clipping; a huge limit changes nothing, bit for bit; and the
+    limit may be set when a run resumes (a diverging run is rescued without a restart)."""
+    seen = []
+    step = torch.optim.Adam.step
+
+    def measured_step(self, *args, **kwargs):
+        grads = [p.grad for group in self.param_groups for p in group["params"] if p.grad is not None]
+        seen.append(float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))))
+        return step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", measured_step)
+    train(tiny_config(reference_db, tmp_path / "clipped", epochs=2, max_grad_norm=1e-3))  # norms here: ~0.01
+    log = history(tmp_path / "clipped")
+    assert seen and max(seen) <= 1e-3 * (1 + 1e-5)
+    assert all(r["grad_norm_max"] > 1e-3 and r["clipped_steps"] == 3 for r in log)  # 6 training molecules, batch 2
+    monkeypatch.setattr(torch.optim.Adam, "step", step)
+    train(tiny_config(reference_db, tmp_path / "plain", epochs=2))
+    train(tiny_config(reference_db, tmp_path / "huge", epochs=2, max_grad_norm=1e9))
+    plain = load_checkpoint(tmp_path / "plain" / "checkpoint.pt")["model"]
+    huge = load_checkpoint(tmp_path / "huge" / "checkpoint.pt")["model"]
+    assert all(torch.equal(plain[k], huge[k]) for k in plain)
+    assert "grad_norm_max" not in history(tmp_path / "plain")[0]
+    train(tiny_config(reference_db, tmp_path / "plain", epochs=3, max_grad_norm=1e-3))
+    resumed = load_checkpoint(tmp_path / "plain" / "checkpoint.pt")["progress"]["resumes"]
+    assert resumed[-1]["changed"] == {"epochs": [2, 3], "max_grad_norm": [None, 1e-3]}
+
+
+def test_a_diverging_training_stops_with_one_line_and_keeps_the_last_epoch(reference_db, tmp_path, monkeypatch):
+    """A non-finite loss, or (with max_grad_norm) a non-finite gradient under a finite loss, stops the run in one
+    line naming the epoch and step; the checkpoint keeps the last finished epoch, with finite weights."""
+    from ase_e3density.errors import TrainingDivergedError
+    from ase_e3density.train.loop import DensityTrainer
+
+    batch_loss = DensityTrainer.batch_loss
+
+    def blows_up_from_epoch(first: int, gradient_only: bool):
+        def patched(self, net, samples):
+            loss, weight = batch_loss(self, net, samples)
+            if self.progress["epoch"] + 1 < first or not net.training:
+                return loss, weight
+            if gradient_only:  # d sqrt(x)/dx at x = 0 is inf; times 0: a NaN gradient, the loss unchanged
+                weights = next(net.parameters())
+                return loss + 0.0 * (weights - weights.detach()).abs().sqrt().sum(), weight
+            return loss * float("nan"), weight
+        return patched
+
+    monkeypatch.setattr(DensityTrainer, "batch_loss", blows_up_from_epoch(2, gradient_only=False))
+    with pytest.raises(TrainingDivergedError, match=r"diverged in epoch 2, step 1 of 3: the loss is nan; .*checkpoint.pt "
+                                                     r"keeps epoch 1: rerun with max_grad_norm set"):
+        train(tiny_config(reference_db, tmp_path / "run", epochs=3))
+    state = load_checkpoint(tmp_path / "run" / "checkpoint.pt")
+    assert state["progress"]["epoch"] == 1
+    assert all(torch.isfinite(v).all() for v in state["model"].values() if v.is_floating_point())
+    monkeypatch.setattr(DensityTrainer, "batch_loss", blows_up_from_epoch(1, gradient_only=True))
+    with pytest.raises(TrainingDivergedError, match=r"diverged in epoch 1, step 1 of 3: the gradient norm is nan; "
+                                                     r"no checkpoint was written"):
+        train(tiny_config(reference_db, tmp_path / "grad", epochs=3, max_grad_norm=1.0))
+    assert not (tmp_path / "grad" / "checkpoint.pt").exists()
+
+
+def test_an_option_an_old_checkpoint_does_not_record_is_resumed_from_its_default(reference_db, tmp_path):
+    """A checkpoint written before max_grad_norm existed resumes with it set, and the resume records the change
+    from the default (None), so the provenance does not claim the whole run was clipped."""
+    train(tiny_config(reference_db, tmp_path / "run", epochs=1))
+    path = tmp_path / "run" / "checkpoint.pt"
+    state = torch.load(path, weights_only=False)
+    del state["train_config"]["max_grad_norm"]
+    torch.save(state, path)
+    train(tiny_config(reference_db, tmp_path / "run", epochs=2, max_grad_norm=0.5))
+    resumes = load_checkpoint(path)["progress"]["resumes"]
+    assert resumes[-1]["changed"] == {"epochs": [1, 2], "max_grad_norm": [None, 0.5]}

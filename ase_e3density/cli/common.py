@@ -147,7 +147,7 @@ def parse_index(index: str):
     text = str(index).strip()
     parts = text.split(":")
     try:
-        if len(parts) > 3:
+        if len(parts) > 3 or not text:
             raise ValueError
         numbers = [int(p) if p.strip() else None for p in parts]
     except ValueError:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 from ..errors import E3DensityError
@@ -17,7 +18,8 @@ def add_parser(sub) -> None:
     pr.add_argument("structure", nargs="?", help="any file ASE reads (default: the shipped 20-water cluster)")
     pr.add_argument("--model", help=f"shipped model name ({shipped_names()}) or deployed model file; a phonon model "
                     "prints thermal properties (default: default, the embedded water model)")
-    pr.add_argument("--index", default="-1", help="frames of the file (ASE index: -1 last, ':' all, '0:10:2'; default: %(default)s)")
+    pr.add_argument("--index", help="frames of the file (ASE index: -1 last, ':' all, '0:10:2'; default: -1, the last, "
+                    "with a note on stderr when the file holds more)")
     pr.add_argument("--charge", type=float, help="total charge (default: atoms.info['charge'] or 0)")
     pr.add_argument("-o", "--output", help="write every frame with its results to this extxyz file (density models: charges, dipole, "
                     "quadrupole; phonon models: Cv, S, F per temperature; default: not written)")
@@ -46,10 +48,30 @@ def run(args: argparse.Namespace) -> int:
 
     check_output_files(args, "e3density predict", output="extxyz", cube="cube", esp_cube="cube", dos="dos")
     path = args.structure or str(example_path("water_20.xyz"))
+    default_index = args.index is None
+    args.index = "-1" if default_index else args.index
     frames = [atoms for _, atoms in read_structures([path], args.index)]
+    if default_index:
+        note_unread_frames(path)
     start = time.perf_counter()
     calc = E3DensityCalculator(args.model, device=args.device)  # the calculator of the file's kind
     return get_kind(calc.kind).load("predict")(args, path, frames, calc, start)
+
+
+def note_unread_frames(path: str) -> None:
+    """Say on stderr when a file read at the default index (its last frame) holds more than one frame (reading
+    at most two frames: ASE iterates lazily, so a long trajectory costs no second full parse)."""
+    from itertools import islice
+
+    from ase.io import iread
+
+    try:
+        more = sum(1 for _ in islice(iread(path, index=":"), 2)) > 1
+    except Exception:  # the last frame was read; a file ASE cannot iterate is taken as that one frame
+        return
+    if more:
+        print(f"e3density predict: {path} holds more than one frame; predicting the last (--index : predicts "
+              f"all, --index 0 the first)", file=sys.stderr)
 
 
 def refuse_options(args: argparse.Namespace, names: tuple[str, ...], kind_title: str) -> None:

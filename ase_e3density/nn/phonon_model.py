@@ -34,6 +34,10 @@ from .radial import BesselBasis
 
 __all__ = ["PhononModelConfig", "PhononDOSModel"]
 
+# The learned frequency scale of an atom's spectrum stays within exp(+-3) = 0.05-20: beyond, its grid would
+# hold the spectrum in under a bin or lose all of it, and exp would underflow to 0 (a NaN index).
+LOG_SCALE_LIMIT = 3.0
+
 
 @dataclass
 class PhononModelConfig:
@@ -122,6 +126,7 @@ class PhononDOSModel(torch.nn.Module):
             torch.nn.init.zeros_(scale_heads[0].weight)  # every scale starts at 1: the fixed-grid model
             torch.nn.init.zeros_(scale_heads[0].bias)
         self.scale_heads = torch.nn.ModuleList(scale_heads)
+        self.log_scale_limit = LOG_SCALE_LIMIT  # an attribute: TorchScript compiles no module-level float
         self.to(dtype)
         self.masses = self.masses.to(dtype)
 
@@ -154,8 +159,9 @@ class PhononDOSModel(torch.nn.Module):
         for layer in self.layers:
             h = layer(h, edge_sh, edge_radial, sender, receiver)
         share = torch.nn.functional.pad(torch.softmax(self.head(h), dim=1) * (3.0 / self.step), (1, 1))
-        for scale_head in self.scale_heads:
-            share = self.stretch(share, torch.exp(scale_head(h)))
+        for scale_head in self.scale_heads:  # ln(scale) held to +-LOG_SCALE_LIMIT: exp never under- or overflows
+            share = self.stretch(share, torch.exp(torch.clamp(scale_head(h), -self.log_scale_limit,
+                                                              self.log_scale_limit)))
         return share
 
     def stretch(self, shape: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:

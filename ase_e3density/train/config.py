@@ -13,7 +13,7 @@ __all__ = ["TrainConfig", "RESUMABLE_CHANGES", "read_yaml_mapping", "known_optio
 
 # Settings that may change between a run and its resume; any other change is refused.
 RESUMABLE_CHANGES = ("epochs", "time_budget_minutes", "early_stopping_patience", "validate_every", "output",
-                     "share_workers")
+                     "share_workers", "max_grad_norm")
 
 
 @dataclass
@@ -44,6 +44,7 @@ class TrainConfig:
     lr: float = 5e-3
     weight_decay: float = 0.0
     ema_decay: float = 0.0                       # > 0: validate and deploy an exponential moving average of the weights (per step)
+    max_grad_norm: float | None = None           # clip the gradient's global norm to this before each step (null: off)
     lr_factor: float = 0.5                       # ReduceLROnPlateau on validation loss
     lr_patience: int = 5
     min_lr: float = 1e-5
@@ -61,7 +62,7 @@ class TrainConfig:
 
     RESUMABLE: ClassVar[tuple[str, ...]] = RESUMABLE_CHANGES
     RANGES: ClassVar[dict] = {
-        "validation_fraction": (0.0, 1.0, False), "lr": (0.0, None, False), "weight_decay": (0.0, None, True), "ema_decay": (0.0, 0.9999, True),
+        "validation_fraction": (0.0, 1.0, False), "lr": (0.0, None, False), "weight_decay": (0.0, None, True), "ema_decay": (0.0, 0.9999, True), "max_grad_norm": (0.0, None, False),
         "lr_factor": (0.0, 1.0, False), "min_lr": (0.0, None, True), "dipole_weight": (0.0, None, True),
         "coulomb_weight": (0.0, None, True), "fragment_weight": (0.0, None, True),
         "fragment_dipole_weight": (0.0, None, True), "share_workers": (1, None, True), "batch_size": (1, None, True),

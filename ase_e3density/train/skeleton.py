@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import ConfigError, E3DensityError, ModelFileError
+from ..errors import ConfigError, E3DensityError, ModelFileError, TrainingDivergedError
 from ..fileio import atomic_path, claim_folder, exclusive_writer
 from ..kinds import DEFAULT_KIND
 from .averaging import ParameterAverage
@@ -307,7 +307,8 @@ class Trainer(ABC):
         progress.setdefault("steps", 0)
         if "history" not in progress:  # checkpoints of the first phonon trainer kept the history in the log only
             progress["history"] = _read_log(self.out / "log.jsonl")[: progress["epoch"]]
-        before, now = state.get("train_config", {}), self.config.to_dict()
+        now = self.config.to_dict()
+        before = {**{k: v for k, v in defaults_of(type(self.config)).items() if k in now}, **state.get("train_config", {})}
         changed = {k: [before.get(k), now[k]] for k in type(self.config).RESUMABLE if k in before and before[k] != now[k]}
         progress["resumes"] = list(progress.get("resumes", [])) + [{"after_epoch": progress["epoch"], "changed": changed}]
         return progress
@@ -324,10 +325,15 @@ class Trainer(ABC):
         start = time.perf_counter()
         mine = batches[self.rank::self.world]
         lr = self.optimizer.param_groups[0]["lr"]
+        max_norm, norms = getattr(config, "max_grad_norm", None), []
         for done, b in enumerate(mine, start=1):
             loss, weight = self.batch_loss(net, [self.train_set[i] for i in b])
+            self.stop_if_diverged(float(loss.detach()), "the loss", epoch, f"step {done} of {len(mine)}")
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            if max_norm is not None:  # the norm before clipping, recorded per epoch
+                norms.append(float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm)))
+                self.stop_if_diverged(norms[-1], "the gradient norm", epoch, f"step {done} of {len(mine)}")
             self.optimizer.step()
             if self.ema is not None:
                 self.ema.update(self.model)
@@ -339,7 +345,24 @@ class Trainer(ABC):
             torch.distributed.all_reduce(total)
             torch.distributed.all_reduce(elapsed, op=torch.distributed.ReduceOp.MAX)
         self.progress["seconds"] += float(elapsed)
-        return {"epoch": epoch, "train_loss": float(total[0] / total[1]), "lr": lr}
+        record = {"epoch": epoch, "train_loss": float(total[0] / total[1]), "lr": lr}
+        if norms:
+            record.update(grad_norm_median=float(np.median(norms)), grad_norm_max=max(norms),
+                          clipped_steps=sum(n > max_norm for n in norms))
+        return record
+
+    def stop_if_diverged(self, value: float, what: str, epoch: int, where: str) -> None:
+        """Raise :class:`TrainingDivergedError` on every rank when ``value`` is not finite on any rank (a rank
+        raising alone would leave the others waiting in the next collective)."""
+        finite = torch.tensor([float(np.isfinite(value))], dtype=torch.float64)
+        if self.world > 1:
+            torch.distributed.all_reduce(finite, op=torch.distributed.ReduceOp.MIN)
+        if finite.item() == 1.0:
+            return
+        kept = (f"{self.checkpoint_path} keeps epoch {epoch - 1}: rerun with max_grad_norm set to go on from it, "
+                f"or --restart with a lower lr" if epoch > 1 else
+                "no checkpoint was written: --restart with a lower lr, or set max_grad_norm")
+        raise TrainingDivergedError(f"training diverged in epoch {epoch}, {where}: {what} is {value}; {kept}")
 
     @contextmanager
     def _validated_weights(self):
@@ -356,6 +379,7 @@ class Trainer(ABC):
         with self._validated_weights():
             val_loss = self.validate(record)
         record["val_loss"] = val_loss
+        self.stop_if_diverged(float(val_loss), "the validation loss", record["epoch"], "after its last step")
         self.scheduler.step(val_loss)
         progress = self.progress
         improved = val_loss < progress["best"]

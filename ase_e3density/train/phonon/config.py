@@ -15,7 +15,7 @@ __all__ = ["PhononTrainConfig", "PHONON_KIND", "RESUMABLE"]
 
 PHONON_KIND = "phonon_dos"
 # settings that may change between a run and its resume
-RESUMABLE = ("epochs", "time_budget_minutes", "early_stopping_patience", "output", "threads")
+RESUMABLE = ("epochs", "time_budget_minutes", "early_stopping_patience", "output", "threads", "max_grad_norm")
 
 
 @dataclass
@@ -52,6 +52,7 @@ class PhononTrainConfig:
     lr: float = 5e-3
     weight_decay: float = 0.05
     ema_decay: float = 0.0                       # > 0: validate and deploy an exponential moving average of the weights (per step)
+    max_grad_norm: float | None = None           # clip the gradient's global norm to this before each step (null: off)
     lr_factor: float = 0.5
     lr_patience: int = 20
     min_lr: float = 1e-5
@@ -68,7 +69,7 @@ class PhononTrainConfig:
         "test_fraction": (0.0, 1.0, True), "heat_capacity_weight": (0.0, None, True), "mse_weight": (0.0, None, True),
         "partial_dos_weight": (0.0, None, True),
         "heat_capacity_temperatures": (0.0, None, False), "sigma": (0.0, None, False), "batch_size": (1, None, True),
-        "lr": (0.0, None, False), "weight_decay": (0.0, None, True), "ema_decay": (0.0, 0.9999, True), "lr_factor": (0.0, 1.0, False),
+        "lr": (0.0, None, False), "weight_decay": (0.0, None, True), "ema_decay": (0.0, 0.9999, True), "max_grad_norm": (0.0, None, False), "lr_factor": (0.0, 1.0, False),
         "lr_patience": (0, None, True), "min_lr": (0.0, None, True), "epochs": (0, None, True),
         "early_stopping_patience": (1, None, True), "time_budget_minutes": (0.0, None, False),
         "threads": (1, None, True), "max_train": (1, None, True)}
