@@ -86,8 +86,10 @@ def card(model_name: str, data: str, measured: Path = REFERENCE_CSV, recipe: str
         f"0-{cfg['max_frequency']:g} THz ({step:g} THz apart), and from it Cv, S, F, U at any temperature |",
         f"| elements | {len(meta['species'])}: {' '.join(meta['species'])} |",
         f"| input | per site: the mass-weighted one-hot vector (mass / {cfg['mass_scale']:g} amu at the element's "
-        "index) and two entries shared by all elements, the site's mass and its inverse square root; a site with "
-        "partial occupancies carries the occupancy-weighted sum (virtual crystal) |",
+        "index) and two entries shared by all elements, the site's mass and its inverse square root"
+        + ("; five periodic-table descriptors of the element (Pauling electronegativity, covalent radius, period, "
+           "group, f-block position)" if cfg.get("element_features") else "")
+        + "; a site with partial occupancies carries the occupancy-weighted sum (virtual crystal) |",
         f"| architecture | hidden channels {cfg['hidden']} for l = 0.., spherical harmonics l <= {cfg['sh_lmax']}, "
         f"{cfg['n_layers']} layers (the last to scalars), cutoff {cfg['cutoff']} Å, {cfg['n_radial']} radial functions, "
         f"radial MLP {cfg['radial_hidden']}; softmax per atom, mean over atoms; {n_params:,} parameters, {meta['dtype']} |",

@@ -29,6 +29,7 @@ from e3nn import o3
 from e3nn.util.jit import compile_mode
 
 from ..errors import E3DensityError
+from ..graph.element_features import element_features
 from .blocks import Interaction
 from .radial import BesselBasis
 
@@ -55,6 +56,7 @@ class PhononModelConfig:
     n_bins: int = 159            # interior grid points (0.25 THz apart with the defaults)
     mass_scale: float = 100.0    # amu; input masses are divided by it
     frequency_scale: bool = False  # each atom's spectrum on its own learned frequency scale (see atom_dos)
+    element_features: bool = False  # also five periodic-table descriptors per site (graph/element_features.py)
 
     def __post_init__(self):
         self.hidden = {int(l): int(m) for l, m in self.hidden.items() if int(m) > 0}
@@ -91,6 +93,13 @@ class PhononModelConfig:
         return cls(**d)
 
 
+def _add_species_features(module, state_dict, prefix, *args) -> None:
+    """A state dict from before ``species_features`` existed (no descriptors) gets the module's own, empty one."""
+    key = prefix + "species_features"
+    if key not in state_dict and module.species_features.shape[1] == 0:
+        state_dict[key] = module.species_features
+
+
 @compile_mode("script")
 class PhononDOSModel(torch.nn.Module):
     """Equivariant network from a crystal (with site occupancies) to its phonon DOS per atom."""
@@ -108,7 +117,11 @@ class PhononDOSModel(torch.nn.Module):
         hidden = config.hidden_irreps()
         irreps_sh = o3.Irreps.spherical_harmonics(config.sh_lmax)
         n0 = config.hidden[0]
-        self.embedding = torch.nn.Linear(len(config.species) + 2, n0, bias=False)
+        # per species: its descriptors (n_species, 5), or none (n_species, 0) -- files without them keep their shapes
+        features = element_features(config.species) if config.element_features else [[] for _ in config.species]
+        self.register_buffer("species_features", torch.tensor(features, dtype=torch.float64).reshape(len(config.species), -1))
+        self.register_load_state_dict_pre_hook(_add_species_features)  # files made before the buffer existed
+        self.embedding = torch.nn.Linear(len(config.species) + 2 + self.species_features.shape[1], n0, bias=False)
         self.sh = o3.SphericalHarmonics(irreps_sh, normalize=True, normalization="component")
         self.radial = BesselBasis(config.cutoff, config.n_radial)
         scalars = o3.Irreps(f"{n0}x0e")
@@ -129,6 +142,7 @@ class PhononDOSModel(torch.nn.Module):
         self.log_scale_limit = LOG_SCALE_LIMIT  # an attribute: TorchScript compiles no module-level float
         self.to(dtype)
         self.masses = self.masses.to(dtype)
+        self.species_features = self.species_features.to(dtype)
 
     @torch.jit.export
     def prepare_inference(self, edge_chunk: int) -> None:
@@ -155,7 +169,8 @@ class PhononDOSModel(torch.nn.Module):
         edge_radial = self.radial(torch.linalg.norm(vectors, dim=1))
         weighted = occupancy * self.masses
         site_mass = weighted.sum(dim=1, keepdim=True)
-        h = self.embedding(torch.cat([weighted, site_mass, torch.rsqrt(site_mass)], dim=1))
+        h = self.embedding(torch.cat([weighted, site_mass, torch.rsqrt(site_mass), occupancy @ self.species_features],
+                                     dim=1))
         for layer in self.layers:
             h = layer(h, edge_sh, edge_radial, sender, receiver)
         share = torch.nn.functional.pad(torch.softmax(self.head(h), dim=1) * (3.0 / self.step), (1, 1))
