@@ -1,5 +1,4 @@
 """Periodic-table descriptors as a second input of the phonon network (`model: {element_features: true}`)."""
-import copy
 
 import numpy as np
 import pytest
@@ -8,9 +7,8 @@ import torch
 from ase_e3density.errors import UnsupportedElementError
 from ase_e3density.graph.element_features import element_features
 from ase_e3density.graph.inputs import crystal_batch_inputs
-from ase_e3density.models import clear_model_cache, deploy, load_model
 from ase_e3density.nn import PhononDOSModel, PhononModelConfig
-from test_phonon_export import SPECIES, crystals, graphs
+from test_phonon_export import SPECIES, crystals, deployed_runtimes_agree, graphs
 
 
 @pytest.mark.parametrize("symbol, period, group, f_position", [
@@ -74,12 +72,4 @@ def test_a_network_with_descriptors_agrees_in_every_runtime(tmp_path):
     model = network(True)
     with torch.no_grad():
         model.embedding.weight.normal_(0, 0.5)  # the descriptors visibly move the output
-    path = tmp_path / "features.pt"
-    deploy(copy.deepcopy(model), path, provenance={"test": "element features"}, export=True)
-    clear_model_cache()
-    runtimes = {name: load_model(path, runtime=name) for name in ("torchscript", "eager", "export")}
-    for atoms in crystals():
-        reference = runtimes["torchscript"].predict_dos(atoms)
-        assert abs(np.trapezoid(reference.dos, reference.frequencies) - 3.0) < 1e-9
-        for name in ("eager", "export"):
-            np.testing.assert_allclose(runtimes[name].predict_dos(atoms).dos, reference.dos, atol=1e-10, rtol=0)
+    deployed_runtimes_agree(model, tmp_path / "features.pt")

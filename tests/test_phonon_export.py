@@ -56,16 +56,22 @@ def test_exported_network_equals_eager_for_any_number_of_structures():
         np.testing.assert_allclose(exported.numpy(), eager.numpy(), atol=1e-12, rtol=0)
 
 
-def test_deployed_phonon_model_runs_exported(tmp_path):
-    path = tmp_path / "phonon.pt"
-    deploy(network(), path, provenance={"test": "export"}, export=True)
+def deployed_runtimes_agree(model: PhononDOSModel, path) -> dict:
+    """Deploy ``model`` (with its export program) to ``path``; assert that the TorchScript, eager and export
+    runtimes give the same DOS, with 3 modes, on every test crystal; return the three loaded models."""
+    deploy(model, path, provenance={"test": "runtimes"}, export=True)
     clear_model_cache()
     runtimes = {name: load_model(path, runtime=name) for name in ("torchscript", "eager", "export")}
     for atoms in crystals():
         reference = runtimes["torchscript"].predict_dos(atoms)
+        assert abs(np.trapezoid(reference.dos, reference.frequencies) - 3.0) < 1e-9
         for name in ("eager", "export"):
-            dos = runtimes[name].predict_dos(atoms)
-            np.testing.assert_allclose(dos.dos, reference.dos, atol=1e-10, rtol=0)
+            np.testing.assert_allclose(runtimes[name].predict_dos(atoms).dos, reference.dos, atol=1e-10, rtol=0)
+    return runtimes
+
+
+def test_deployed_phonon_model_runs_exported(tmp_path):
+    runtimes = deployed_runtimes_agree(network(), tmp_path / "phonon.pt")
     batch = [runtimes["export"].checked_graph(a) for a in crystals()]
     np.testing.assert_allclose(runtimes["export"].forward(batch), runtimes["torchscript"].forward(batch),
                                atol=1e-10, rtol=0)

@@ -6,10 +6,9 @@ import pytest
 import torch
 
 from ase_e3density.graph.inputs import crystal_batch_inputs
-from ase_e3density.models import clear_model_cache, deploy, load_model
 from ase_e3density.models.export import export_network, load_program
 from ase_e3density.nn import PhononDOSModel, PhononModelConfig
-from test_phonon_export import SPECIES, crystals, graphs
+from test_phonon_export import SPECIES, crystals, deployed_runtimes_agree, graphs
 
 
 def scaled_network(seed: int = 5) -> PhononDOSModel:
@@ -57,15 +56,7 @@ def test_scaled_network_every_runtime_and_export_agree(tmp_path):
     with torch.no_grad():
         eager = model(*inputs)
         np.testing.assert_allclose(program(*inputs).numpy(), eager.numpy(), atol=1e-12, rtol=0)
-    path = tmp_path / "scaled.pt"
-    deploy(model, path, provenance={"test": "frequency scale"}, export=True)
-    clear_model_cache()
-    runtimes = {name: load_model(path, runtime=name) for name in ("torchscript", "eager", "export")}
-    for atoms in crystals():
-        reference = runtimes["torchscript"].predict_dos(atoms)
-        assert abs(np.trapezoid(reference.dos, reference.frequencies) - 3.0) < 1e-9
-        for name in ("eager", "export"):
-            np.testing.assert_allclose(runtimes[name].predict_dos(atoms).dos, reference.dos, atol=1e-10, rtol=0)
+    deployed_runtimes_agree(model, tmp_path / "scaled.pt")
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
