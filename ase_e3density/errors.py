@@ -75,8 +75,8 @@ class VanishingForcesError(E3DensityError):
 
 
 class TrainingDivergedError(E3DensityError, FloatingPointError):
-    """A training step gave a loss that is not a finite number (the weights blew up); the checkpoint of the
-    last finished epoch is kept."""
+    """Training gave a loss, gradient norm or validation loss that is not a finite number (the weights blew
+    up); the checkpoint of the last finished epoch is kept."""
 
 
 class DomainWarning(UserWarning):

@@ -241,8 +241,7 @@ class Trainer(ABC):
             raise ConfigError(f"{self.out} holds a checkpoint of a {kind} model, this configuration trains "
                               f"{self.network.kind}; use a new output or --restart")
         now = self.config.to_dict()
-        # an option the checkpoint does not record (added to the package later) had its default there
-        before = {**{k: v for k, v in defaults_of(type(self.config)).items() if k in now}, **state.get("train_config", {})}
+        before = self._recorded_config(state, now)
         resumable = type(self.config).RESUMABLE
         changed = sorted(k for k, v in now.items() if k not in resumable and k in before and before[k] != v)
         if changed:
@@ -250,6 +249,12 @@ class Trainer(ABC):
             raise ConfigError(f"{self.out} was trained with other settings: {detail}; only "
                               f"{', '.join(resumable)} may change on resume. Use --restart or a new output")
         return state
+
+    def _recorded_config(self, state: dict, now: dict) -> dict:
+        """The options the checkpoint ``state`` was trained with; an option it does not record (added to the
+        package later) had its default there."""
+        defaults = {k: v for k, v in defaults_of(type(self.config)).items() if k in now}
+        return {**defaults, **state.get("train_config", {})}
 
     def stop_reason(self, progress: dict) -> str:
         """Why training stops before another epoch ("" if it goes on): epochs, early stopping, time budget."""
@@ -308,7 +313,7 @@ class Trainer(ABC):
         if "history" not in progress:  # checkpoints of the first phonon trainer kept the history in the log only
             progress["history"] = _read_log(self.out / "log.jsonl")[: progress["epoch"]]
         now = self.config.to_dict()
-        before = {**{k: v for k, v in defaults_of(type(self.config)).items() if k in now}, **state.get("train_config", {})}
+        before = self._recorded_config(state, now)
         changed = {k: [before.get(k), now[k]] for k in type(self.config).RESUMABLE if k in before and before[k] != now[k]}
         progress["resumes"] = list(progress.get("resumes", [])) + [{"after_epoch": progress["epoch"], "changed": changed}]
         return progress
