@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ase_e3density.cli import main as cli
+from ase_e3density.fileio import atomic_path
 from ase_e3density.models import format as fmt
 from ase_e3density.models import load_model, resolve_model_path
 
@@ -72,9 +73,8 @@ def evaluate(model: str, dbs: list[str], level: int) -> tuple[str, dict]:
         return stored["table"], stored["result"]
     table, result = evaluate_cli([model, *dbs, "--grid-level", str(level)])
     EVALUATIONS.mkdir(parents=True, exist_ok=True)
-    partial = cached.with_suffix(".partial")
-    partial.write_text(json.dumps({"table": table, "result": result}))
-    partial.replace(cached)
+    with atomic_path(cached) as partial:
+        partial.write_text(json.dumps({"table": table, "result": result}))
     return table, result
 
 
