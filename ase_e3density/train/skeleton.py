@@ -333,7 +333,8 @@ class Trainer(ABC):
         max_norm, norms = getattr(config, "max_grad_norm", None), []
         for done, b in enumerate(mine, start=1):
             loss, weight = self.batch_loss(net, [self.train_set[i] for i in b])
-            self.stop_if_diverged(float(loss.detach()), "the loss", epoch, f"step {done} of {len(mine)}")
+            value = float(loss.detach())
+            self.stop_if_diverged(value, "the loss", epoch, f"step {done} of {len(mine)}")
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if max_norm is not None:  # the norm before clipping, recorded per epoch
@@ -342,7 +343,7 @@ class Trainer(ABC):
             self.optimizer.step()
             if self.ema is not None:
                 self.ema.update(self.model)
-            total += torch.tensor([float(loss.detach()) * weight, weight], dtype=torch.float64)
+            total += torch.tensor([value * weight, weight], dtype=torch.float64)
             self.progress["steps"] += 1
             self.after_step(epoch - 1 + done / len(mine))
         elapsed = torch.tensor([time.perf_counter() - start], dtype=torch.float64)
