@@ -140,12 +140,17 @@ def cacu5(a_: str, b: str) -> Atoms:
     return tag(scale_volume(atoms), f"{a_}{b}5-CaCu5", "CaCu5")
 
 
-def matlockite(m: str, x1: str, x2: str) -> Atoms:
-    """PbFCl-type M X1 X2 (P4/nmm, origin 2: M 2c z 0.20, X1 2a, X2 2c z 0.65): scaled to the M-X1 bond, then c
-    stretched until the shortest M-X2 distance is the M-X2 bond (the layers' spacing follows the larger anion:
-    BiOCl, BiOBr and BiOI differ mostly in c)."""
-    atoms = scale_bond(xtal([m, x1, x2], [(0.25, 0.25, 0.20), (0.75, 0.25, 0), (0.25, 0.25, 0.65)], 129, 4.1, c=7.2,
-                            setting=2))
+def matlockite(m: str, x1: str, x2: str, m_x1: float | None = None) -> Atoms:
+    """PbFCl-type M X1 X2 (P4/nmm, origin 2: M 2c z 0.20, X1 2a, X2 2c z 0.65): scaled to the M-X1 bond (``m_x1`` Å,
+    default v2's bond table), then c stretched until the shortest M-X2 distance is the M-X2 bond (the layers'
+    spacing follows the larger anion: BiOCl, BiOBr and BiOI differ mostly in c)."""
+    atoms = xtal([m, x1, x2], [(0.25, 0.25, 0.20), (0.75, 0.25, 0), (0.25, 0.25, 0.65)], 129, 4.1, c=7.2, setting=2)
+    if m_x1 is None:
+        atoms = scale_bond(atoms)
+    else:
+        symbols = np.array(atoms.get_chemical_symbols())
+        d = atoms.get_all_distances(mic=True)[np.ix_(symbols == m, symbols == x1)].min()
+        atoms.set_cell(atoms.cell * (m_x1 / d), scale_atoms=True)
     symbols = np.array(atoms.get_chemical_symbols())
     for _ in range(20):  # the apical M-X2 distance grows with c, the in-layer ones more slowly: iterate
         d = atoms.get_all_distances(mic=True)[np.ix_(symbols == m, symbols == x2)].min()
@@ -182,17 +187,11 @@ def alloys_v4(rng: np.random.Generator) -> list[Atoms]:
     return [alloy_v2(lat, s, x, rng) for lat, s in specs for x in FRACTIONS]
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seed", type=int, default=2026)
-    ap.add_argument("-o", "--output", default="data/phonons/crystals_v4.extxyz")
-    ap.add_argument("--v3", default="data/phonons/crystals_v3.extxyz",
-                    help="v3 file to compare the v3 part with, byte for byte (skipped if absent)")
-    args = ap.parse_args()
-    rng = np.random.default_rng(args.seed)
+def v4_parts(rng: np.random.Generator) -> tuple[list[Atoms], list[Atoms], int, list[str]]:
+    """(the v3 set, the v4 extra set ordered, frames skipped as already in v3, names over the cost limit), drawing
+    from ``rng`` as this script's main() does."""
     v2, v3_extra = v3_parts(rng)  # the v3 set, exactly as make_phonon_crystals_v3.py makes it
     v3 = v2 + v3_extra
-    v3_bytes = check_part(args.v3, v3, "v3")
     seen = {(reduced(a), a.info["prototype"]) for a in v3 if not a.info["alloy"]}
     names = {a.info["name"] for a in v3}
     extra, skipped, costly = [], 0, []
@@ -209,7 +208,18 @@ def main() -> None:
         names.add(atoms.info["name"])
         extra.append(atoms)
     check(v3 + extra)
-    extra = order(extra, rng)
+    return v3, order(extra, rng), skipped, costly
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seed", type=int, default=2026)
+    ap.add_argument("-o", "--output", default="data/phonons/crystals_v4.extxyz")
+    ap.add_argument("--v3", default="data/phonons/crystals_v3.extxyz",
+                    help="v3 file to compare the v3 part with, byte for byte (skipped if absent)")
+    args = ap.parse_args()
+    v3, extra, skipped, costly = v4_parts(np.random.default_rng(args.seed))
+    v3_bytes = check_part(args.v3, v3, "v3")
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_bytes(v3_bytes + extxyz_bytes(extra))
     counts: dict[str, int] = {}
@@ -223,7 +233,6 @@ def main() -> None:
           f"{' '.join(e for e in elements if e not in old_elements) or 'none'}) -> {args.output}")
     print(f"skipped as already in v3: {skipped}; over the cost limit {MAX_COST:.0f}: {len(costly)}: {', '.join(costly)}")
     print("extra: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))))
-
 
 if __name__ == "__main__":
     main()

@@ -15,6 +15,13 @@ crystals a phonon model most needs, computed before the many cheap heavy ones.
     python scripts/order_crystals_by_cost.py data/phonons/crystals_v3.extxyz \
         -o data/phonons/crystals_v3_light_first.extxyz --min-width 10 --first-elements Be,B,C,N --first-max-cost 6100
 
+``--alloys-last`` moves the random alloys (info ``alloy``) behind every ordered crystal: the phonon model trains
+on ordered crystals only, and the alloys test its virtual crystal.
+
+    python scripts/order_crystals_by_cost.py data/phonons/crystals_v5.extxyz \
+        -o data/phonons/crystals_v5_hydrides_first.extxyz --min-width 10 --first-elements H \
+        --first-max-cost 15000 --alloys-last
+
 Row uids hash the structure, not its place in the file, so rows already computed from the original file
 are recognised and skipped. Each structure keeps its info; `source_index` records its place in the input and `estimated_cost`
 the estimate.
@@ -53,13 +60,17 @@ def main(argv=None) -> None:
                         "them (and within --first-max-cost) go first (default: none)")
     parser.add_argument("--first-max-cost", type=float, default=float("inf"),
                         help="the largest estimated cost moved first with --first-elements (default: no limit)")
+    parser.add_argument("--alloys-last", action="store_true",
+                        help="put the structures with info alloy set after all others (each group cheapest first)")
     args = parser.parse_args(argv)
     structures = read(args.input, ":")
     costs = [estimated_cost(atoms, args.min_width) for atoms in structures]
     first = {s.strip() for s in args.first_elements.split(",") if s.strip()}
     later = [not (first & set(atoms.get_chemical_symbols()) and cost <= args.first_max_cost)
              for atoms, cost in zip(structures, costs)]
-    order = np.lexsort((costs, later))  # the chosen ones first, each group cheapest first (stable)
+    alloys = [bool(args.alloys_last and atoms.info.get("alloy", False)) for atoms in structures]
+    order = np.lexsort((costs, later, alloys))  # ordered crystals before alloys (with --alloys-last), the chosen
+    # ones first within each, each group cheapest first (stable)
     out = []
     for i in order:
         atoms = structures[i].copy()
