@@ -319,6 +319,7 @@ def test_paths_are_relative_to_the_yaml_and_recorded_as_written(reference_db, tm
     assert isinstance(model_from_checkpoint(tmp_path / "runs" / "x" / "best.pt"), torch.nn.Module)
 
 
+@pytest.mark.slow  # two short trainings: about 5 s
 def test_ema_weights_are_the_exponential_average_of_the_raw_ones_and_are_deployed(reference_db, tmp_path):
     """With ema_decay d and one step per epoch: after two steps the average is d p1 + (1 - d) p2 (p1 the raw
     weights after the first step, from a one-epoch run of the same seed), validation sees it, and the
@@ -418,6 +419,7 @@ def test_a_row_selection_fixes_the_split_while_the_database_grows(reference_db, 
         load_data(tiny_config(grown, tmp_path / "e", selection="natoms>>3"), tmp_path / "e", 0, 1)
 
 
+@pytest.mark.slow  # a training and a resume: about 4 s
 def test_a_checkpoint_that_records_no_selection_is_not_resumed_with_one(reference_db, tmp_path):
     """An option missing from an older checkpoint had its default there: adding a selection on resume changes
     the data, so it is refused."""
@@ -430,6 +432,7 @@ def test_a_checkpoint_that_records_no_selection_is_not_resumed_with_one(referenc
     train(tiny_config(reference_db, tmp_path / "run", epochs=2))  # the default, as before: resumed
 
 
+@pytest.mark.slow  # three short trainings: about 10 s
 def test_gradient_clipping_holds_every_step_to_the_norm_and_can_be_set_on_resume(reference_db, tmp_path, monkeypatch):
     """With max_grad_norm the gradient the optimiser sees has at most that global norm (measured inside
     Adam.step); the log records the norms before clipping; a huge limit changes nothing, bit for bit; and the
@@ -492,6 +495,7 @@ def test_a_diverging_training_stops_with_one_line_and_keeps_the_last_epoch(refer
     assert not (tmp_path / "grad" / "checkpoint.pt").exists()
 
 
+@pytest.mark.slow  # a training and two resumes: about 4 s
 def test_an_option_an_old_checkpoint_does_not_record_is_resumed_from_its_default(reference_db, tmp_path):
     """A checkpoint written before max_grad_norm existed resumes with it set, and the resume records the change
     from the default (None), so the provenance does not claim the whole run was clipped."""
