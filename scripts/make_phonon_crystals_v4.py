@@ -234,5 +234,6 @@ def main() -> None:
     print(f"skipped as already in v3: {skipped}; over the cost limit {MAX_COST:.0f}: {len(costly)}: {', '.join(costly)}")
     print("extra: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))))
 
+
 if __name__ == "__main__":
     main()
