@@ -162,13 +162,16 @@ def matlockite(m: str, x1: str, x2: str, m_x1: float | None = None) -> Atoms:
     return tag(atoms, f"{m}{x1}{x2}-matlockite", "matlockite")
 
 
+def pyrite_dimer(m: str, x: str, dimer: float) -> Atoms:
+    """Pyrite-type MX2 scaled to the M-X bond, then the X-X dimer (along <111>) set to ``dimer`` Å."""
+    a = scale_bond(TEMPLATES["pyrite"](m, x)).cell.lengths()[0]
+    u = 0.5 - dimer / (2 * np.sqrt(3) * a)
+    return tag(xtal([m, x], [(0, 0, 0), (u, u, u)], 205, a), f"{m}{x}2-pyrite", "pyrite")
+
+
 def peroxide_pyrite(formula: str, dimer: float = 1.49) -> Atoms:
-    """Pyrite-type MO2 scaled to the M-O bond, then the O-O dimer (along <111>) set to ``dimer`` Å."""
-    atoms = scale_bond(TEMPLATES["pyrite"](formula[:-2], "O"))
-    a = atoms.cell.lengths()[0]
-    x = 0.5 - dimer / (2 * np.sqrt(3) * a)
-    atoms = xtal([formula[:-2], "O"], [(0, 0, 0), (x, x, x)], 205, a)
-    return tag(atoms, f"{formula}-pyrite", "pyrite")
+    """Pyrite-type MO2 with the O-O dimer set to ``dimer`` Å."""
+    return pyrite_dimer(formula[:-2], "O", dimer)
 
 
 def candidates_v4() -> list[Atoms]:
@@ -192,23 +195,32 @@ def v4_parts(rng: np.random.Generator) -> tuple[list[Atoms], list[Atoms], int, l
     from ``rng`` as this script's main() does."""
     v2, v3_extra = v3_parts(rng)  # the v3 set, exactly as make_phonon_crystals_v3.py makes it
     v3 = v2 + v3_extra
-    seen = {(reduced(a), a.info["prototype"]) for a in v3 if not a.info["alloy"]}
-    names = {a.info["name"] for a in v3}
-    extra, skipped, costly = [], 0, []
-    for atoms in candidates_v4() + alloys_v4(rng):
+    extra, skipped, costly = new_frames(v3, candidates_v4() + alloys_v4(rng), MAX_COST)
+    return v3, order(extra, rng), len(skipped), costly
+
+
+def new_frames(known: list[Atoms], candidates: list[Atoms], max_cost: float
+               ) -> tuple[list[Atoms], list[str], list[str]]:
+    """(the candidates to add, the names skipped as already known, "name (cost)" of those over ``max_cost``): a
+    candidate is known when its name is, or when it is an ordered crystal whose reduced formula and prototype
+    are; the kept frames pass the v2 script's checks together with ``known``."""
+    seen = {(reduced(a), a.info["prototype"]) for a in known if not a.info["alloy"]}
+    names = {a.info["name"] for a in known}
+    extra, skipped, costly = [], [], []
+    for atoms in candidates:
         key = (reduced(atoms), atoms.info["prototype"])
         if atoms.info["name"] in names or (not atoms.info["alloy"] and key in seen):
-            skipped += 1
+            skipped.append(atoms.info["name"])
             continue
         cost = estimated_cost(atoms, 10.0)
-        if cost > MAX_COST:
+        if cost > max_cost:
             costly.append(f"{atoms.info['name']} ({cost:.0f})")
             continue
         seen.add(key)
         names.add(atoms.info["name"])
         extra.append(atoms)
-    check(v3 + extra)
-    return v3, order(extra, rng), skipped, costly
+    check(known + extra)
+    return extra, skipped, costly
 
 
 def main() -> None:

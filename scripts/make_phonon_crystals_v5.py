@@ -44,9 +44,8 @@ from ase.build import bulk
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from make_phonon_crystals import tag  # noqa: E402
 from make_phonon_crystals_v2 import TEMPLATES, bond, cubic_cell, order, scale_bond, xtal  # noqa: E402
-from make_phonon_crystals_v3 import build_extra, cac2, check, check_part, extxyz_bytes, reduced  # noqa: E402
-from make_phonon_crystals_v4 import matlockite, v4_parts  # noqa: E402
-from order_crystals_by_cost import estimated_cost  # noqa: E402
+from make_phonon_crystals_v3 import build_extra, cac2, check_part, extxyz_bytes  # noqa: E402
+from make_phonon_crystals_v4 import matlockite, new_frames, pyrite_dimer, v4_parts  # noqa: E402
 
 MAX_COST = 15000.0
 
@@ -119,13 +118,6 @@ def trihydride(m: str) -> Atoms:
     return tag(scale_bond(TEMPLATES["D0_3"]("H", m)), f"{m}H3-D0_3", "D0_3")
 
 
-def pyrite_dimer(m: str, x: str, dimer: float) -> Atoms:
-    """Pyrite-type MX2 scaled to the M-X bond, then the X-X dimer (along <111>) set to ``dimer`` Å."""
-    a = scale_bond(TEMPLATES["pyrite"](m, x)).cell.lengths()[0]
-    u = 0.5 - dimer / (2 * np.sqrt(3) * a)
-    return tag(xtal([m, x], [(0, 0, 0), (u, u, u)], 205, a), f"{m}{x}2-pyrite", "pyrite")
-
-
 def candidates_v5() -> list[Atoms]:
     out = [build_extra(p, e) for p, entries in EXTRA5.items() for e in entries]
     out += [perovskite_hydride(*e) for e in PEROVSKITE_HYDRIDES] + [complex_hydride(*e) for e in COMPLEX_HYDRIDES]
@@ -148,21 +140,7 @@ def main() -> None:
     v3, v4_extra, _, _ = v4_parts(rng)  # the v4 set, exactly as make_phonon_crystals_v4.py makes it
     v4 = v3 + v4_extra
     v4_bytes = check_part(args.v4, v4, "v4")
-    seen = {(reduced(a), a.info["prototype"]) for a in v4 if not a.info["alloy"]}
-    names = {a.info["name"] for a in v4}
-    extra, skipped, costly = [], [], []
-    for atoms in candidates_v5():
-        if atoms.info["name"] in names or (reduced(atoms), atoms.info["prototype"]) in seen:
-            skipped.append(atoms.info["name"])
-            continue
-        cost = estimated_cost(atoms, 10.0)
-        if cost > MAX_COST:
-            costly.append(f"{atoms.info['name']} ({cost:.0f})")
-            continue
-        seen.add((reduced(atoms), atoms.info["prototype"]))
-        names.add(atoms.info["name"])
-        extra.append(atoms)
-    check(v4 + extra)
+    extra, skipped, costly = new_frames(v4, candidates_v5(), MAX_COST)
     extra = order(extra, rng)
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_bytes(v4_bytes + extxyz_bytes(extra))
