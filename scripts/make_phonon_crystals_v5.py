@@ -129,6 +129,16 @@ def candidates_v5() -> list[Atoms]:
     return out
 
 
+def v5_parts(rng: np.random.Generator) -> tuple[list[Atoms], list[Atoms], list[str], list[str]]:
+    """The v4 set and the v5 extra set, drawing from ``rng`` exactly as this script does (later sets call it
+    to reproduce v5 byte for byte): (v4 frames, extra frames in order, names skipped as already in v4, names over
+    the cost limit)."""
+    v3, v4_extra, _, _ = v4_parts(rng)  # the v4 set, exactly as make_phonon_crystals_v4.py makes it
+    v4 = v3 + v4_extra
+    extra, skipped, costly = new_frames(v4, candidates_v5(), MAX_COST)
+    return v4, order(extra, rng), skipped, costly
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seed", type=int, default=2026)
@@ -137,11 +147,8 @@ def main() -> None:
                     help="v4 file to compare the v4 part with, byte for byte (skipped if absent)")
     args = ap.parse_args()
     rng = np.random.default_rng(args.seed)
-    v3, v4_extra, _, _ = v4_parts(rng)  # the v4 set, exactly as make_phonon_crystals_v4.py makes it
-    v4 = v3 + v4_extra
+    v4, extra, skipped, costly = v5_parts(rng)
     v4_bytes = check_part(args.v4, v4, "v4")
-    extra, skipped, costly = new_frames(v4, candidates_v5(), MAX_COST)
-    extra = order(extra, rng)
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_bytes(v4_bytes + extxyz_bytes(extra))
     counts: dict[str, int] = {}

@@ -144,3 +144,28 @@ def test_an_explicit_alloy_supercell_with_a_fractional_composition_is_screened_a
         db.write(cell, composition="Mg0.75Cd0.25", alloy=1)
     (row,) = list(screen([str(tmp_path / "ref.db")], str(tmp_path / "out.db"), model="phonon"))
     assert not row.error and row.scalars["composition"] == "Mg6Cd2"
+
+
+def test_a_rerun_screens_again_what_changed_occupancies_or_masses_and_skips_the_rest(tmp_path, model_path):
+    """Screening keys each structure by source and hash, and the hash holds the site occupancies and set masses:
+    the same CIF with other fractions, or a crystal given isotope masses, is a new result (its own Cv), while an
+    unchanged input is skipped; plain structures keep the hash they had before occupancies and masses entered it."""
+    out = str(tmp_path / "out.db")
+    cuni = cif(tmp_path / "alloy.cif", "CuNi", 3.55, ["Cu1 Cu 0 0 0 0.3", "Ni1 Ni 0 0 0 0.7"])
+    (first,) = list(screen([str(cuni)], out, model=str(model_path)))
+    again = screen([str(cuni)], out, model=str(model_path))
+    assert list(again) == [] and again.summary.skipped == 1
+    cif(tmp_path / "alloy.cif", "CuNi", 3.55, ["Cu1 Cu 0 0 0 0.6", "Ni1 Ni 0 0 0 0.4"])
+    (second,) = list(screen([str(cuni)], out, model=str(model_path)))
+    assert second.scalars["composition"] == "Cu0.6Ni0.4" and second.structure_hash != first.structure_hash
+    assert abs(second.scalars["cv_atom_100"] - first.scalars["cv_atom_100"]) > 1e-6
+    nickel = bulk("Ni", "fcc", 3.55)
+    write(tmp_path / "ni.extxyz", nickel)
+    (natural,) = list(screen([str(tmp_path / "ni.extxyz")], out, model=str(model_path)))
+    heavy = nickel.copy()
+    heavy.set_masses([64.0])  # 64Ni against natural 58.69 amu: softer modes, higher Cv at 100 K
+    write(tmp_path / "ni.extxyz", heavy)
+    (isotope,) = list(screen([str(tmp_path / "ni.extxyz")], out, model=str(model_path)))
+    assert isotope.structure_hash != natural.structure_hash
+    assert isotope.scalars["cv_atom_100"] > natural.scalars["cv_atom_100"]
+    assert len(connect(out)) == 4

@@ -7,11 +7,13 @@ import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+import numpy as np
 from ase import Atoms
+from ase.data import atomic_masses
 
 from ..engine import structure_uid
 from ..errors import E3DensityError
-from ..graph.occupancy import set_occupancy_per_atom
+from ..graph.occupancy import occupancy_per_atom, set_occupancy_per_atom
 from ..structure_files import cif_block_names
 from .records import Item
 from .writers import OCCUPANCY
@@ -79,9 +81,26 @@ def _charge(atoms: Atoms) -> float:
 
 
 def structure_hash(atoms: Atoms) -> str:
-    """The structure's hash (numbers, positions to 1e-6 Å, cell, pbc, charge, spin), prefixed with
-    ``s`` so that ase.db never reads an all-digit or ``...e1`` hash as a number."""
-    return "s" + structure_uid(atoms)
+    """The structure's hash (numbers, positions to 1e-6 Å, cell, pbc, charge, spin; site occupancies and masses
+    (amu, to 1e-6) where they are not the plain elements'), prefixed with ``s`` so that ase.db never reads an
+    all-digit or ``...e1`` hash as a number. A structure without occupancies or set masses hashes as before both
+    entered, so older screening databases resume."""
+    return "s" + structure_uid(atoms, *_beyond_the_elements(atoms))
+
+
+def _beyond_the_elements(atoms: Atoms) -> tuple[str, ...]:
+    """Labels for what changes the physics besides numbers and positions: the per-atom site occupancies and
+    masses that differ from the elements' standard ones (isotopes). Empty for plain structures."""
+    labels = []
+    sites = occupancy_per_atom(atoms)
+    if sites is not None:
+        labels.append("occupancy " + json.dumps([None if site is None else {k: round(v, 6) for k, v in sorted(site.items())}
+                                                 for site in sites]))
+    if atoms.has("masses"):
+        masses = np.round(atoms.get_masses(), 6)
+        if not np.array_equal(masses, np.round(atomic_masses[atoms.numbers], 6)):
+            labels.append("masses " + json.dumps(masses.tolist()))
+    return tuple(labels)
 
 
 def _item(source: str, atoms: Atoms) -> Item:
