@@ -149,17 +149,22 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     v4, extra, skipped, costly = v5_parts(rng)
     v4_bytes = check_part(args.v4, v4, "v4")
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.output).write_bytes(v4_bytes + extxyz_bytes(extra))
+    write_set(args.output, v4_bytes, "v4", len(v4), extra, skipped, costly, MAX_COST)
+
+
+def write_set(path: str, base_bytes: bytes, base: str, n_base: int, extra: list[Atoms], skipped: list[str],
+              costly: list[str], max_cost: float) -> None:
+    """Write the earlier set's bytes followed by the extra frames to ``path`` and print what was added."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_bytes(base_bytes + extxyz_bytes(extra))
     counts: dict[str, int] = {}
     for a in extra:
         counts[a.info["prototype"]] = counts.get(a.info["prototype"], 0) + 1
     n_h = sum("H" in a.get_chemical_symbols() for a in extra)
-    print(f"{len(v4) + len(extra)} structures: v4 {len(v4)} + extra {len(extra)} ({n_h} with H) -> {args.output}")
-    print(f"skipped as already in v4: {len(skipped)} ({', '.join(skipped) or 'none'}); over the cost limit "
-          f"{MAX_COST:.0f}: {len(costly)}: {', '.join(costly) or 'none'}")
+    print(f"{n_base + len(extra)} structures: {base} {n_base} + extra {len(extra)} ({n_h} with H) -> {path}")
+    print(f"skipped as already in {base}: {len(skipped)} ({', '.join(skipped) or 'none'}); over the cost limit "
+          f"{max_cost:.0f}: {len(costly)}: {', '.join(costly) or 'none'}")
     print("extra: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))))
-
 
 if __name__ == "__main__":
     main()

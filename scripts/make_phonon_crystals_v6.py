@@ -43,9 +43,9 @@ from ase.build import bulk
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from make_phonon_crystals import atomic_volume, tag  # noqa: E402
 from make_phonon_crystals_v2 import HEX, bond, order, xtal  # noqa: E402
-from make_phonon_crystals_v3 import build_extra, check_part, extxyz_bytes  # noqa: E402
+from make_phonon_crystals_v3 import build_extra, check_part  # noqa: E402
 from make_phonon_crystals_v4 import new_frames  # noqa: E402
-from make_phonon_crystals_v5 import hydride_bond, v5_parts  # noqa: E402
+from make_phonon_crystals_v5 import hydride_bond, v5_parts, write_set  # noqa: E402
 
 MAX_COST = 15000.0
 H_VOLUME = 2.9  # Å^3 per H atom added to a metal (partial molar volume of H in d metals)
@@ -121,17 +121,7 @@ def main() -> None:
     v5 = v4 + extra5
     v5_bytes = check_part(args.v5, v5, "v5")
     extra, skipped, costly = new_frames(v5, candidates_v6(), MAX_COST)
-    extra = order(extra, rng)
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.output).write_bytes(v5_bytes + extxyz_bytes(extra))
-    counts: dict[str, int] = {}
-    for a in extra:
-        counts[a.info["prototype"]] = counts.get(a.info["prototype"], 0) + 1
-    n_h = sum("H" in a.get_chemical_symbols() for a in extra)
-    print(f"{len(v5) + len(extra)} structures: v5 {len(v5)} + extra {len(extra)} ({n_h} with H) -> {args.output}")
-    print(f"skipped as already in v5: {len(skipped)} ({', '.join(skipped) or 'none'}); over the cost limit "
-          f"{MAX_COST:.0f}: {len(costly)}: {', '.join(costly) or 'none'}")
-    print("extra: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))))
+    write_set(args.output, v5_bytes, "v5", len(v5), order(extra, rng), skipped, costly, MAX_COST)
 
 
 if __name__ == "__main__":
