@@ -169,3 +169,15 @@ def test_a_rerun_screens_again_what_changed_occupancies_or_masses_and_skips_the_
     assert isotope.structure_hash != natural.structure_hash
     assert isotope.scalars["cv_atom_100"] > natural.scalars["cv_atom_100"]
     assert len(connect(out)) == 4
+
+
+def test_unreadable_occupancies_are_failed_rows_not_a_failed_screen(tmp_path, model_path):
+    """Hashing reads the occupancies too: one it cannot read still gets a hash, and the model's one-line refusal
+    is the structure's failed row while the rest is screened."""
+    junk, half, plain = (bulk("Cu", "fcc", 3.6) for _ in range(3))
+    junk.info["occupancy"] = "Cu0.5Ni0.5"
+    half.info["occupancy"] = {"0": 0.5}
+    results = list(screen(structures=[junk, half, plain], output=str(tmp_path / "out.csv"), model=str(model_path)))
+    assert [r.ok for r in results] == [False, False, True]
+    assert "occupancy" in results[0].error and "occupancy" in results[1].error
+    assert len({r.structure_hash for r in results}) == 3

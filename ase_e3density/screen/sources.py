@@ -92,10 +92,13 @@ def _beyond_the_elements(atoms: Atoms) -> tuple[str, ...]:
     """Labels for what changes the physics besides numbers and positions: the per-atom site occupancies and
     masses that differ from the elements' standard ones (isotopes). Empty for plain structures."""
     labels = []
-    sites = occupancy_per_atom(atoms)
-    if sites is not None:
-        labels.append("occupancy " + json.dumps([None if site is None else {k: round(v, 6) for k, v in sorted(site.items())}
-                                                 for site in sites]))
+    try:
+        sites = occupancy_per_atom(atoms)
+        if sites is not None:
+            labels.append("occupancy " + json.dumps([None if site is None else {k: round(v, 6) for k, v in
+                                                                                sorted(site.items())} for site in sites]))
+    except (E3DensityError, AttributeError, TypeError, ValueError):  # unreadable: the model refuses it, as a failed row
+        labels.append("occupancy " + repr(atoms.info.get("occupancy")))
     if atoms.has("masses"):
         masses = np.round(atoms.get_masses(), 6)
         if not np.array_equal(masses, np.round(atomic_masses[atoms.numbers], 6)):
