@@ -380,3 +380,25 @@ def test_virtual_crystal_sites_are_checked_against_the_training_domain():
     shipped.metadata["domain"] = {k: v for k, v in shipped.metadata["domain"].items() if k != "warnings"}
     pair_rule = shipped.predict_dos(cu, occupancy=[{"Cu": 0.7, "Ni": 0.3}]).info["domain_warnings"]
     assert any("Ni-Cu" in r and "virtual crystal" in r for r in pair_rule)  # Cu-Ni never met in training
+
+
+@pytest.mark.slow  # eight EMT phonon references: a few seconds
+def test_split_seed_shares_one_split_between_seeds(tmp_path):
+    """split_seed fixes the random validation/test draw, so runs of other seeds (an ensemble's members) train,
+    validate and test on the same crystals; without it the draw follows seed."""
+    from ase_e3density.train.phonon import PhononTrainConfig
+    from ase_e3density.train.phonon.loop import PhononTrainer
+
+    _emt_phonon_db(tmp_path / "emt.db")
+
+    def sets(**overrides):
+        config = PhononTrainConfig(data="emt.db", output="run", validation_fraction=0.25, test_fraction=0.25,
+                                   model=TINY_PHONON, base_dir=str(tmp_path), **overrides)
+        trainer = PhononTrainer(config)
+        trainer.read_data()
+        return {name: sorted(s.uid for s in trainer.sets[name]) for name in ("train", "validation", "test")}
+
+    draws = {seed: sets(seed=seed) for seed in range(6)}
+    assert len({str(d) for d in draws.values()}) > 1  # the seeds draw different splits
+    for seed in range(6):
+        assert sets(seed=seed, split_seed=3) == draws[3]

@@ -308,6 +308,36 @@ def _write(path, text):
     return path
 
 
+def test_cosine_lr_runs_from_lr_to_min_lr_over_the_epochs():
+    from ase_e3density.train.skeleton import cosine_lr
+
+    assert cosine_lr(0.01, 1e-4, 10, 0) == pytest.approx(0.01)
+    assert cosine_lr(0.01, 1e-4, 10, 5) == pytest.approx(0.5 * (0.01 + 1e-4))
+    assert cosine_lr(0.01, 1e-4, 10, 10) == cosine_lr(0.01, 1e-4, 10, 12) == pytest.approx(1e-4)
+    rates = [cosine_lr(0.01, 1e-4, 10, x / 4) for x in range(41)]
+    assert all(a > b for a, b in zip(rates, rates[1:]))
+
+
+def test_cosine_schedule_sets_each_step_and_resumes_on_it(reference_db, tmp_path):
+    """lr_schedule cosine: each epoch starts at cosine_lr(epoch - 1) and each step has its own rate (three steps of
+    two structures an epoch: the last step of epoch 4 runs at position 3 + 2/3), the plateau rule never acts, and a
+    run stopped after its first epoch (by its time budget) and resumed has the uninterrupted run's weights."""
+    from ase_e3density.train.skeleton import cosine_lr
+
+    options = dict(epochs=4, lr_schedule="cosine", min_lr=1e-4, lr_patience=0, lr_factor=0.1)
+    train(tiny_config(reference_db, tmp_path / "straight", **options))
+    log = history(tmp_path / "straight")
+    assert [r["lr"] for r in log] == pytest.approx([cosine_lr(0.01, 1e-4, 4, e) for e in range(4)])
+    state = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=False)
+    assert state["optimizer"]["param_groups"][0]["lr"] == pytest.approx(cosine_lr(0.01, 1e-4, 4, 3 + 2 / 3))
+    train(tiny_config(reference_db, tmp_path / "split", time_budget_minutes=1e-9, **options))
+    assert len(history(tmp_path / "split")) == 1
+    train(tiny_config(reference_db, tmp_path / "split", **options))
+    resumed = torch.load(tmp_path / "split" / "checkpoint.pt", weights_only=False)
+    for key, value in state["model"].items():
+        assert torch.equal(value, resumed["model"][key]), key
+
+
 @pytest.mark.slow
 def test_paths_are_relative_to_the_yaml_and_recorded_as_written(reference_db, tmp_path):
     (tmp_path / "data").mkdir()

@@ -45,6 +45,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     ema_decay: float = 0.0                       # > 0: validate and deploy an exponential moving average of the weights (per step)
     max_grad_norm: float | None = None           # clip the gradient's global norm to this before each step (null: off)
+    lr_schedule: str = "plateau"                 # "plateau" (ReduceLROnPlateau, below) or "cosine" (lr to min_lr over `epochs`)
     lr_factor: float = 0.5                       # ReduceLROnPlateau on validation loss
     lr_patience: int = 5
     min_lr: float = 1e-5
@@ -71,7 +72,7 @@ class TrainConfig:
         "grid_level": (1, 5, True), "output_lmax": (0, 4, True), "feature_stats_every": (0, None, True),
         "feature_stats_probe": (1, None, True)}
     CHOICES: ClassVar[dict] = {"kind": ("electron_density",), "free_atom": ("pyscf", "mean"), "dtype": ("float32", "float64"),
-                               "optimizer": ("adam", "adamw")}
+                               "optimizer": ("adam", "adamw"), "lr_schedule": ("plateau", "cosine")}
     MODEL_RANGES: ClassVar[dict] = {"cutoff": (0.0, None, False), "sh_lmax": (0, None, False),
                                     "n_layers": (0, None, False), "n_radial": (0, None, False),
                                     "radial_hidden": (0, None, False), "avg_neighbours": (0.0, None, False)}

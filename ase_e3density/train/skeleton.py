@@ -19,8 +19,10 @@ What the skeleton guarantees for every kind:
   after every epoch and ``best.pt`` when the validation loss improves, both written atomically.
 - **log**: ``log.jsonl``, one JSON line per epoch, rewritten atomically from the checkpoint's history
   after every epoch (a killed or resumed run never leaves a half line or a duplicate).
-- **optimiser**: ``optimizer`` (``adam`` or ``adamw``), ``lr``, ``weight_decay``; ReduceLROnPlateau on the
-  validation loss (``lr_factor``, ``lr_patience``, ``min_lr``).
+- **optimiser**: ``optimizer`` (``adam`` or ``adamw``), ``lr``, ``weight_decay``; ``lr_schedule``:
+  ``plateau`` (ReduceLROnPlateau on the validation loss: ``lr_factor``, ``lr_patience``, ``min_lr``) or
+  ``cosine`` (:func:`cosine_lr`, set before every step from the step's place in ``epochs``: a function of
+  progress alone, so a resumed run follows the uninterrupted one's rates).
 - **weight averaging**: ``ema_decay`` > 0 keeps an exponential moving average of the weights after every
   optimiser step (:class:`~ase_e3density.train.averaging.ParameterAverage`; buffers are constants);
   validation, the best epoch and the deployed file use the averaged weights, training goes on with the raw
@@ -48,7 +50,7 @@ from .averaging import ParameterAverage
 from .checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from .options import defaults_of
 
-__all__ = ["Trainer", "join_process_group", "make_optimizer", "write_log", "plain", "OPTIMIZERS"]
+__all__ = ["Trainer", "join_process_group", "make_optimizer", "cosine_lr", "write_log", "plain", "OPTIMIZERS"]
 
 RUN_FILES = ("checkpoint.pt", "best.pt", "model.pt", "log.jsonl")
 """What a run folder made before folders carried their marker holds (:func:`~ase_e3density.fileio.claim_folder`)."""
@@ -66,6 +68,13 @@ def join_process_group() -> tuple[int, int]:
 def make_optimizer(name: str, parameters, lr: float, weight_decay: float) -> torch.optim.Optimizer:
     """The optimiser ``name`` (``adam``: L2 weight decay in the gradient; ``adamw``: decoupled decay)."""
     return OPTIMIZERS[name](parameters, lr=lr, weight_decay=weight_decay)
+
+
+def cosine_lr(lr: float, min_lr: float, epochs: int, position: float) -> float:
+    """The learning rate at ``position`` epochs into a cosine schedule from ``lr`` (position 0) to ``min_lr``
+    (position ``epochs`` and after)."""
+    fraction = min(max(position / max(epochs, 1), 0.0), 1.0)
+    return min_lr + 0.5 * (lr - min_lr) * (1.0 + float(np.cos(np.pi * fraction)))
 
 
 def plain(value):
@@ -329,9 +338,14 @@ class Trainer(ABC):
         total = torch.zeros(2, dtype=torch.float64)
         start = time.perf_counter()
         mine = batches[self.rank::self.world]
+        cosine = getattr(config, "lr_schedule", "plateau") == "cosine"
+        if cosine:
+            self._set_lr(cosine_lr(config.lr, config.min_lr, config.epochs, epoch - 1))
         lr = self.optimizer.param_groups[0]["lr"]
         max_norm, norms = getattr(config, "max_grad_norm", None), []
         for done, b in enumerate(mine, start=1):
+            if cosine:
+                self._set_lr(cosine_lr(config.lr, config.min_lr, config.epochs, epoch - 1 + (done - 1) / len(mine)))
             loss, weight = self.batch_loss(net, [self.train_set[i] for i in b])
             value = float(loss.detach())
             self.stop_if_diverged(value, "the loss", epoch, f"step {done} of {len(mine)}")
@@ -356,6 +370,10 @@ class Trainer(ABC):
             record.update(grad_norm_median=float(np.median(norms)), grad_norm_max=max(norms),
                           clipped_steps=sum(n > max_norm for n in norms))
         return record
+
+    def _set_lr(self, lr: float) -> None:
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
 
     def stop_if_diverged(self, value: float, what: str, epoch: int, where: str) -> None:
         """Raise :class:`TrainingDivergedError` on every rank when ``value`` is not finite on any rank (a rank
@@ -386,7 +404,8 @@ class Trainer(ABC):
             val_loss = self.validate(record)
         record["val_loss"] = val_loss
         self.stop_if_diverged(float(val_loss), "the validation loss", record["epoch"], "after its last step")
-        self.scheduler.step(val_loss)
+        if getattr(self.config, "lr_schedule", "plateau") == "plateau":
+            self.scheduler.step(val_loss)
         progress = self.progress
         improved = val_loss < progress["best"]
         if improved:

@@ -37,6 +37,8 @@ class PhononTrainConfig:
     # crystal, or an element's last elemental crystal (diamond, lonsdaleite) out of training; those train
     split_keeps_elements: bool = False
     seed: int = 0
+    split_seed: int | None = None                # seed of the random validation/test draw (default: `seed`), so runs
+                                                 # of other seeds can share one split (an ensemble's members)
     model: dict = field(default_factory=dict)    # PhononModelConfig fields; species default to the data's
     loss: str = "wasserstein"                    # "wasserstein" (THz) or "mse" of the DOS per atom
     mse_weight: float = 0.0                      # weight of the mean squared DOS difference ((states/(THz atom))^-2) beside `loss`
@@ -53,6 +55,7 @@ class PhononTrainConfig:
     weight_decay: float = 0.05
     ema_decay: float = 0.0                       # > 0: validate and deploy an exponential moving average of the weights (per step)
     max_grad_norm: float | None = None           # clip the gradient's global norm to this before each step (null: off)
+    lr_schedule: str = "plateau"                 # "plateau" (ReduceLROnPlateau, below) or "cosine" (lr to min_lr over `epochs`)
     lr_factor: float = 0.5
     lr_patience: int = 20
     min_lr: float = 1e-5
@@ -72,9 +75,9 @@ class PhononTrainConfig:
         "lr": (0.0, None, False), "weight_decay": (0.0, None, True), "ema_decay": (0.0, 0.9999, True), "max_grad_norm": (0.0, None, False), "lr_factor": (0.0, 1.0, False),
         "lr_patience": (0, None, True), "min_lr": (0.0, None, True), "epochs": (0, None, True),
         "early_stopping_patience": (1, None, True), "time_budget_minutes": (0.0, None, False),
-        "threads": (1, None, True), "max_train": (1, None, True)}
+        "threads": (1, None, True), "max_train": (1, None, True), "split_seed": (0, None, True)}
     CHOICES: ClassVar[dict] = {"kind": (PHONON_KIND,), "loss": ("wasserstein", "mse"), "dtype": ("float32", "float64"),
-                               "optimizer": ("adam", "adamw")}
+                               "optimizer": ("adam", "adamw"), "lr_schedule": ("plateau", "cosine")}
     NONEMPTY: ClassVar[tuple[str, ...]] = ("heat_capacity_temperatures",)
     MODEL_RANGES: ClassVar[dict] = {
         "cutoff": (0.0, None, False), "sh_lmax": (0, None, False), "n_layers": (2, None, True),

@@ -124,7 +124,8 @@ class PhononTrainer(Trainer):
             raise ConfigError(f"option model: {exc}") from None
         self.grid = np.asarray(self.model_config.frequencies())
         samples = make_samples(self.rows, species, self.model_config.cutoff, self.grid, self.temperatures, config.sigma)
-        self.sets = split(samples, config.test_prototypes, config.validation_fraction, config.test_fraction, config.seed,
+        split_seed = config.seed if config.split_seed is None else config.split_seed
+        self.sets = split(samples, config.test_prototypes, config.validation_fraction, config.test_fraction, split_seed,
                           config.test_elements, config.max_train, config.split_keeps_elements)
         self.train_set, self.val_set = self.sets["train"], self.sets["validation"]
         if config.partial_dos_weight > 0 and not any(s.partial is not None for s in self.train_set):
