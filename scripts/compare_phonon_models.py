@@ -32,13 +32,17 @@ LIGHT = ("C-diamond", "C-lonsdaleite", "ScH2-fluorite", "LuH2-fluorite", "TbH2-f
          "BeO-wurtzite", "SiC-wurtzite")
 
 
-def split_statistics(model, data: str, split: str) -> dict:
-    """Median R2, mean and max W1 (THz), Cv MAE at 100 and 300 K of ``model`` on one split."""
-    per = evaluate_phonon_model(model, data, split=split, temperatures=(100.0, 300.0))["per_structure"]
+def statistics(per: dict) -> dict:
+    """Median R2, mean and max W1 (THz), Cv MAE at 100 and 300 K of the per-structure errors ``per``."""
     r2, w1 = np.asarray(per["r2"]), np.asarray(per["wasserstein"])
     error = np.abs(np.asarray(per["cv_predicted"]) - np.asarray(per["cv_reference"]))
     return {"n": len(r2), "r2": float(np.median(r2)), "w1": float(w1.mean()), "w1_max": float(w1.max()),
             "cv100": float(error[:, 0].mean()), "cv300": float(error[:, 1].mean())}
+
+
+def split_statistics(model, data: str, split: str) -> dict:
+    """:func:`statistics` of ``model`` on one split."""
+    return statistics(evaluate_phonon_model(model, data, split=split, temperatures=(100.0, 300.0))["per_structure"])
 
 
 def ensemble_statistics(models, data: str, uids: set[str]) -> dict:
@@ -55,12 +59,8 @@ def ensemble_statistics(models, data: str, uids: set[str]) -> dict:
     members = np.stack([m.forward([m.checked_graph(d.atoms) for d in doses]) for m in models])
     mean = members.mean(axis=0)
     per = compare_dos(grid, mean, reference, temperatures, reference_cv=cv)["per_structure"]
-    r2, w1 = np.asarray(per["r2"]), np.asarray(per["wasserstein"])
-    error = np.abs(np.asarray(per["cv_predicted"]) - np.asarray(per["cv_reference"]))
     spread = np.abs(members - mean).sum(axis=2).mean(axis=0) * (grid[1] - grid[0])
-    return {"n": len(r2), "r2": float(np.median(r2)), "w1": float(w1.mean()), "w1_max": float(w1.max()),
-            "cv100": float(error[:, 0].mean()), "cv300": float(error[:, 1].mean()),
-            "spearman": float(spearmanr(spread, w1)[0])}
+    return {**statistics(per), "spearman": float(spearmanr(spread, per["wasserstein"])[0])}
 
 
 def light_crystals(model, data: str) -> dict[str, tuple[float, float]]:
