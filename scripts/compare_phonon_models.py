@@ -46,7 +46,7 @@ def split_statistics(model, data: str, split: str) -> dict:
 
 
 def ensemble_statistics(models, data: str, uids: set[str]) -> dict:
-    """:func:`split_statistics` of the mean DOS of ``models`` on the rows ``uids``, with the Spearman correlation
+    """:func:`statistics` of the mean DOS of ``models`` on the rows ``uids``, with the Spearman correlation
     of each crystal's spread between the members and its W1 error."""
     from scipy.stats import spearmanr
 
