@@ -346,6 +346,30 @@ def test_phonon_run_resumes_exactly_like_a_density_run(tmp_path):
 
 
 @pytest.mark.slow
+def test_a_phonon_run_started_from_a_trained_network_starts_at_its_spectra(tmp_path):
+    from ase_e3density.errors import ConfigError
+    from ase_e3density.train.phonon import PhononTrainConfig, train_phonon
+
+    _emt_phonon_db(tmp_path / "emt.db")
+    options = dict(data="emt.db", validation_fraction=0.3, test_fraction=0.0, test_prototypes=["L12"], batch_size=2,
+                   model=TINY_PHONON, base_dir=str(tmp_path))
+    source = train_phonon(PhononTrainConfig(output="source", epochs=3, **options))
+    # at a rate too small to move a weight, the new run deploys the source's network (its output bias included,
+    # which a new network would set from the training set's mean DOS)
+    still = train_phonon(PhononTrainConfig(output="still", epochs=1, lr=1e-12, init_from="source/model.pt", **options))
+    crystal = bulk("Cu", "fcc", 3.61) * (1, 1, 2)
+    crystal.symbols[0] = "Au"
+    expected = load_model(source).predict_dos(crystal).dos
+    np.testing.assert_allclose(load_model(still).predict_dos(crystal).dos, expected, rtol=1e-5, atol=1e-8)
+    fresh = train_phonon(PhononTrainConfig(output="fresh", epochs=1, lr=1e-12, **options))
+    assert np.abs(load_model(fresh).predict_dos(crystal).dos - expected).max() > 1e-2 * expected.max()
+    assert load_model(still).metadata["provenance"]["initialised_from"]["model_checksum"] == load_model(source).checksum
+    with pytest.raises(ConfigError, match=r"option model: n_layers 3 \(source: 2\) differ"):
+        train_phonon(PhononTrainConfig(output="deeper", init_from="source/model.pt",
+                                       **{**options, "model": {**TINY_PHONON, "n_layers": 3}}))
+
+
+@pytest.mark.slow
 def test_two_process_phonon_training_with_torchrun(tmp_path):
     import os
     from pathlib import Path

@@ -537,3 +537,76 @@ def test_an_option_an_old_checkpoint_does_not_record_is_resumed_from_its_default
     train(tiny_config(reference_db, tmp_path / "run", epochs=2, max_grad_norm=0.5))
     resumes = load_checkpoint(path)["progress"]["resumes"]
     assert resumes[-1]["changed"] == {"epochs": [1, 2], "max_grad_norm": [None, 0.5]}
+
+
+def test_init_from_a_shipped_model_starts_at_its_network_and_records_it(reference_db, tmp_path, water):
+    shipped = load_model("default")
+    config = tiny_config(reference_db, tmp_path / "run", epochs=1, lr=1e-12, init_from="default", model={})
+    tuned = load_model(train(config))  # a rate too small to move a weight: the shipped network, deployed again
+    np.testing.assert_allclose(tuned.predict(water), shipped.predict(water), rtol=0, atol=1e-6)
+    from ase_e3density.nn import ModelConfig
+
+    assert ModelConfig.from_dict(tuned.metadata["config"]) == ModelConfig.from_dict(shipped.metadata["config"])
+    assert tuned.metadata["provenance"]["initialised_from"] == {
+        "source": "default", "file": "default.pt", "weights_sha256": shipped.metadata["weights_sha256"],
+        "model_checksum": shipped.checksum}
+
+
+@pytest.mark.slow
+def test_init_from_starts_at_the_source_network_resumes_and_records_it(reference_db, tmp_path, water):
+    source = train(tiny_config(reference_db, tmp_path / "source", epochs=3))
+    source_log = history(tmp_path / "source")
+    source_best = min(r["val_loss"] for r in source_log)
+    # at a rate too small to move a weight, the first epoch validates the starting network itself
+    still = train(tiny_config(reference_db, tmp_path / "still", epochs=1, lr=1e-12, init_from=str(source)))
+    train(tiny_config(reference_db, tmp_path / "fresh", epochs=1, lr=1e-12))
+    assert history(tmp_path / "still")[0]["val_loss"] == pytest.approx(source_best, rel=1e-5)
+    assert abs(history(tmp_path / "fresh")[0]["val_loss"] / source_best - 1) > 0.1  # a new network is elsewhere
+    expected = load_model(source).predict(water)
+    np.testing.assert_allclose(load_model(still).predict(water), expected, rtol=0, atol=1e-6)
+    # a checkpoint of the source run (its best epoch) is the same starting point
+    from_best = train(tiny_config(reference_db, tmp_path / "from_best", epochs=1, lr=1e-12,
+                                  init_from=str(tmp_path / "source" / "best.pt")))
+    np.testing.assert_allclose(load_model(from_best).predict(water), expected, rtol=0, atol=1e-6)
+    # the deployed file names its starting point by checksum
+    recorded = load_model(still).metadata["provenance"]["initialised_from"]
+    source_meta = load_model(source).metadata
+    assert recorded == {"source": str(source), "file": "model.pt", "weights_sha256": source_meta["weights_sha256"],
+                        "model_checksum": source_meta["checksum"]}
+    # an interrupted fine-tuning resumes from its own checkpoint, bitwise the uninterrupted one
+    train(tiny_config(reference_db, tmp_path / "straight", epochs=2, init_from=str(source)))
+    train(tiny_config(reference_db, tmp_path / "split", epochs=1, init_from=str(source)))
+    train(tiny_config(reference_db, tmp_path / "split", epochs=2, init_from=str(source)))
+    a = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=False)
+    b = torch.load(tmp_path / "split" / "checkpoint.pt", weights_only=False)
+    for key, value in a["model"].items():
+        assert torch.equal(value, b["model"][key]), key
+    assert b["progress"]["initialised_from"] == recorded | {"source": str(source)}
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"init_from": "no-such-model"}, r"init_from: 'no-such-model' is neither a file nor a shipped model \(default, organic"),
+    ({"init_from": "phonon"}, "init_from: 'phonon' is a phonon_dos network, this configuration trains electron_density"),
+    ({"init_from": "organic"}, r"option model: hidden .* differ from the network of init_from 'organic'.*leave them out"),
+    ({"init_from": "organic", "model": {}}, None),
+])
+def test_init_from_refuses_what_it_cannot_start_from(reference_db, tmp_path, overrides, message):
+    from ase_e3density.train.loop import load_data
+
+    config = tiny_config(reference_db, tmp_path / "run", **overrides)
+    if message is None:  # the shipped organic network covers water: its architecture is taken as it is
+        trainer = load_data(config, tmp_path / "run")
+        assert trainer.model_config.to_dict() == load_model("organic").metadata["config"]
+        return
+    with pytest.raises(ConfigError, match=message):
+        load_data(config, tmp_path / "run")
+
+
+def test_init_from_refuses_data_with_elements_its_network_lacks():
+    from ase_e3density.nn import ModelConfig
+    from ase_e3density.train.initial import read_initial_network
+
+    initial = read_initial_network("default", ".", "electron_density")
+    with pytest.raises(ConfigError, match=r"the training data holds C, N, which the network of 'default' does not know "
+                                          r"\(it covers H, O\)"):
+        initial.network_config(ModelConfig, {}, ["H", "C", "N", "O"])

@@ -22,7 +22,7 @@ from . import format as fmt
 from .export import load_program
 from .jit import plain_execution, quiet_jit
 
-__all__ = ["BUILDERS", "build_network", "torchscript_module", "eager_module", "export_module"]
+__all__ = ["BUILDERS", "build_network", "plain_weights", "torchscript_module", "eager_module", "export_module"]
 
 
 def _scripted(path: Path, device: torch.device) -> torch.jit.ScriptModule:
@@ -47,6 +47,17 @@ def build_network(metadata: dict, weights: dict[str, torch.Tensor]) -> torch.nn.
     return network
 
 
+def plain_weights(path: Path, metadata: dict) -> dict[str, torch.Tensor]:
+    """The file's weights as a state dict, checked against its checksum (format 2 files keep them only in the
+    scripted module)."""
+    weights = fmt.read_weights(path, metadata)
+    if weights is None:
+        weights = _scripted(path, torch.device("cpu")).state_dict()
+        if fmt.state_sha256(weights) != metadata[fmt.WEIGHTS_SHA256]:
+            raise ModelFileError(f"{path}: weights do not match the checksum in its metadata (corrupt file)")
+    return weights
+
+
 def torchscript_module(path: Path, metadata: dict, device: torch.device, dtype: torch.dtype,
                        edge_chunk: int) -> torch.nn.Module:
     """The scripted network, its weights (and the plain ones, where present) checked."""
@@ -64,12 +75,7 @@ def torchscript_module(path: Path, metadata: dict, device: torch.device, dtype: 
 def eager_module(path: Path, metadata: dict, device: torch.device, dtype: torch.dtype,
                  edge_chunk: int) -> torch.nn.Module:
     """The network rebuilt from this package's code and the file's plain weights."""
-    weights = fmt.read_weights(path, metadata)
-    if weights is None:  # format 2: the weights live only in the scripted module
-        weights = _scripted(path, torch.device("cpu")).state_dict()
-        if fmt.state_sha256(weights) != metadata[fmt.WEIGHTS_SHA256]:
-            raise ModelFileError(f"{path}: weights do not match the checksum in its metadata (corrupt file)")
-    network = build_network(metadata, weights).to(device=device, dtype=dtype).eval()
+    network = build_network(metadata, plain_weights(path, metadata)).to(device=device, dtype=dtype).eval()
     network.prepare_inference(edge_chunk)
     return network
 

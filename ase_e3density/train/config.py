@@ -30,6 +30,7 @@ class TrainConfig:
     validation: str | None = None                # separate ase.db; else a fraction of `train`
     validation_fraction: float = 0.1
     selection: str | None = None                 # ase.db selection of the rows of each training database (e.g. "id<=1800")
+    init_from: str | None = None                 # start from this trained network (shipped name, model file or checkpoint)
     max_structures: int | None = None            # cap on training structures (quick runs)
     seed: int = 0
     model: dict = field(default_factory=dict)    # ModelConfig fields; species default to the data's

@@ -88,11 +88,16 @@ class DensityTrainer(Trainer):
             raise ConfigError(f"option validation: no such database {config.path('validation')}")
         check_selection(train_paths, config.selection)
         options = dict(config.model)
-        species = options.pop("species", None) or species_of(*train_paths, selection=config.selection)
-        try:
-            mcfg = ModelConfig(species=species, **options)
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"option model: {exc}") from exc
+        initial = self.initial_network()
+        if initial is not None:  # the source's network; the data's elements must be among its species
+            mcfg = initial.network_config(ModelConfig, options, species_of(*train_paths, selection=config.selection))
+        else:
+            species = options.pop("species", None) or species_of(*train_paths, selection=config.selection)
+            try:
+                mcfg = ModelConfig(species=species, **options)
+            except (TypeError, ValueError) as exc:
+                raise ConfigError(f"option model: {exc}") from exc
+        species = mcfg.species
         basis = load_basis(mcfg.basis)
         max_dim = max(basis[s].n_functions for s in species)
         limit = config.max_structures if config.validation else None  # a seeded split needs every row
@@ -131,7 +136,7 @@ class DensityTrainer(Trainer):
         if not train_set or not val_set:
             raise E3DensityError(f"{', '.join(map(str, train_paths))}: too few structures for a training and a "
                                  "validation set")
-        if "avg_neighbours" not in options:  # the user's value wins
+        if "avg_neighbours" not in options and initial is None:  # the user's (or the source network's) value wins
             mcfg.avg_neighbours = float(np.mean([s.edge_index.shape[1] / len(s.species) for s in train_set]))
         self.model_config, self.train_set, self.val_set = mcfg, train_set, val_set
 

@@ -23,6 +23,8 @@ What the skeleton guarantees for every kind:
   ``plateau`` (ReduceLROnPlateau on the validation loss: ``lr_factor``, ``lr_patience``, ``min_lr``) or
   ``cosine`` (:func:`cosine_lr`, set before every step from the step's place in ``epochs``: a function of
   progress alone, so a resumed run follows the uninterrupted one's rates).
+- **starting point**: a new network (:meth:`Trainer.new_model`), or with ``init_from`` the architecture and
+  weights of a trained one (:mod:`~ase_e3density.train.initial`; the deployed file records which).
 - **weight averaging**: ``ema_decay`` > 0 keeps an exponential moving average of the weights after every
   optimiser step (:class:`~ase_e3density.train.averaging.ParameterAverage`; buffers are constants);
   validation, the best epoch and the deployed file use the averaged weights, training goes on with the raw
@@ -48,6 +50,7 @@ from ..fileio import atomic_path, claim_folder, exclusive_writer
 from ..kinds import DEFAULT_KIND
 from .averaging import ParameterAverage
 from .checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
+from .initial import InitialNetwork, read_initial_network
 from .options import defaults_of
 
 __all__ = ["Trainer", "join_process_group", "make_optimizer", "cosine_lr", "write_log", "plain", "OPTIMIZERS"]
@@ -128,6 +131,7 @@ class Trainer(ABC):
         self.optimizer: torch.optim.Optimizer | None = None
         self.scheduler = None
         self.ema: ParameterAverage | None = None
+        self._initial: InitialNetwork | None = None
         self.progress = {"epoch": 0, "steps": 0, "best": float("inf"), "best_epoch": 0, "seconds": 0.0,
                          "history": [], "resumes": []}
 
@@ -174,6 +178,13 @@ class Trainer(ABC):
     def training_domain(self) -> dict | None:
         """What the training set covered (checked at prediction), or None."""
         return None
+
+    def initial_network(self) -> InitialNetwork | None:
+        """The trained network that ``init_from`` names (read once), or None for a new network."""
+        source = getattr(self.config, "init_from", None)
+        if source and self._initial is None:
+            self._initial = read_initial_network(source, self.config.base_dir, self.network.kind)
+        return self._initial if source else None
 
     def epoch_order(self, epoch: int) -> np.ndarray:
         """The order of the training set in ``epoch`` (1-based), from (seed, epoch) only."""
@@ -290,7 +301,12 @@ class Trainer(ABC):
         """The network (new, or from the checkpoint), optimiser, scheduler, then the kind's :meth:`start`."""
         config = self.config
         torch.manual_seed(config.seed)
-        if state is None:
+        initial = self.initial_network() if state is None else None
+        if initial is not None:
+            model = initial.network(self.network, self.model_config, self.dtype)
+            self.progress["initialised_from"] = initial.provenance()
+            self.log(f"starting from the network of {initial.source} ({initial.path})")
+        elif state is None:
             model = self.new_model()
         else:
             if state["config"] != self.model_config.to_dict():
@@ -448,4 +464,6 @@ class Trainer(ABC):
                       "best_epoch": best["epoch"], "epochs_run": progress["epoch"],
                       "training_seconds": round(progress["seconds"], 1), "resumes": progress.get("resumes", []),
                       **self.provenance(best)}
+        if "initialised_from" in progress:
+            provenance["initialised_from"] = progress["initialised_from"]
         return deploy(self.model.cpu(), self.deployed_path, provenance=provenance, domain=self.training_domain())

@@ -39,6 +39,7 @@ class PhononTrainConfig:
     seed: int = 0
     split_seed: int | None = None                # seed of the random validation/test draw (default: `seed`), so runs
                                                  # of other seeds can share one split (an ensemble's members)
+    init_from: str | None = None                 # start from this trained network (shipped name, model file or checkpoint)
     model: dict = field(default_factory=dict)    # PhononModelConfig fields; species default to the data's
     loss: str = "wasserstein"                    # "wasserstein" (THz) or "mse" of the DOS per atom
     mse_weight: float = 0.0                      # weight of the mean squared DOS difference ((states/(THz atom))^-2) beside `loss`

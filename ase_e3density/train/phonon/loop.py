@@ -117,11 +117,16 @@ class PhononTrainer(Trainer):
             raise ConfigError(f"option data: no such database {data_path}")
         self.rows, self.counts = read_rows(data_path, config.selection, config.max_imaginary_fraction)
         options = dict(config.model)
-        species = options.pop("species", None) or species_of(self.rows)
-        try:
-            self.model_config = PhononModelConfig(species=species, **options)
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"option model: {exc}") from None
+        initial = self.initial_network()
+        if initial is not None:  # the source's network; the data's elements must be among its species
+            self.model_config = initial.network_config(PhononModelConfig, options, species_of(self.rows))
+        else:
+            try:
+                self.model_config = PhononModelConfig(species=options.pop("species", None) or species_of(self.rows),
+                                                      **options)
+            except (TypeError, ValueError) as exc:
+                raise ConfigError(f"option model: {exc}") from None
+        species = self.model_config.species
         self.grid = np.asarray(self.model_config.frequencies())
         samples = make_samples(self.rows, species, self.model_config.cutoff, self.grid, self.temperatures, config.sigma)
         split_seed = config.seed if config.split_seed is None else config.split_seed
