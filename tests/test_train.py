@@ -610,3 +610,14 @@ def test_init_from_refuses_data_with_elements_its_network_lacks():
     with pytest.raises(ConfigError, match=r"the training data holds C, N, which the network of 'default' does not know "
                                           r"\(it covers H, O\)"):
         initial.network_config(ModelConfig, {}, ["H", "C", "N", "O"])
+
+
+def test_every_configuration_in_the_repository_passes_its_kinds_validator():
+    from ase_e3density.kinds import DEFAULT_KIND, get_kind
+    from ase_e3density.train.options import read_yaml_mapping
+
+    paths = sorted((Path(__file__).parents[1] / "configs").rglob("*.yaml"))
+    assert len(paths) >= 40
+    for path in paths:
+        kind = get_kind(read_yaml_mapping(path, "training configuration").get("kind", DEFAULT_KIND))
+        kind.load("train_config").from_yaml(path)  # raises ConfigError naming the file and option
