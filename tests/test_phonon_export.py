@@ -85,5 +85,5 @@ def test_float32_network_exports(dtype):
     model.masses = model.masses.to(dtype)
     program = load_program(export_network(copy.deepcopy(model), len(SPECIES)), torch.device("cpu"))
     inputs = crystal_batch_inputs(graphs(crystals(), model.config.cutoff), dtype)
-    with torch.no_grad():
-        np.testing.assert_allclose(program(*inputs).numpy(), model(*inputs).numpy(), atol=1e-6, rtol=0)
+    with torch.no_grad():  # float32 sums in another order: a few units of roundoff (6e-8) of outputs up to ~2
+        np.testing.assert_allclose(program(*inputs).numpy(), model(*inputs).numpy(), atol=1e-6, rtol=1e-6)

@@ -10,7 +10,7 @@ from .common import progress
 def add_parser(sub) -> None:
     dep = sub.add_parser("deploy", help="turn a training checkpoint into one model file (TorchScript archive with "
                                         "plain weights; loads with every runtime)")
-    dep.add_argument("checkpoint", help="training checkpoint (a run's best.pt or last.pt)")
+    dep.add_argument("checkpoint", help="training checkpoint (a run's best.pt or checkpoint.pt)")
     dep.add_argument("-o", "--output", required=True, help="the deployed model file to write")
     dep.add_argument("--export", action="store_true",
                      help="also store the network's torch.export program (runtime='export'; takes seconds to a minute; "
