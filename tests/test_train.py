@@ -588,6 +588,8 @@ def test_init_from_starts_at_the_source_network_resumes_and_records_it(reference
     ({"init_from": "no-such-model"}, r"init_from: 'no-such-model' is neither a file nor a shipped model \(default, organic"),
     ({"init_from": "phonon"}, "init_from: 'phonon' is a phonon_dos network, this configuration trains electron_density"),
     ({"init_from": "organic"}, r"option model: hidden .* differ from the network of init_from 'organic'.*leave them out"),
+    ({"init_from": str(Path(__file__).parents[1] / "README.md")},
+     r"README.md is neither a model file nor a checkpoint \(.*its bytes are not a torch pickle\)"),
     ({"init_from": "organic", "model": {}}, None),
 ])
 def test_init_from_refuses_what_it_cannot_start_from(reference_db, tmp_path, overrides, message):

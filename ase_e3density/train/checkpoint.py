@@ -74,6 +74,8 @@ def load_checkpoint(path) -> dict:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
+        if "Unsupported operand" in str(exc):  # bytes that are no pickle at all (a text file, say)
+            raise ModelFileError(f"{path} is not a checkpoint (its bytes are not a torch pickle)") from None
         found = re.search(r"GLOBAL ([\w.]+)", str(exc))
         named = f", here {found.group(1)}" if found else ""
         raise ModelFileError(f"{path} is refused: it holds Python objects besides tensors and plain data (a pickle "
