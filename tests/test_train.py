@@ -539,10 +539,13 @@ def test_an_option_an_old_checkpoint_does_not_record_is_resumed_from_its_default
     assert resumes[-1]["changed"] == {"epochs": [1, 2], "max_grad_norm": [None, 0.5]}
 
 
-def test_init_from_a_shipped_model_starts_at_its_network_and_records_it(reference_db, tmp_path, water):
+def test_init_from_a_shipped_model_starts_at_its_network_and_records_it(reference_db, tmp_path, water, capsys):
     shipped = load_model("default")
     config = tiny_config(reference_db, tmp_path / "run", epochs=1, lr=1e-12, init_from="default", model={})
     tuned = load_model(train(config))  # a rate too small to move a weight: the shipped network, deployed again
+    capsys.readouterr()
+    assert main(["info", str(tmp_path / "run" / "model.pt")]) == 0
+    assert f"started from default ({shipped.checksum[:12]})" in capsys.readouterr().out
     np.testing.assert_allclose(tuned.predict(water), shipped.predict(water), rtol=0, atol=1e-6)
     from ase_e3density.nn import ModelConfig
 

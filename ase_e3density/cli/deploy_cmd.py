@@ -66,6 +66,9 @@ def run_info(args: argparse.Namespace) -> int:
     optimiser = {k: trained[k] for k in ("optimizer", "lr", "weight_decay", "ema_decay", "batch_size") if k in trained}
     if optimiser:
         print("optimiser:    " + ", ".join(f"{k} {v}" for k, v in optimiser.items()))
+    start = prov.get("initialised_from")
+    if start:
+        print(f"provenance:   started from {start['source']} ({start.get('model_checksum', start['weights_sha256'])[:12]})")
     if prov.get("resumes"):
         print(f"provenance:   resumed {len(prov['resumes'])} time(s), after epoch(s) "
               + ", ".join(str(r.get("after_epoch")) for r in prov["resumes"]))
