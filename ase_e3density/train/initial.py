@@ -16,7 +16,7 @@ import torch
 from ..errors import ConfigError, E3DensityError
 from ..kinds import DEFAULT_KIND
 from ..models import format as fmt
-from ..models.modules import plain_weights
+from ..models.modules import build_network, plain_weights
 from ..models.shipped import SHIPPED_MODELS, shipped_model_path
 from .checkpoint import load_checkpoint
 
@@ -54,15 +54,13 @@ class InitialNetwork:
                               f"{self.source!r} does not know (it covers {', '.join(source.species)})")
         return source
 
-    def network(self, network_class, model_config, dtype: torch.dtype) -> torch.nn.Module:
-        """A ``network_class`` of ``model_config`` holding the source's weights, in ``dtype``."""
-        network = network_class(model_config, dtype=getattr(torch, self.dtype))
+    def network(self, dtype: torch.dtype) -> torch.nn.Module:
+        """The source's network (its kind and configuration) holding its weights, in ``dtype``."""
         try:
-            network.load_state_dict(self.weights)
-        except RuntimeError as exc:
-            raise ConfigError(f"option init_from: the network of {self.source!r} does not take its own weights in "
-                              f"this version ({str(exc).splitlines()[0]})") from None
-        return network.to(dtype)
+            return build_network({fmt.KIND: self.kind, fmt.CONFIG: self.config, fmt.DTYPE: self.dtype},
+                                 self.weights).to(dtype)
+        except E3DensityError as exc:
+            raise ConfigError(f"option init_from: {self.source!r}: {exc}") from None
 
     def provenance(self) -> dict:
         """What the deployed file records of its starting point."""

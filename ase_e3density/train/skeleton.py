@@ -303,7 +303,7 @@ class Trainer(ABC):
         torch.manual_seed(config.seed)
         initial = self.initial_network() if state is None else None
         if initial is not None:
-            model = initial.network(self.network, self.model_config, self.dtype)
+            model = initial.network(self.dtype)
             self.progress["initialised_from"] = initial.provenance()
             self.log(f"starting from the network of {initial.source} ({initial.path})")
         elif state is None:
