@@ -108,8 +108,12 @@ def card(model_name: str, level: int, limit: int | None = None) -> str:
                                                                       "early_stopping_patience", "time_budget_minutes")
                                             if k in tcfg) + " |",
         f"| seed | {prov.get('seed')} |",
+        *started_from(prov),
         f"| training | {prov.get('epochs_run')} epochs run, best epoch {prov.get('best_epoch')}, "
-        f"{prov.get('training_seconds')} s of training steps |",
+        f"{prov.get('training_seconds')} s of training steps"
+        + "".join(f"; resumed after epoch {r['after_epoch']}"
+                  + (" with " + ", ".join(f"{k} {a} -> {b}" for k, (a, b) in r["changed"].items()) if r.get("changed") else "")
+                  for r in prov.get("resumes", [])) + " |",
         "| versions | " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()) + " |",
         f"| file | {path.stat().st_size / 1024:.0f} KiB, checksum `{meta['checksum'][:16]}...` |",
         "",
@@ -166,17 +170,29 @@ def card(model_name: str, level: int, limit: int | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
+def started_from(prov: dict) -> list[str]:
+    """The card row of a fine-tuned file (option ``init_from``): the network its training started from."""
+    source = prov.get("initialised_from")
+    if not source:
+        return []
+    checksum = f", model checksum `{source['model_checksum'][:12]}`" if source.get("model_checksum") else ""
+    return [f"| started from | the network that `init_from: {source['source']}` named when the run started (file "
+            f"{source['file']}{checksum}, weights sha256 `{source['weights_sha256'][:12]}`): its architecture and "
+            "weights, trained further on the data above |"]
+
+
 def training_domain(meta: dict, prov: dict) -> list[str]:
     """The domain section: elements, and the atom and heavy-atom counts of the rows the run read."""
     from ase.db import connect
 
-    config = ROOT / str(prov.get("command", "")).split()[-1]
+    config = ROOT / next(w for w in reversed(str(prov.get("command", "")).split()) if w.endswith((".yaml", ".yml")))
+    selection = prov.get("train_config", {}).get("selection")
     dbs = prov.get("train") or []
     dbs = [dbs] if isinstance(dbs, str) else dbs
     n_rows = int(prov.get("n_train", 0)) + int(prov.get("n_val", 0))
     sizes, heavy, settings, holding = [], {}, set(), {}
     for db in dbs:
-        for row in connect(config.parent / db).select(limit=n_rows - len(sizes)):
+        for row in connect(config.parent / db).select(selection, limit=n_rows - len(sizes)):
             sizes.append(row.natoms)
             n = int((row.numbers > 1).sum())
             heavy[n] = heavy.get(n, 0) + 1
