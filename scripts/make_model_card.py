@@ -110,10 +110,7 @@ def card(model_name: str, level: int, limit: int | None = None) -> str:
         f"| seed | {prov.get('seed')} |",
         *started_from(prov),
         f"| training | {prov.get('epochs_run')} epochs run, best epoch {prov.get('best_epoch')}, "
-        f"{prov.get('training_seconds')} s of training steps"
-        + "".join(f"; resumed after epoch {r['after_epoch']}"
-                  + (" with " + ", ".join(f"{k} {a} -> {b}" for k, (a, b) in r["changed"].items()) if r.get("changed") else "")
-                  for r in prov.get("resumes", [])) + " |",
+        f"{prov.get('training_seconds')} s of training steps{resumes(prov)} |",
         "| versions | " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()) + " |",
         f"| file | {path.stat().st_size / 1024:.0f} KiB, checksum `{meta['checksum'][:16]}...` |",
         "",
@@ -179,6 +176,15 @@ def started_from(prov: dict) -> list[str]:
     return [f"| started from | the network that `init_from: {source['source']}` named when the run started (file "
             f"{source['file']}{checksum}, weights sha256 `{source['weights_sha256'][:12]}`): its architecture and "
             "weights, trained further on the data above |"]
+
+
+def resumes(prov: dict) -> str:
+    """The run's resumes, for the training row: after which epoch, and the options changed then."""
+    text = ""
+    for resume in prov.get("resumes", []):
+        changed = ", ".join(f"{k} {before} -> {now}" for k, (before, now) in resume.get("changed", {}).items())
+        text += f"; resumed after epoch {resume['after_epoch']}" + (f" with {changed}" if changed else "")
+    return text
 
 
 def training_domain(meta: dict, prov: dict) -> list[str]:
