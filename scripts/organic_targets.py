@@ -22,9 +22,11 @@ c. ESP RMSE (kcal/(mol e)) on the Merz-Kollman points (1.4, 1.6, 1.8, 2.0 x vdW 
    the exact potential of the DFT nuclei and density matrix (3-centre integrals, as
    ``benchmarks/bench_esp_accuracy.py``), for the model and the fit.
 d. with ``--scf``: SCF iterations to conv_tol 1e-9 (and 1e-7, from the same run) from PySCF's 'minao' guess and
-   from the model's ``initial_guess`` (its defaults), with the same grid (level 1) and density fitting, counted
-   as ``benchmarks/bench_scf_guess.py`` does (PySCF's convergence test applied to every cycle); both must reach
-   the same energy within 1e-7 Ha (``scf.same_state``).
+   from the model's ``initial_guess``, with the same grid (level 1) and density fitting, counted as
+   ``benchmarks/bench_scf_guess.py`` does (PySCF's convergence test applied to every cycle); every run must reach
+   the 'minao' energy within 1e-7 Ha (``scf.same_state``). ``--guesses`` names the model guesses as that benchmark
+   does: ``model`` (the defaults, always measured) and ``model:key=value,...`` with ``guess_from_density``
+   options (e.g. ``model:exact_exchange=1``), each kept under its name in the record's ``scf``.
 
 Cache: what does not depend on the model (the SCF grid and the exact and fitted densities on it, the fit's
 coefficients, the MK points and the exact potential there, the DFT energy, dipole and cycles, and the 'minao' SCF
@@ -37,8 +39,9 @@ overwritten. Grid weights and densities are stored (and used, also when computed
 "write failed" or "off" and ``exact_seconds`` what the exact part cost where it was computed.
 
 One JSON line per molecule is appended to ``--out`` and flushed when it finishes, keyed by frame index and a
-hash of the structure; a rerun skips the molecules present (with ``--scf``, those that have SCF results; a
-molecule measured before without ``--scf`` gets only the SCF part, appended as a new line of the whole record) and a
+hash of the structure; a rerun skips the molecules present (with ``--scf``, those that have SCF results from
+every guess asked for; a molecule measured before without ``--scf`` or without one of the guesses gets only the
+missing SCF runs, appended as a new line of the whole record) and a
 file of another model (checksum) is refused. A molecule whose DFT or prediction fails gets a line with
 ``error`` (not computed again by a rerun: delete its line to retry). The summary (median, mean, max and counts
 as a markdown table) is printed at the end, or alone with ``--summary-only``; where a key has several lines the
@@ -167,14 +170,16 @@ def dipole_record(mu: np.ndarray, reference: np.ndarray) -> dict:
             "relative_error": error / norm_ref if norm_ref > 0 else None}
 
 
-def scf_iterations(atoms, model, clock: Clock, minao: dict | None = None) -> dict:
-    """SCF iterations to 1e-9 (and 1e-7) from 'minao' and the model's guess, reference grid and fitting.
+def scf_iterations(atoms, model, clock: Clock, minao: dict | None = None, guesses=("model",),
+                   have: dict | None = None) -> dict:
+    """SCF iterations to 1e-9 (and 1e-7) from 'minao' and the model's guesses, reference grid and fitting.
 
     ``minao``: the 'minao' run's part from the cache (model-independent), which is then not run again
-    (``minao_cached`` says which).
+    (``minao_cached`` says which). ``guesses``: ``model`` or ``model:key=value,...`` (options of
+    ``guess_from_density``). ``have``: an earlier record's ``scf``, whose runs are kept and not run again.
     """
     sys.path.insert(0, str(ROOT / "benchmarks"))
-    from bench_scf_guess import THRESHOLDS, scf
+    from bench_scf_guess import THRESHOLDS, parse_guess, scf
 
     from ase_e3density import initial_guess
     from ase_e3density.electron.scf_guess import build_mole
@@ -182,24 +187,50 @@ def scf_iterations(atoms, model, clock: Clock, minao: dict | None = None) -> dic
     if min(THRESHOLDS) != SCF_TOL:
         raise RuntimeError(f"bench_scf_guess.THRESHOLDS {THRESHOLDS} lacks {SCF_TOL}")
     mole = build_mole(atoms, basis=REFERENCE["basis"])
-    out = {} if minao is None else {"minao": minao}
-    for name in ("minao", "model"):
-        if name in out:
+    out = dict(have or {})
+    if "minao" not in out and minao is not None:
+        out["minao"], out["minao_cached"] = minao, True
+    for label in ("minao", *dict.fromkeys(("model", *guesses))):
+        if label in out:
             continue
-        dm0 = None
-        if name == "model":
-            with clock("guess_model"):
-                dm0 = initial_guess(atoms, model=model, mol=mole, xc=REFERENCE["xc"])
-        with clock(f"scf_{name}"):
+        dm0, options = None, {}
+        if label != "minao":
+            name, options = parse_guess(label)
+            if name != "model":
+                raise ValueError(f"unknown guess {label!r}: give model or model:key=value,...")
+            with clock(f"guess_{label}"):
+                dm0 = initial_guess(atoms, model=model, mol=mole, xc=REFERENCE["xc"], **options)
+        with clock(f"scf_{label}"):
             energy, rows, _ = scf(mole, REFERENCE["grid_level"], REFERENCE["density_fit"], dm0=dm0,
                                   init_guess="minao")
-        out[name] = {"energy_Ha": energy, **{f"cycles_{tol:.0e}": rows[tol][0] for tol in THRESHOLDS},
-                     **{f"seconds_{tol:.0e}": [round(float(x), 3) for x in rows[tol][1]] for tol in THRESHOLDS}}
+        out[label] = {"energy_Ha": energy, **{f"cycles_{tol:.0e}": rows[tol][0] for tol in THRESHOLDS},
+                      **{f"seconds_{tol:.0e}": [round(float(x), 3) for x in rows[tol][1]] for tol in THRESHOLDS}}
+        if options:
+            out[label]["options"] = options
+        if label == "minao":
+            out["minao_cached"] = False
     delta = out["model"]["energy_Ha"] - out["minao"]["energy_Ha"]
     out["energy_model_minus_minao_Ha"] = delta
-    out["same_state"] = bool(abs(delta) < SAME_STATE_HA)
-    out["minao_cached"] = minao is not None
+    out["same_state"] = all(abs(out[g]["energy_Ha"] - out["minao"]["energy_Ha"]) < SAME_STATE_HA
+                            for g in scf_guesses(out))
     return out
+
+
+def valid_guess(label: str) -> bool:
+    """``model`` or ``model:key=value,...`` with keys among the options of ``guess_from_density``."""
+    import inspect
+
+    from ase_e3density.electron.scf_guess import guess_from_density
+
+    options = set(inspect.signature(guess_from_density).parameters) - {"density", "mol", "xc", "grids", "unrestricted"}
+    name, colon, rest = label.partition(":")
+    items = rest.split(",") if colon else []
+    return name == "model" and all(item.count("=") == 1 and item.split("=")[0] in options for item in items)
+
+
+def scf_guesses(scf: dict) -> list[str]:
+    """The model guesses of a record's ``scf`` (every run but 'minao')."""
+    return [k for k, v in scf.items() if k != "minao" and isinstance(v, dict)]
 
 
 @dataclass
@@ -335,7 +366,7 @@ def store(cache: Path | None, atoms, exact: ExactDFT) -> str:
         return "write failed"
 
 
-def measure(atoms, model, do_scf: bool, cache: Path | None = None) -> dict:
+def measure(atoms, model, do_scf: bool, cache: Path | None = None, guesses=("model",)) -> dict:
     """Every measurement of one molecule (see the module docstring); times in ``seconds``.
 
     The exact-DFT part comes from ``cache`` where it holds a matching entry, else is computed (and stored there);
@@ -381,7 +412,7 @@ def measure(atoms, model, do_scf: bool, cache: Path | None = None) -> dict:
               "model_electrons": predicted.n_electrons, "domain_warnings": predicted.info.get("domain_warnings"),
               "eps_rho": eps, "dipole": dipoles, "esp_rmse_kcal_mol_e": esp}
     if do_scf:
-        record["scf"] = scf_iterations(atoms, model, clock, exact.minao)
+        record["scf"] = scf_iterations(atoms, model, clock, exact.minao, guesses)
         if exact.minao is None:
             exact.minao = record["scf"]["minao"]
             exact.seconds["scf_minao"] = clock.seconds["scf_minao"]
@@ -422,6 +453,20 @@ def _get(record: dict, *path):
     return record
 
 
+def scf_counts(records: list[dict], guess: str) -> tuple[int, int, int]:
+    """(molecules, cycles from ``guess``, cycles from 'minao') to SCF_TOL, over the records that have both."""
+    key = f"cycles_{SCF_TOL:.0e}"
+    both = [r["scf"] for r in records if guess in r.get("scf", {})]
+    return len(both), sum(s[guess][key] for s in both), sum(s["minao"][key] for s in both)
+
+
+def scf_totals(with_scf: list[dict], guess: str) -> str:
+    """One line: the cycles to SCF_TOL from ``guess`` and from 'minao', summed over the molecules that have both."""
+    n, model, minao = scf_counts(with_scf, guess)
+    return (f"SCF to {SCF_TOL:g} on {n} molecules: {guess} guess {model} cycles, minao {minao}: "
+            f"{100 * (1 - model / minao):.1f} % fewer")
+
+
 def _percent(x):
     return None if x is None else 100 * x
 
@@ -443,14 +488,18 @@ def summary(records: list[dict], per_molecule: bool = False) -> str:
         ("ESP RMSE fit (kcal/(mol e))", ("esp_rmse_kcal_mol_e", "fit")))]
     rows.insert(6, ("dipole error model / DFT norm (%)", [_percent(_get(r, "dipole", "model", "relative_error"))
                                                          for r in done]))
-    if with_scf:
-        for tol in (f"{SCF_TOL:.0e}", "1e-07"):
-            minao = np.array([_get(r, "scf", "minao", f"cycles_{tol}") for r in with_scf], dtype=float)
-            model = np.array([_get(r, "scf", "model", f"cycles_{tol}") for r in with_scf], dtype=float)
-            rows += [(f"SCF cycles to {tol}, minao", minao), (f"SCF cycles to {tol}, model guess", model),
-                     (f"SCF cycles saved to {tol} (minao - model)", minao - model)]
-        rows.append(("E(model guess) - E(minao), absolute (Ha)",
-                     [abs(_get(r, "scf", "energy_model_minus_minao_Ha")) for r in with_scf]))
+    guesses = list(dict.fromkeys(g for r in with_scf for g in scf_guesses(r["scf"])))
+    for tol in (f"{SCF_TOL:.0e}", "1e-07") if with_scf else ():
+        rows.append((f"SCF cycles to {tol}, minao", [_get(r, "scf", "minao", f"cycles_{tol}") for r in with_scf]))
+        for guess in guesses:
+            pairs = [(_get(r, "scf", "minao", f"cycles_{tol}"), r["scf"][guess][f"cycles_{tol}"])
+                     for r in with_scf if guess in r["scf"]]
+            rows += [(f"SCF cycles to {tol}, {guess} guess", [m for _, m in pairs]),
+                     (f"SCF cycles saved to {tol} (minao - {guess})", [a - m for a, m in pairs])]
+    for guess in guesses:
+        rows.append((f"E({guess} guess) - E(minao), absolute (Ha)",
+                     [abs(r["scf"][guess]["energy_Ha"] - r["scf"]["minao"]["energy_Ha"])
+                      for r in with_scf if guess in r["scf"]]))
     for which, kind in ((0, "wall"), (1, "CPU")):
         rows += [(f"{kind} s: {step}", [_get(r, "seconds", step, which) for r in done])
                  for step in sorted({k for r in done for k in r["seconds"]})]
@@ -465,18 +514,20 @@ def summary(records: list[dict], per_molecule: bool = False) -> str:
               + (f"; SCF compared on {len(with_scf)}, {sum(not r['scf']['same_state'] for r in with_scf)} reached "
                  f"a different state (|dE| >= {SAME_STATE_HA:g} Ha)" if with_scf else "")]
     lines += [f"failed: frame {r['frame']}: {r['error']}" for r in failed]
+    lines += [scf_totals(with_scf, guess) for guess in guesses]
     if per_molecule:
+        runs = ["minao", *guesses]
         lines += ["", "| frame | formula | atoms | eps model (%) | eps fit (%) | dipole DFT (D) | "
-                  "dipole error model (D) | ESP model | ESP fit | SCF minao | SCF model | wall s |",
-                  "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+                  "dipole error model (D) | ESP model | ESP fit | " + " | ".join(f"SCF {g}" for g in runs) + " | wall s |",
+                  "| ---: | --- " + "| ---: " * (8 + len(runs)) + "|"]
         for r in sorted(done, key=lambda r: r["frame"]):
-            scf = r.get("scf")
-            cycles = [str(scf[g][f"cycles_{SCF_TOL:.0e}"]) for g in ("minao", "model")] if scf else ["", ""]
+            scf = r.get("scf", {})
+            cycles = [str(scf[g][f"cycles_{SCF_TOL:.0e}"]) if g in scf else "" for g in runs]
             lines.append(f"| {r['frame']} | {r['formula']} | {r['n_atoms']} | {r['eps_rho']['model']:.3f} | "
                          f"{r['eps_rho']['fit']:.3f} | {r['dipole']['dft']['norm_D']:.3f} | "
                          f"{r['dipole']['model']['error_D']:.3f} | {r['esp_rmse_kcal_mol_e']['model']:.3f} | "
-                         f"{r['esp_rmse_kcal_mol_e']['fit']:.3f} | {cycles[0]} | {cycles[1]} | "
-                         f"{r['wall_seconds']:.1f} |")
+                         f"{r['esp_rmse_kcal_mol_e']['fit']:.3f} | " + " | ".join(cycles) +
+                         f" | {r['wall_seconds']:.1f} |")
     return "\n".join(lines)
 
 
@@ -495,6 +546,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, help="number of frames from --start (default: all)")
     parser.add_argument("--model", default="organic", help="shipped model name or deployed file")
     parser.add_argument("--scf", action="store_true", help="also SCF iterations from minao and the model's guess")
+    parser.add_argument("--guesses", nargs="+", default=["model"], metavar="GUESS",
+                        help="with --scf: the model's guesses, model or model:key=value,... (guess_from_density "
+                             "options, e.g. model:exact_exchange=1); default: model")
     parser.add_argument("--out", required=True, help="results, one JSON line per molecule (appended)")
     parser.add_argument("--summary-only", action="store_true", help="print the summary of --out and stop")
     parser.add_argument("--per-molecule", action="store_true", help="also one summary row per molecule")
@@ -503,6 +557,11 @@ def main(argv: list[str] | None = None) -> int:
                        help="folder of the exact-DFT cache, one .npz per molecule (default: runs/exact_dft/)")
     where.add_argument("--no-cache", action="store_true", help="compute the exact DFT, read and write no cache")
     args = parser.parse_args(argv)
+    guesses = list(dict.fromkeys(["model", *args.guesses]))
+    bad = [g for g in guesses if not valid_guess(g)]
+    if bad:
+        print(f"error: unknown guess {bad[0]!r}: give model or model:key=value,...", file=sys.stderr)
+        return 2
     out = Path(args.out)
     if args.summary_only:
         if not out.is_file():
@@ -545,7 +604,7 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             key = (frame, structure_hash(atoms))
             old = records.get(key)
-            if old is not None and ("error" in old or not args.scf or "scf" in old):
+            if old is not None and ("error" in old or not args.scf or set(guesses) <= set(old.get("scf", {}))):
                 already += 1
                 continue
             start = (time.perf_counter(), time.process_time())
@@ -555,20 +614,21 @@ def main(argv: list[str] | None = None) -> int:
                    "reference": {**REFERENCE, "scf_conv_tol": SCF_TOL if args.scf else None}}
             earlier = (0.0, 0.0)
             try:
-                if old is not None and args.scf:  # measured before without the SCF: add it, keep the rest
+                if old is not None and args.scf:  # measured before without (some of) the SCF: add it, keep the rest
                     earlier = (old["wall_seconds"], old["cpu_seconds"])
                     clock = Clock()
                     warnings_now = model.predict_density(atoms, float(atoms.info.get("charge", 0))).info
                     exact = None if cache is None else read_cache(cache, atoms)
                     row = {**old, **{k: row[k] for k in ("model", "model_checksum", "reference")},
                            "domain_warnings": warnings_now.get("domain_warnings"),  # this file's words
-                           "scf": scf_iterations(atoms, model, clock, None if exact is None else exact.minao)}
-                    if exact is not None and exact.minao is None:  # the cache entry gets the 'minao' part
+                           "scf": scf_iterations(atoms, model, clock, None if exact is None else exact.minao,
+                                                 guesses, old.get("scf"))}
+                    if exact is not None and exact.minao is None and "scf_minao" in clock.seconds:  # the cache gets it
                         exact.minao, exact.seconds["scf_minao"] = row["scf"]["minao"], clock.seconds["scf_minao"]
                         store(cache, atoms, exact)
                     row["seconds"] = {**old["seconds"], **clock.seconds}
                 else:
-                    row.update(measure(atoms, model, args.scf, cache))
+                    row.update(measure(atoms, model, args.scf, cache, guesses))
             except Exception as exc:  # noqa: BLE001 - recorded, the run goes on
                 row["error"] = f"{type(exc).__name__}: {exc}"
                 if not isinstance(exc, E3DensityError):  # a refusal says enough in one line; a fault needs its trace

@@ -107,3 +107,32 @@ def test_a_rerun_into_the_same_file_says_it_skipped_the_molecules_measured(targe
     printed = capsys.readouterr().out
     assert "skipped 1 frame(s) already in" in printed and "model: " in printed
     assert (folder / "filled.jsonl").read_text() == before  # nothing measured, nothing written
+
+
+def test_a_rerun_with_another_guess_adds_only_its_scf_run(targets, filled, tmp_path, monkeypatch):
+    folder, structures, cache, computed = filled
+    out = tmp_path / "guesses.jsonl"
+    out.write_text((folder / "filled.jsonl").read_text())
+    monkeypatch.setattr(targets, "compute_exact", lambda *a, **k: pytest.fail("the cache was not used"))
+    assert targets.main(["--structures", str(structures), "--out", str(out), "--cache", str(cache), "--scf",
+                         "--guesses", "model:exact_exchange=1"]) == 0
+    first, added = (json.loads(line) for line in out.read_text().splitlines())
+    scf = added["scf"]
+    assert scf["minao"] == first["scf"]["minao"] and scf["model"] == first["scf"]["model"]  # kept, not run again
+    assert "scf_model" not in set(added["seconds"]) - set(first["seconds"])
+    run_xx = scf["model:exact_exchange=1"]
+    assert run_xx["options"] == {"exact_exchange": 1} and "scf_model:exact_exchange=1" in added["seconds"]
+    # the same ground state from every guess; one Kohn-Sham step with exact exchange needs no more cycles
+    assert scf["same_state"] and abs(run_xx["energy_Ha"] - scf["minao"]["energy_Ha"]) < 1e-7
+    assert run_xx["cycles_1e-09"] <= scf["model"]["cycles_1e-09"] + 1
+    summary = targets.summary([added])
+    assert "model:exact_exchange=1 guess" in summary and "SCF to 1e-09 on 1 molecules" in summary
+
+
+@pytest.mark.parametrize("guess", ["minao", "model:exact_exchange", "model:no_such_option=1"])
+def test_an_unknown_guess_is_refused_in_one_line(targets, filled, tmp_path, guess, capsys):
+    folder, structures, cache, _ = filled
+    assert targets.main(["--structures", str(structures), "--out", str(tmp_path / "x.jsonl"), "--scf",
+                         "--guesses", guess]) == 2
+    assert capsys.readouterr().err.strip() == f"error: unknown guess {guess!r}: give model or model:key=value,..."
+    assert not (tmp_path / "x.jsonl").exists()
