@@ -289,7 +289,9 @@ def exact_dft_section(checksums: set[str]) -> list[str]:
              "on the SCF's grid; the floor is the fit's (the training target's) own eps_rho. The ESP is on "
              "Merz-Kollman points at 1.4-2.0 x the vdW radii against the exact potential. The SCF counts are "
              f"PySCF cycles to conv_tol {SCF_TOL:g} from the model's guess and from 'minao', summed over the molecules "
-             "(`model`: `initial_guess` with its defaults; `model:exact_exchange=1` with the exact-exchange step).",
+             "(`model`: `initial_guess` with its defaults; `model:exact_exchange=1` with the exact-exchange step; "
+             "`fit...`: the same guesses from the fit of the exact density, as a network as good as its training "
+             "target would give).",
              "", "| test set | molecules | eps_rho model / floor, median (%) | model - floor (pp) | "
              "median abs(Δmu) (D) | median abs(Δmu)/abs(mu) (%) | ESP RMSE model, median / max (kcal/(mol e)) | "
              "ESP RMSE fit, median | SCF cycles model / minao (molecules) |", "| --- " * 9 + "|"]

@@ -24,9 +24,11 @@ c. ESP RMSE (kcal/(mol e)) on the Merz-Kollman points (1.4, 1.6, 1.8, 2.0 x vdW 
 d. with ``--scf``: SCF iterations to conv_tol 1e-9 (and 1e-7, from the same run) from PySCF's 'minao' guess and
    from the model's ``initial_guess``, with the same grid (level 1) and density fitting, counted as
    ``benchmarks/bench_scf_guess.py`` does (PySCF's convergence test applied to every cycle); every run must reach
-   the 'minao' energy within 1e-7 Ha (``scf.same_state``). ``--guesses`` names the model guesses as that benchmark
+   the 'minao' energy within 1e-7 Ha (``scf.same_state``). ``--guesses`` names the guesses as that benchmark
    does: ``model`` (the defaults, always measured) and ``model:key=value,...`` with ``guess_from_density``
-   options (e.g. ``model:exact_exchange=1``), each kept under its name in the record's ``scf``.
+   options (e.g. ``model:exact_exchange=1``); ``fit`` and ``fit:key=value,...`` build the same guess from the
+   fit of the exact density instead of the model's (what a network as good as its training target would
+   give). Each is kept under its name in the record's ``scf``.
 
 Cache: what does not depend on the model (the SCF grid and the exact and fitted densities on it, the fit's
 coefficients, the MK points and the exact potential there, the DFT energy, dipole and cycles, and the 'minao' SCF
@@ -171,18 +173,19 @@ def dipole_record(mu: np.ndarray, reference: np.ndarray) -> dict:
 
 
 def scf_iterations(atoms, model, clock: Clock, minao: dict | None = None, guesses=("model",),
-                   have: dict | None = None) -> dict:
+                   have: dict | None = None, fit=None) -> dict:
     """SCF iterations to 1e-9 (and 1e-7) from 'minao' and the model's guesses, reference grid and fitting.
 
     ``minao``: the 'minao' run's part from the cache (model-independent), which is then not run again
-    (``minao_cached`` says which). ``guesses``: ``model`` or ``model:key=value,...`` (options of
-    ``guess_from_density``). ``have``: an earlier record's ``scf``, whose runs are kept and not run again.
+    (``minao_cached`` says which). ``guesses``: ``model``, ``fit`` or either with ``:key=value,...`` (options
+    of ``guess_from_density``); ``fit``: the fitted exact density (AtomicDensity) the ``fit`` guesses start
+    from. ``have``: an earlier record's ``scf``, whose runs are kept and not run again.
     """
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from bench_scf_guess import THRESHOLDS, parse_guess, scf
 
     from ase_e3density import initial_guess
-    from ase_e3density.electron.scf_guess import build_mole
+    from ase_e3density.electron.scf_guess import build_mole, guess_from_density
 
     if min(THRESHOLDS) != SCF_TOL:
         raise RuntimeError(f"bench_scf_guess.THRESHOLDS {THRESHOLDS} lacks {SCF_TOL}")
@@ -196,10 +199,11 @@ def scf_iterations(atoms, model, clock: Clock, minao: dict | None = None, guesse
         dm0, options = None, {}
         if label != "minao":
             name, options = parse_guess(label)
-            if name != "model":
-                raise ValueError(f"unknown guess {label!r}: give model or model:key=value,...")
             with clock(f"guess_{label}"):
-                dm0 = initial_guess(atoms, model=model, mol=mole, xc=REFERENCE["xc"], **options)
+                if name == "fit":
+                    dm0 = guess_from_density(fit, mole, xc=REFERENCE["xc"], **options)
+                else:
+                    dm0 = initial_guess(atoms, model=model, mol=mole, xc=REFERENCE["xc"], **options)
         with clock(f"scf_{label}"):
             energy, rows, _ = scf(mole, REFERENCE["grid_level"], REFERENCE["density_fit"], dm0=dm0,
                                   init_guess="minao")
@@ -217,7 +221,7 @@ def scf_iterations(atoms, model, clock: Clock, minao: dict | None = None, guesse
 
 
 def valid_guess(label: str) -> bool:
-    """``model`` or ``model:key=value,...`` with keys among the options of ``guess_from_density``."""
+    """``model`` or ``fit``, alone or with ``:key=value,...``, keys among the options of ``guess_from_density``."""
     import inspect
 
     from ase_e3density.electron.scf_guess import guess_from_density
@@ -225,11 +229,11 @@ def valid_guess(label: str) -> bool:
     options = set(inspect.signature(guess_from_density).parameters) - {"density", "mol", "xc", "grids", "unrestricted"}
     name, colon, rest = label.partition(":")
     items = rest.split(",") if colon else []
-    return name == "model" and all(item.count("=") == 1 and item.split("=")[0] in options for item in items)
+    return name in ("model", "fit") and all(item.count("=") == 1 and item.split("=")[0] in options for item in items)
 
 
 def scf_guesses(scf: dict) -> list[str]:
-    """The model guesses of a record's ``scf`` (every run but 'minao')."""
+    """The guesses of a record's ``scf`` other than 'minao' (the model's and the fit's)."""
     return [k for k, v in scf.items() if k != "minao" and isinstance(v, dict)]
 
 
@@ -412,7 +416,7 @@ def measure(atoms, model, do_scf: bool, cache: Path | None = None, guesses=("mod
               "model_electrons": predicted.n_electrons, "domain_warnings": predicted.info.get("domain_warnings"),
               "eps_rho": eps, "dipole": dipoles, "esp_rmse_kcal_mol_e": esp}
     if do_scf:
-        record["scf"] = scf_iterations(atoms, model, clock, exact.minao, guesses)
+        record["scf"] = scf_iterations(atoms, model, clock, exact.minao, guesses, fit=exact.fit)
         if exact.minao is None:
             exact.minao = record["scf"]["minao"]
             exact.seconds["scf_minao"] = clock.seconds["scf_minao"]
@@ -547,8 +551,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="organic", help="shipped model name or deployed file")
     parser.add_argument("--scf", action="store_true", help="also SCF iterations from minao and the model's guess")
     parser.add_argument("--guesses", nargs="+", default=["model"], metavar="GUESS",
-                        help="with --scf: the model's guesses, model or model:key=value,... (guess_from_density "
-                             "options, e.g. model:exact_exchange=1); default: model")
+                        help="with --scf: model or model:key=value,... (guess_from_density options, e.g. "
+                             "model:exact_exchange=1), or fit[:key=value,...] from the fitted exact density; "
+                             "default: model")
     parser.add_argument("--out", required=True, help="results, one JSON line per molecule (appended)")
     parser.add_argument("--summary-only", action="store_true", help="print the summary of --out and stop")
     parser.add_argument("--per-molecule", action="store_true", help="also one summary row per molecule")
@@ -560,7 +565,8 @@ def main(argv: list[str] | None = None) -> int:
     guesses = list(dict.fromkeys(["model", *args.guesses]))
     bad = [g for g in guesses if not valid_guess(g)]
     if bad:
-        print(f"error: unknown guess {bad[0]!r}: give model or model:key=value,...", file=sys.stderr)
+        print(f"error: unknown guess {bad[0]!r}: give model or fit, alone or with :key=value,... "
+              "(options of guess_from_density)", file=sys.stderr)
         return 2
     out = Path(args.out)
     if args.summary_only:
@@ -619,10 +625,13 @@ def main(argv: list[str] | None = None) -> int:
                     clock = Clock()
                     warnings_now = model.predict_density(atoms, float(atoms.info.get("charge", 0))).info
                     exact = None if cache is None else read_cache(cache, atoms)
+                    if exact is None and any(g.startswith("fit") for g in guesses):  # the fit guesses need it
+                        exact = compute_exact(atoms)
+                        clock.seconds.update(exact.seconds)
                     row = {**old, **{k: row[k] for k in ("model", "model_checksum", "reference")},
                            "domain_warnings": warnings_now.get("domain_warnings"),  # this file's words
                            "scf": scf_iterations(atoms, model, clock, None if exact is None else exact.minao,
-                                                 guesses, old.get("scf"))}
+                                                 guesses, old.get("scf"), None if exact is None else exact.fit)}
                     if exact is not None and exact.minao is None and "scf_minao" in clock.seconds:  # the cache gets it
                         exact.minao, exact.seconds["scf_minao"] = row["scf"]["minao"], clock.seconds["scf_minao"]
                         store(cache, atoms, exact)

@@ -129,10 +129,22 @@ def test_a_rerun_with_another_guess_adds_only_its_scf_run(targets, filled, tmp_p
     assert "model:exact_exchange=1 guess" in summary and "SCF to 1e-09 on 1 molecules" in summary
 
 
+def test_the_fit_guess_starts_from_the_fitted_exact_density(targets, filled, tmp_path):
+    folder, structures, cache, computed = filled
+    out = tmp_path / "fit.jsonl"
+    out.write_text((folder / "filled.jsonl").read_text())
+    assert targets.main(["--structures", str(structures), "--out", str(out), "--cache", str(cache), "--scf",
+                         "--guesses", "fit"]) == 0
+    scf = json.loads(out.read_text().splitlines()[-1])["scf"]
+    # the fit of the exact density is closer to the SCF's answer than minao's atoms: fewer cycles, same state
+    assert scf["same_state"] and scf["fit"]["cycles_1e-09"] < scf["minao"]["cycles_1e-09"]
+
+
 @pytest.mark.parametrize("guess", ["minao", "model:exact_exchange", "model:no_such_option=1"])
 def test_an_unknown_guess_is_refused_in_one_line(targets, filled, tmp_path, guess, capsys):
     folder, structures, cache, _ = filled
     assert targets.main(["--structures", str(structures), "--out", str(tmp_path / "x.jsonl"), "--scf",
                          "--guesses", guess]) == 2
-    assert capsys.readouterr().err.strip() == f"error: unknown guess {guess!r}: give model or model:key=value,..."
+    assert capsys.readouterr().err.strip() == (f"error: unknown guess {guess!r}: give model or fit, alone or with "
+                                               ":key=value,... (options of guess_from_density)")
     assert not (tmp_path / "x.jsonl").exists()
