@@ -6,7 +6,8 @@ Command: OMP_NUM_THREADS=1 python benchmarks/bench_scf_guess.py [--sizes 6 8 12 
 Clusters: 6 waters from ``scripts/water_clusters.py`` (seed 0; the model trained on 1-4 waters), 8, 12 and 16
 from the held-out test geometries (``data/water/structures/test_{n}_{n}w.xyz``, frame ``--frame``). Each runs
 RKS PBE0/cc-pVDZ (``--grid-level``, optionally PySCF density fitting) to conv_tol 1e-9 from each guess. A
-model guess is ``model`` (the default :func:`ase_e3density.initial_guess`) or ``model:key=value,...`` with
+model guess is ``model`` (the default :func:`ase_e3density.initial_guess`: two steps for hybrids since 2026-12-08;
+``model:exact_exchange=0`` is the one-step guess) or ``model:key=value,...`` with
 ``guess_from_density`` options (``grid_level``, ``exact_exchange``); its own cost (prediction, model load
 excluded, and the Kohn-Sham step with its own grid) is timed and added to the total. The SCF's grid is built
 before its clock starts, for every guess alike.

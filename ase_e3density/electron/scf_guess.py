@@ -7,9 +7,11 @@ clusters the same SCF iterations as level 3 at a ninth of the cost). Exact excha
 hybrid's exact-exchange fraction is replaced by the same fraction of semilocal exchange (PBE0 -> PBE,
 :func:`semilocal_stand_in`); leaving it out instead gave no fewer iterations than PySCF's 'minao' on
 water clusters. ``F C = S C e`` is solved once and the lowest orbitals are occupied (RKS: doubly;
-UKS: ``mol.nelec`` alpha and beta electrons in the same orbitals). With ``exact_exchange=True`` a second
-step replaces the stand-in by the exact-exchange fraction of the first step's orbitals (density-fitted,
-cc-pVDZ-jkfit): one iteration fewer at conv_tol 1e-9 on water clusters, for about one DF-K build.
+UKS: ``mol.nelec`` alpha and beta electrons in the same orbitals). For hybrids (``exact_exchange=True``,
+the default) a second step replaces the stand-in by the exact-exchange fraction of the first step's
+orbitals (density-fitted, cc-pVDZ-jkfit), for about one DF-K build: PBE0 on 20 drug-like molecules 20 %
+fewer iterations than 'minao' at conv_tol 1e-9 against 14 % with one step, at the same total CPU time with
+density fitting; on water clusters one iteration fewer, and less time without density fitting.
 """
 from __future__ import annotations
 
@@ -132,11 +134,11 @@ def exchange_matrix(mol, dms, auxbasis: str = "cc-pvdz-jkfit") -> np.ndarray:
 
 def guess_from_density(density: AtomicDensity, mol, xc: str = "PBE0", grids=None,
                        unrestricted: bool | None = None, grid_level: int = 0,
-                       exact_exchange: bool = False) -> np.ndarray:
+                       exact_exchange: bool = True) -> np.ndarray:
     """Initial AO density matrix for ``mol`` from ``density``: (nao, nao), or (2, nao, nao) if unrestricted.
 
     ``grids``: PySCF grids for ``V_xc`` (default: built at ``grid_level``); ``unrestricted`` defaults to
-    ``mol.spin != 0``. ``exact_exchange``: for hybrids, a second step with the exact-exchange fraction
+    ``mol.spin != 0``. ``exact_exchange`` (default on): for hybrids, a second step with the exact-exchange fraction
     as density-fitted exchange of the first step's density matrix.
     """
     from pyscf import dft, lib, scf
