@@ -1,7 +1,8 @@
 """PySCF initial guesses from a deployed density model (needs the ``reference`` extra).
 
-``initial_guess(atoms)`` predicts the density with the model, then takes one Kohn-Sham step from it
-(:func:`ase_e3density.electron.scf_guess.guess_from_density`); pass the result to ``mf.kernel(dm0=...)``.
+``initial_guess(atoms)`` predicts the density with the model, then takes one Kohn-Sham step from it, and for
+hybrids a second with exact exchange (:func:`ase_e3density.electron.scf_guess.guess_from_density`); pass the
+result to ``mf.kernel(dm0=...)``.
 """
 from __future__ import annotations
 

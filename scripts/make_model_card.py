@@ -289,7 +289,8 @@ def exact_dft_section(checksums: set[str]) -> list[str]:
              "on the SCF's grid; the floor is the fit's (the training target's) own eps_rho. The ESP is on "
              "Merz-Kollman points at 1.4-2.0 x the vdW radii against the exact potential. The SCF counts are "
              f"PySCF cycles to conv_tol {SCF_TOL:g} from the model's guess and from 'minao', summed over the molecules "
-             "(`model`: `initial_guess` with its defaults; `model:exact_exchange=1` with the exact-exchange step; "
+             "(`model`: one Kohn-Sham step from the model's density, `exact_exchange=False`; `model:exact_exchange=1`: "
+             "with the exact-exchange step, `initial_guess`'s default; "
              "`fit...`: the same guesses from the fit of the exact density, as a network as good as its training "
              "target would give).",
              "", "| test set | molecules | eps_rho model / floor, median (%) | model - floor (pp) | "
