@@ -183,9 +183,8 @@ def scf_iterations(atoms, model, clock: Clock, minao: dict | None = None, guesse
     of ``guess_from_density``); ``fit``: the fitted exact density (AtomicDensity) the ``fit`` guesses start
     from. ``have``: an earlier record's ``scf``, whose runs are kept and not run again.
     """
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    from bench_scf_guess import THRESHOLDS, parse_guess, scf
-
+    bench = _bench_scf_guess()
+    THRESHOLDS, parse_guess, scf = bench.THRESHOLDS, bench.parse_guess, bench.scf
     from ase_e3density import initial_guess
     from ase_e3density.electron.scf_guess import build_mole, guess_from_density
 
@@ -223,16 +222,27 @@ def scf_iterations(atoms, model, clock: Clock, minao: dict | None = None, guesse
     return out
 
 
+def _bench_scf_guess():
+    """benchmarks/bench_scf_guess.py as a module (its SCF runner and guess labels)."""
+    if str(ROOT / "benchmarks") not in sys.path:
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+    import bench_scf_guess
+
+    return bench_scf_guess
+
+
 def valid_guess(label: str) -> bool:
     """``model`` or ``fit``, alone or with ``:key=value,...``, keys among the options of ``guess_from_density``."""
     import inspect
 
     from ase_e3density.electron.scf_guess import guess_from_density
 
-    options = set(inspect.signature(guess_from_density).parameters) - {"density", "mol", "xc", "grids", "unrestricted"}
-    name, colon, rest = label.partition(":")
-    items = rest.split(",") if colon else []
-    return name in ("model", "fit") and all(item.count("=") == 1 and item.split("=")[0] in options for item in items)
+    allowed = set(inspect.signature(guess_from_density).parameters) - {"density", "mol", "xc", "grids", "unrestricted"}
+    try:
+        name, options = _bench_scf_guess().parse_guess(label)
+    except ValueError:  # an option without one "="
+        return False
+    return name in ("model", "fit") and set(options) <= allowed and (":" in label) == bool(options)
 
 
 def scf_guesses(scf: dict) -> list[str]:
