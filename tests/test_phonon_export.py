@@ -70,6 +70,7 @@ def deployed_runtimes_agree(model: PhononDOSModel, path) -> dict:
     return runtimes
 
 
+@pytest.mark.slow  # 5-10 s of training or export: the default run stays near 3 min
 def test_deployed_phonon_model_runs_exported(tmp_path):
     runtimes = deployed_runtimes_agree(network(), tmp_path / "phonon.pt")
     batch = [runtimes["export"].checked_graph(a) for a in crystals()]

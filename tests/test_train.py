@@ -318,6 +318,7 @@ def test_cosine_lr_runs_from_lr_to_min_lr_over_the_epochs():
     assert all(a > b for a, b in zip(rates, rates[1:]))
 
 
+@pytest.mark.slow  # 5-10 s of training or export: the default run stays near 3 min
 def test_cosine_schedule_sets_each_step_and_resumes_on_it(reference_db, tmp_path):
     """lr_schedule cosine: each epoch starts at cosine_lr(epoch - 1) and each step has its own rate (three steps of
     two structures an epoch: the last step of epoch 4 runs at position 3 + 2/3), the plateau rule never acts, and a
@@ -382,6 +383,7 @@ def test_ema_weights_are_the_exponential_average_of_the_raw_ones_and_are_deploye
                           early_stopping_patience=5))
 
 
+@pytest.mark.slow  # 5-10 s of training or export: the default run stays near 3 min
 def test_ema_trains_a_network_whose_deep_copy_registers_more_buffers(reference_db, tmp_path):
     """A deep copy of the shipped models' network size (hidden 32/16/8/4, sh_lmax 3) registers e3nn's compiled
     tensor-product constants as buffers that the original keeps as attributes; the average pairs parameters by
@@ -399,6 +401,7 @@ def test_ema_trains_a_network_whose_deep_copy_registers_more_buffers(reference_d
     assert any(not torch.equal(state["model"][n], state["ema"][f"module.{n}"]) for n in names)
 
 
+@pytest.mark.slow  # 5-10 s of training or export: the default run stays near 3 min
 def test_a_second_training_into_a_folder_in_use_is_refused(reference_db, tmp_path):
     """Two trainings writing one run folder would interleave checkpoints: while one holds the folder (here its lock
     taken as a running training takes it), another is refused at once; once released, the folder trains."""
@@ -539,6 +542,7 @@ def test_an_option_an_old_checkpoint_does_not_record_is_resumed_from_its_default
     assert resumes[-1]["changed"] == {"epochs": [1, 2], "max_grad_norm": [None, 0.5]}
 
 
+@pytest.mark.slow  # 5-10 s of training or export: the default run stays near 3 min
 def test_init_from_a_shipped_model_starts_at_its_network_and_records_it(reference_db, tmp_path, water, capsys):
     shipped = load_model("default")
     config = tiny_config(reference_db, tmp_path / "run", epochs=1, lr=1e-12, init_from="default", model={})
