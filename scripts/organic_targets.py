@@ -638,15 +638,18 @@ def main(argv: list[str] | None = None) -> int:
                     clock = Clock()
                     warnings_now = model.predict_density(atoms, float(atoms.info.get("charge", 0))).info
                     exact = None if cache is None else read_cache(cache, atoms)
-                    if exact is None and any(g.startswith("fit") for g in guesses):  # the fit guesses need it
+                    computed = exact is None and any(g.startswith("fit") for g in guesses)  # the fit guesses need it
+                    if computed:
                         exact = compute_exact(atoms)
                         clock.seconds.update(exact.seconds)
                     row = {**old, **{k: row[k] for k in ("model", "model_checksum", "reference")},
                            "domain_warnings": warnings_now.get("domain_warnings"),  # this file's words
                            "scf": scf_iterations(atoms, model, clock, None if exact is None else exact.minao,
                                                  guesses, old.get("scf"), None if exact is None else exact.fit)}
-                    if exact is not None and exact.minao is None and "scf_minao" in clock.seconds:  # the cache gets it
+                    minao_added = exact is not None and exact.minao is None and "scf_minao" in clock.seconds
+                    if minao_added:  # the cache entry gets the 'minao' part
                         exact.minao, exact.seconds["scf_minao"] = row["scf"]["minao"], clock.seconds["scf_minao"]
+                    if computed or minao_added:  # a DFT computed here is kept, as measure() keeps it
                         store(cache, atoms, exact)
                     row["seconds"] = {**old["seconds"], **clock.seconds}
                 else:
